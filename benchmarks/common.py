@@ -1,0 +1,58 @@
+"""Shared helpers of the benchmarks: timing, device description, JSON output, tables."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import jax
+
+RESULTS = Path(__file__).resolve().parent / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))   # the NumPy references
+
+
+def device_info() -> dict:
+    d = jax.devices()[0]
+    return {
+        "backend": jax.default_backend(),
+        "device": getattr(d, "device_kind", str(d)),
+        "device_count": jax.device_count(),
+        "cpu_count": os.cpu_count(),
+        "jax": jax.__version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+    }
+
+
+def timed(fn, *args, repeat: int = 3) -> float:
+    """Best wall time of fn(*args) over `repeat` runs, blocking on the result."""
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def write_json(name: str, payload: dict) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    tag = os.environ.get("BENCH_TAG")
+    path = RESULTS / (f"{name}_{tag}.json" if tag else f"{name}.json")
+    path.write_text(json.dumps({"device": device_info(), **payload}, indent=2))
+    return path
+
+
+def table(rows: list[dict], columns: list[str]) -> str:
+    def fmt(v):
+        if isinstance(v, float):
+            return f"{v:,.1f}" if abs(v) >= 10 else f"{v:.3g}"
+        return str(v)
+    cells = [[fmt(r.get(c, "")) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    line = lambda vals: "| " + " | ".join(v.rjust(w) for v, w in zip(vals, widths)) + " |"
+    out = [line(columns), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    return "\n".join(out + [line(r) for r in cells])

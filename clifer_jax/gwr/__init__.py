@@ -1,0 +1,23 @@
+"""The Gamma-GWR network (SPEC §2) as fixed-capacity masked arrays in a pytree.
+
+    config = GWRConfig(dim=50, capacity=1024)
+    state = init(config, xs[:2], ys[:2])
+    state = train(config, state, xs, ys, epochs=10)
+    pred = predict(config, state, xs_test)
+
+Every function is pure and composes under `jax.jit` (config static) and `jax.vmap`.
+"""
+
+from clifer_jax.gwr.config import GWRConfig, episodic_config, semantic_config
+from clifer_jax.gwr.predict import Prediction, predict, predict_unchecked, quantization_error
+from clifer_jax.gwr.state import GWRState, empty, init, init_unchecked, with_max_nodes
+from clifer_jax.gwr.step import step
+from clifer_jax.gwr.train import (prune_old_edges, remove_isolated_nodes, train,
+                                  train_unchecked)
+
+__all__ = [
+    "GWRConfig", "GWRState", "Prediction", "empty", "episodic_config", "init", "init_unchecked",
+    "predict", "predict_unchecked", "prune_old_edges", "quantization_error",
+    "remove_isolated_nodes", "semantic_config", "step", "train", "train_unchecked",
+    "with_max_nodes",
+]

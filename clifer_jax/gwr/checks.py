@@ -1,0 +1,66 @@
+"""Input validation at the public boundary (never inside jitted kernels)."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from clifer_jax.gwr.config import GWRConfig
+
+
+def is_concrete(x) -> bool:
+    """True when x holds values (not a tracer under jit/vmap/grad)."""
+    return not isinstance(x, jax.core.Tracer)
+
+
+def _dtype(x) -> np.dtype:
+    return np.dtype(x.dtype) if hasattr(x, "dtype") else np.asarray(x).dtype
+
+
+def _batch_shape(arr, trailing: tuple[int, ...], name: str) -> tuple[int, ...]:
+    shape = tuple(np.shape(arr))
+    if len(shape) < len(trailing) or shape[len(shape) - len(trailing):] != trailing:
+        raise ValueError(f"{name} must have shape [..., {', '.join(map(str, trailing))}], got {shape}")
+    return shape[: len(shape) - len(trailing)]
+
+
+def check_samples(config: GWRConfig, xs, name: str = "samples") -> tuple[int, ...]:
+    """xs [..., D] float, finite. Returns the leading (batch) shape."""
+    lead = _batch_shape(xs, (config.dim,), name)
+    if not np.issubdtype(_dtype(xs), np.number) or np.issubdtype(_dtype(xs), np.complexfloating):
+        raise TypeError(f"{name} must be real numbers, got dtype {_dtype(xs)}")
+    if is_concrete(xs):
+        arr = np.asarray(xs)
+        if not np.all(np.isfinite(arr)):
+            bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+            raise ValueError(f"{name} contain {bad} NaN/inf values")
+    return lead
+
+
+def check_labels(config: GWRConfig, ys, lead: tuple[int, ...], name: str = "labels") -> None:
+    """ys [..., H] int in [-1, C)."""
+    shape = tuple(np.shape(ys))
+    if shape != lead + (config.num_heads,):
+        raise ValueError(f"{name} must have shape {lead + (config.num_heads,)} "
+                         f"(one column per label head), got {shape}")
+    if not np.issubdtype(_dtype(ys), np.integer):
+        raise TypeError(f"{name} must be integers (class index, -1 for none), got {_dtype(ys)}")
+    if is_concrete(ys) and np.size(ys):
+        arr = np.asarray(ys)
+        lo, hi = int(arr.min()), int(arr.max())
+        if lo < -1 or hi >= config.num_classes:
+            raise ValueError(f"{name} must lie in [-1, {config.num_classes}) (-1: no label); "
+                             f"found values in [{lo}, {hi}]")
+
+
+def check_valid(valid, lead: tuple[int, ...]) -> None:
+    if tuple(np.shape(valid)) != lead:
+        raise ValueError(f"valid must have shape {lead}, got {tuple(np.shape(valid))}")
+
+
+def check_state(config: GWRConfig, state) -> None:
+    expected = (config.capacity, config.depth, config.dim)
+    got = tuple(np.shape(state.weights))[-3:]
+    if got != expected:
+        raise ValueError(f"state does not match config: weights have trailing shape {got}, "
+                         f"config implies {expected} (capacity, K+1, dim)")

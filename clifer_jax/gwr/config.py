@@ -1,0 +1,140 @@
+"""Static hyperparameters of one Gamma-GWR memory (SPEC §2)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+import jax.numpy as jnp
+import numpy as np
+
+Distance = Literal["clifer", "gdm"]
+
+
+@dataclasses.dataclass(frozen=True)
+class GWRConfig:
+    """Shapes and hyperparameters of a Gamma-GWR network.
+
+    Frozen and hashable: pass it as a static argument to jitted functions.
+    Defaults are the episodic memory of the reference configuration (SPEC §2).
+
+    Attributes:
+      dim: feature size D of an input sample.
+      capacity: number of preallocated node slots N (array shapes depend on it).
+      max_nodes: default node limit (<= capacity); the state carries its own copy
+        so that it can differ per subject and change between calls.
+      context: number K of context descriptors (weights have K+1 rows).
+      beta: context blending factor β.
+      activity_threshold: a_T; insert when exp(-d_b) < a_T (and h_b < h_T).
+      habituation_threshold: h_T.
+      eps_b, eps_n: learning rates of the BMU and of its neighbours.
+      tau_b, tau_n, kappa: habituation constants.
+      a_inc, a_dec: label histogram increment and decrement.
+      max_age: edges older than this are pruned after each epoch.
+      regulated: only learn from samples whose label the BMU predicts wrongly.
+      mod_rate: learning-rate factor of a regulated update.
+      inactivity_scaling: multiply the BMU update by (1 - a) (CLIFER's code).
+      distance: "clifer" (Σ_k α_k ‖g_k − w_k‖) or "gdm" (‖Σ_k α_k (g_k − w_k)‖).
+      num_heads: H label heads; num_classes: C classes per head.
+      max_degree: neighbours of the BMU updated per step (a node with more edges
+        has the rest ignored and the event is counted in the state).
+      dtype: floating dtype of weights and histograms.
+    """
+
+    dim: int
+    capacity: int = 1024
+    max_nodes: int | None = None
+    context: int = 0
+    beta: float = 0.7
+    activity_threshold: float = 0.4
+    habituation_threshold: float = 0.5
+    eps_b: float = 0.2
+    eps_n: float = 0.001
+    tau_b: float = 0.3
+    tau_n: float = 0.1
+    kappa: float = 1.05
+    a_inc: float = 1.0
+    a_dec: float = 0.1
+    max_age: int = 1000
+    regulated: bool = False
+    mod_rate: float = 0.01
+    inactivity_scaling: bool = True
+    distance: Distance = "clifer"
+    num_heads: int = 1
+    num_classes: int = 6
+    max_degree: int = 64
+    dtype: str = "float32"
+
+    def __post_init__(self):
+        def need(ok: bool, what: str):
+            if not ok:
+                raise ValueError(f"GWRConfig: {what}")
+
+        need(isinstance(self.dim, int) and self.dim >= 1, f"dim must be a positive int, got {self.dim!r}")
+        need(isinstance(self.capacity, int) and self.capacity >= 2,
+             f"capacity must be an int >= 2, got {self.capacity!r}")
+        if self.max_nodes is None:
+            object.__setattr__(self, "max_nodes", self.capacity)
+        need(2 <= self.max_nodes <= self.capacity,
+             f"max_nodes must lie in [2, capacity={self.capacity}], got {self.max_nodes}")
+        need(self.context >= 0, f"context (K) must be >= 0, got {self.context}")
+        need(0.0 <= self.beta <= 1.0, f"beta must lie in [0, 1], got {self.beta}")
+        need(0.0 < self.activity_threshold < 1.0,
+             f"activity_threshold (a_T) must lie in (0, 1), got {self.activity_threshold}")
+        need(0.0 < self.habituation_threshold <= 1.0,
+             f"habituation_threshold (h_T) must lie in (0, 1], got {self.habituation_threshold}")
+        for name in ("eps_b", "eps_n"):
+            v = getattr(self, name)
+            need(0.0 < v <= 1.0, f"{name} must lie in (0, 1], got {v}")
+        for name in ("tau_b", "tau_n"):
+            v = getattr(self, name)
+            need(0.0 < v <= 1.0, f"{name} must lie in (0, 1], got {v}")
+        need(self.kappa >= 1.0, f"kappa must be >= 1 (habituation decays to 1 - 1/kappa), got {self.kappa}")
+        need(self.a_inc > 0.0, f"a_inc must be > 0, got {self.a_inc}")
+        need(self.a_dec >= 0.0, f"a_dec must be >= 0, got {self.a_dec}")
+        need(isinstance(self.max_age, int) and self.max_age >= 1, f"max_age must be an int >= 1, got {self.max_age}")
+        need(0.0 < self.mod_rate <= 1.0, f"mod_rate must lie in (0, 1], got {self.mod_rate}")
+        need(self.distance in ("clifer", "gdm"), f"distance must be 'clifer' or 'gdm', got {self.distance!r}")
+        need(self.num_heads >= 1, f"num_heads must be >= 1, got {self.num_heads}")
+        need(self.num_classes >= 1, f"num_classes must be >= 1, got {self.num_classes}")
+        need(self.max_degree >= 1, f"max_degree must be >= 1, got {self.max_degree}")
+        need(np.dtype(self.dtype).kind == "f", f"dtype must be a floating dtype, got {self.dtype!r}")
+        # Neighbour lists never need more room than there are other nodes.
+        object.__setattr__(self, "max_degree", min(self.max_degree, self.capacity - 1))
+
+    @property
+    def depth(self) -> int:
+        """K + 1: rows of a node's weight (input part plus K context rows)."""
+        return self.context + 1
+
+    @property
+    def jnp_dtype(self):
+        return jnp.dtype(self.dtype)
+
+    def context_weights(self) -> np.ndarray:
+        """α_k = e^{-k} / Σ_i e^{-i}, k = 0..K (SPEC §2 step 2)."""
+        a = np.exp(-np.arange(self.depth, dtype=np.float64))
+        return (a / a.sum()).astype(self.dtype)
+
+    def replace(self, **changes) -> "GWRConfig":
+        return dataclasses.replace(self, **changes)
+
+
+def episodic_config(dim: int, capacity: int, max_nodes: int | None = None, **overrides) -> GWRConfig:
+    """The reference episodic memory (SPEC §2): fast, unregulated, two label heads."""
+    base = dict(
+        activity_threshold=0.4, habituation_threshold=0.5, eps_b=0.2, eps_n=0.001,
+        max_age=1000, regulated=False, num_heads=2,
+    )
+    base.update(overrides)
+    return GWRConfig(dim=dim, capacity=capacity, max_nodes=max_nodes, **base)
+
+
+def semantic_config(dim: int, capacity: int, max_nodes: int | None = None, **overrides) -> GWRConfig:
+    """The reference semantic memory (SPEC §2): slow, regulated, one label head."""
+    base = dict(
+        activity_threshold=0.2, habituation_threshold=0.2, eps_b=0.02, eps_n=0.001,
+        max_age=2000, regulated=True, mod_rate=0.01, num_heads=1,
+    )
+    base.update(overrides)
+    return GWRConfig(dim=dim, capacity=capacity, max_nodes=max_nodes, **base)

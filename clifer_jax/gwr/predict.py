@@ -1,0 +1,68 @@
+"""Batched prediction with the training distance (SPEC §2, "Prediction")."""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from clifer_jax.gwr import checks
+from clifer_jax.gwr.config import GWRConfig
+from clifer_jax.gwr.distance import context, distances
+from clifer_jax.gwr.state import GWRState
+
+
+@struct.dataclass
+class Prediction:
+    """bmu [B] int32, activity [B] = exp(−d_b), distance [B], labels [B, H] int32, weights [B, K+1, D]."""
+
+    bmu: jax.Array
+    activity: jax.Array
+    distance: jax.Array
+    labels: jax.Array
+    weights: jax.Array
+
+
+def _match(config: GWRConfig, state: GWRState, g: jax.Array):
+    d = distances(config, state.weights, state.sq_norms, state.active, g)
+    b = jnp.argmin(d).astype(jnp.int32)
+    labels = jnp.argmax(state.label_hist[:, b], axis=-1).astype(jnp.int32)
+    return Prediction(bmu=b, activity=jnp.exp(-d[b]), distance=d[b], labels=labels,
+                      weights=state.weights[b])
+
+
+@functools.partial(jax.jit, static_argnames=("config",))
+def predict_unchecked(config: GWRConfig, state: GWRState, xs: jax.Array) -> Prediction:
+    """xs [B, D]. With K = 0 samples are independent (vmapped); with K > 0 the
+    context follows the sequence, each sample's context built from the previous BMU."""
+    if config.context == 0:
+        zero = jnp.zeros_like(state.prev_weights)
+        return jax.vmap(lambda x: _match(config, state, context(config, x, zero)))(xs)
+
+    def one(prev, x):
+        p = _match(config, state, context(config, x, prev))
+        return p.weights, p
+
+    _, out = jax.lax.scan(one, jnp.zeros_like(state.prev_weights), xs)
+    return out
+
+
+def predict(config: GWRConfig, state: GWRState, xs) -> Prediction:
+    """BMU index, activity, per-head label and BMU weights for xs [B, D]."""
+    checks.check_state(config, state)
+    lead = checks.check_samples(config, xs)
+    if len(lead) != 1:
+        raise ValueError(f"predict takes xs [B, D]; got shape {np.shape(xs)}")
+    return predict_unchecked(config, state, jnp.asarray(xs))
+
+
+def quantization_error(config: GWRConfig, state: GWRState, xs, valid=None) -> jax.Array:
+    """Mean distance from each (valid) sample to its BMU."""
+    p = predict(config, state, xs)
+    if valid is None:
+        return jnp.mean(p.distance)
+    w = jnp.asarray(valid, p.distance.dtype)
+    return jnp.sum(p.distance * w) / jnp.maximum(jnp.sum(w), 1.0)

@@ -1,0 +1,120 @@
+"""The Gamma-GWR state: fixed-capacity masked arrays in one pytree (SPEC §2)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from clifer_jax.gwr.config import GWRConfig
+
+
+@struct.dataclass
+class GWRState:
+    """All evolving quantities of one network. N = capacity, K+1 = depth.
+
+    Invariants kept by every update: inactive slots hold zero weights, norms,
+    habituation, histograms and temporal counts and have no edges, so growth
+    is a write into a clean slot (never a resize).
+
+    Attributes:
+      weights: [N, K+1, D] node prototypes; row 0 input part, rows 1..K context.
+      sq_norms: [N, K+1] cached squared norms of the weight rows (distances by matmul).
+      active: [N] bool, slot holds a node.
+      habituation: [N] firing counter h.
+      edges: [N, N] bool, symmetric topology.
+      edge_birth: [N, N] int32, update-clock value at which the edge was (re)set;
+        age = t - edge_birth, so aging never touches the N×N array.
+      temporal: [N, N] int32, count of BMU transitions i -> j.
+      label_hist: [H, N, C] associative label histograms.
+      prev_weights: [K+1, D] BMU weights of the previous sample (zero: none).
+      prev_bmu: [] int32, BMU of the previous sample (-1: none).
+      t: [] int32, update steps taken (the edge-age clock).
+      num_nodes: [] int32, number of active slots.
+      max_nodes: [] int32, node limit of this network (<= N).
+      refused_insertions: [] int32, insertions refused because the network was full.
+      degree_overflow: [] int32, steps whose BMU had more than max_degree neighbours.
+    """
+
+    weights: jax.Array
+    sq_norms: jax.Array
+    active: jax.Array
+    habituation: jax.Array
+    edges: jax.Array
+    edge_birth: jax.Array
+    temporal: jax.Array
+    label_hist: jax.Array
+    prev_weights: jax.Array
+    prev_bmu: jax.Array
+    t: jax.Array
+    num_nodes: jax.Array
+    max_nodes: jax.Array
+    refused_insertions: jax.Array
+    degree_overflow: jax.Array
+
+
+def label_rows(config: GWRConfig, labels: jax.Array) -> jax.Array:
+    """a_inc · onehot(y_l) per head; a row of zeros for y_l = -1. labels [..., H] -> [..., H, C]."""
+    return config.a_inc * jax.nn.one_hot(labels, config.num_classes, dtype=config.jnp_dtype)
+
+
+def empty(config: GWRConfig) -> GWRState:
+    """A network with no nodes (use `init` for a trainable one)."""
+    n, k1, d, h, c = config.capacity, config.depth, config.dim, config.num_heads, config.num_classes
+    dt = config.jnp_dtype
+    i32 = jnp.int32
+    return GWRState(
+        weights=jnp.zeros((n, k1, d), dt),
+        sq_norms=jnp.zeros((n, k1), dt),
+        active=jnp.zeros((n,), bool),
+        habituation=jnp.zeros((n,), dt),
+        edges=jnp.zeros((n, n), bool),
+        edge_birth=jnp.zeros((n, n), i32),
+        temporal=jnp.zeros((n, n), i32),
+        label_hist=jnp.zeros((h, n, c), dt),
+        prev_weights=jnp.zeros((k1, d), dt),
+        prev_bmu=jnp.array(-1, i32),
+        t=jnp.array(0, i32),
+        num_nodes=jnp.array(0, i32),
+        max_nodes=jnp.array(config.max_nodes, i32),
+        refused_insertions=jnp.array(0, i32),
+        degree_overflow=jnp.array(0, i32),
+    )
+
+
+def init_unchecked(config: GWRConfig, samples: jax.Array, labels: jax.Array) -> GWRState:
+    """Two nodes from two samples, each with its own vector and labels.
+
+    samples [2, D], labels [2, H] (-1: unlabelled). Context rows start at zero,
+    habituation at 1, no edges (the reference's self-loops are not copied).
+    """
+    state = empty(config)
+    w0 = jnp.zeros((2, config.depth, config.dim), config.jnp_dtype)
+    w0 = w0.at[:, 0].set(samples.astype(config.jnp_dtype))
+    return state.replace(
+        weights=state.weights.at[:2].set(w0),
+        sq_norms=state.sq_norms.at[:2].set(jnp.sum(w0 * w0, axis=-1)),
+        active=state.active.at[:2].set(True),
+        habituation=state.habituation.at[:2].set(1.0),
+        label_hist=state.label_hist.at[:, :2].set(jnp.swapaxes(label_rows(config, labels), 0, 1)),
+        num_nodes=jnp.array(2, jnp.int32),
+    )
+
+
+def with_max_nodes(state: GWRState, max_nodes) -> GWRState:
+    """Change the node limit (a traced int is fine; it is clipped to [2, N])."""
+    n = state.active.shape[-1]
+    return state.replace(max_nodes=jnp.clip(jnp.asarray(max_nodes, jnp.int32), 2, n))
+
+
+def init(config: GWRConfig, samples, labels=None) -> GWRState:
+    """Validated `init_unchecked`: samples [2, D] finite, labels [2, H] in [-1, C)."""
+    from clifer_jax.gwr import checks
+
+    lead = checks.check_samples(config, samples, "init samples")
+    if lead != (2,):
+        raise ValueError(f"init takes exactly two samples [2, {config.dim}], got shape {jnp.shape(samples)}")
+    if labels is None:
+        labels = jnp.full((2, config.num_heads), -1, jnp.int32)
+    checks.check_labels(config, labels, lead, "init labels")
+    return init_unchecked(config, jnp.asarray(samples), jnp.asarray(labels, jnp.int32))

@@ -1,0 +1,110 @@
+"""Training calls: epochs of `lax.scan` over samples, edge pruning, node removal (SPEC §2 step 10)."""
+
+from __future__ import annotations
+
+import functools
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from clifer_jax.gwr import checks
+from clifer_jax.gwr.config import GWRConfig
+from clifer_jax.gwr.state import GWRState
+from clifer_jax.gwr.step import step
+
+
+def prune_old_edges(config: GWRConfig, state: GWRState) -> GWRState:
+    """Remove edges older than max_age (age = t − birth). One N×N pass; once per epoch."""
+    young = (state.t - state.edge_birth) <= config.max_age
+    return state.replace(edges=state.edges & young)
+
+
+def remove_isolated_nodes(config: GWRConfig, state: GWRState) -> GWRState:
+    """Deactivate nodes without edges, lowest index first, never going below 2 nodes.
+
+    Freed slots are zeroed (weights, norms, habituation, histograms, temporal
+    links) so that the next insertion writes into a clean slot.
+    """
+    isolated = state.active & ~jnp.any(state.edges, axis=1)
+    rank = jnp.cumsum(isolated.astype(jnp.int32))                     # 1-based among isolated
+    remove = isolated & (rank <= jnp.maximum(state.num_nodes - 2, 0))
+    keep = ~remove
+    kf = keep.astype(state.weights.dtype)
+    ki = keep.astype(jnp.int32)
+    return state.replace(
+        weights=state.weights * kf[:, None, None],
+        sq_norms=state.sq_norms * kf[:, None],
+        active=state.active & keep,
+        habituation=state.habituation * kf,
+        label_hist=state.label_hist * kf[None, :, None],
+        temporal=state.temporal * ki[:, None] * ki[None, :],
+        num_nodes=state.num_nodes - jnp.sum(remove, dtype=jnp.int32),
+    )
+
+
+def start_call(state: GWRState) -> GWRState:
+    """No previous BMU at the start of a training call: zero context (SPEC §2)."""
+    return state.replace(prev_bmu=jnp.full_like(state.prev_bmu, -1),
+                         prev_weights=jnp.zeros_like(state.prev_weights))
+
+
+@functools.partial(jax.jit, static_argnames=("config", "epochs", "remove_isolated"))
+def train_unchecked(config: GWRConfig, state: GWRState, xs: jax.Array, ys: jax.Array,
+                    valid: jax.Array, epochs: int = 1, remove_isolated: bool = True) -> GWRState:
+    """`epochs` in-order passes over xs [T, D], ys [T, H], valid [T]. Pure; no validation."""
+    ys = ys.astype(jnp.int32)
+    valid = valid.astype(bool)
+
+    def sample(st, inp):
+        x, y, v = inp
+        return step(config, st, x, y, v), None
+
+    def epoch(st, _):
+        st, _ = jax.lax.scan(sample, st, (xs, ys, valid))
+        return prune_old_edges(config, st), None
+
+    state = start_call(state)
+    state, _ = jax.lax.scan(epoch, state, None, length=epochs)
+    return remove_isolated_nodes(config, state) if remove_isolated else state
+
+
+def train(config: GWRConfig, state: GWRState, xs, ys=None, valid=None, *, epochs: int = 1,
+          remove_isolated: bool = True) -> GWRState:
+    """Train one network (or a vmapped batch) on a sequence of samples.
+
+    Args:
+      config: static hyperparameters.
+      state: network state (from `init`).
+      xs: [T, D] samples, in order.
+      ys: [T, H] int labels per head, -1 for none (default: all unlabelled).
+      valid: [T] bool; an invalid (padding) step leaves the state unchanged.
+      epochs: passes over the samples; old edges are pruned after each.
+      remove_isolated: deactivate nodes left without edges at the end.
+
+    Composes under jit/vmap: values are checked only when concrete. When called
+    eagerly, warns if insertions were refused because the network was full.
+    """
+    checks.check_state(config, state)
+    lead = checks.check_samples(config, xs)
+    if len(lead) != 1:
+        raise ValueError(f"train takes one sequence xs [T, D]; got shape {np.shape(xs)} "
+                         f"(use jax.vmap over networks for a batch)")
+    if ys is None:
+        ys = jnp.full(lead + (config.num_heads,), -1, jnp.int32)
+    checks.check_labels(config, ys, lead)
+    if valid is None:
+        valid = jnp.ones(lead, bool)
+    checks.check_valid(valid, lead)
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    new = train_unchecked(config, state, jnp.asarray(xs), jnp.asarray(ys), jnp.asarray(valid),
+                          epochs=epochs, remove_isolated=remove_isolated)
+    if checks.is_concrete(new.refused_insertions) and checks.is_concrete(state.refused_insertions):
+        refused = int(np.sum(new.refused_insertions) - np.sum(state.refused_insertions))
+        if refused > 0:
+            warnings.warn(f"GWR network full: {refused} insertions refused "
+                          f"(max_nodes={np.asarray(new.max_nodes).tolist()}); those samples adapted "
+                          f"their BMU instead", RuntimeWarning, stacklevel=2)
+    return new
