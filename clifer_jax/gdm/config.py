@@ -1,0 +1,78 @@
+"""Static configuration of the Growing Dual Memory (SPEC §3)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from clifer_jax.gwr.config import GWRConfig, episodic_config, semantic_config
+
+
+@dataclasses.dataclass(frozen=True)
+class GDMConfig:
+    """Two Gamma-GWR memories and the schedule that trains them.
+
+    Attributes:
+      episodic: the fast, unregulated memory (two label heads, both the class).
+      semantic: the slow, regulated memory (one label head).
+      batch_size: samples per mini-batch of a class step.
+      epochs: episodic and semantic epochs per mini-batch.
+      replay: pseudo-rehearsal of episodic trajectories (GDM + replay).
+      replay_epochs: epochs per replayed trajectory.
+      extra_epochs: epochs of `learn_extra` (CLIFER's imagination set).
+      grow_max_nodes: node limits follow the samples seen so far (episodic: all
+        of them, semantic: half). False freezes them from the first class step,
+        as the reference code does.
+    """
+
+    episodic: GWRConfig
+    semantic: GWRConfig
+    batch_size: int = 5
+    epochs: int = 10
+    replay: bool = False
+    replay_epochs: int = 3
+    extra_epochs: int = 5
+    grow_max_nodes: bool = True
+
+    def __post_init__(self):
+        e, s = self.episodic, self.semantic
+        if e.dim != s.dim:
+            raise ValueError(f"GDMConfig: episodic dim {e.dim} != semantic dim {s.dim}")
+        if e.num_classes != s.num_classes:
+            raise ValueError("GDMConfig: both memories need the same num_classes")
+        if e.regulated:
+            raise ValueError("GDMConfig: the episodic memory must not be regulated")
+        if not s.regulated:
+            raise ValueError("GDMConfig: the semantic memory must be regulated")
+        for name in ("batch_size", "epochs", "replay_epochs", "extra_epochs"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < 1:
+                raise ValueError(f"GDMConfig: {name} must be a positive int, got {v!r}")
+
+    @property
+    def dim(self) -> int:
+        return self.episodic.dim
+
+    @property
+    def num_classes(self) -> int:
+        return self.episodic.num_classes
+
+    @property
+    def trajectory_length(self) -> int:
+        """2K + 1 samples per replayed trajectory (K: episodic context depth)."""
+        return 2 * self.episodic.context + 1
+
+    def replace(self, **changes) -> "GDMConfig":
+        return dataclasses.replace(self, **changes)
+
+
+def reference_config(dim: int = 50, episodic_capacity: int = 512, semantic_capacity: int | None = None,
+                     *, num_classes: int = 6, replay: bool = False, context: int = 0,
+                     **overrides) -> GDMConfig:
+    """The reference hyperparameters of SPEC §2-§3 with the given capacities."""
+    semantic_capacity = semantic_capacity or max(2, episodic_capacity // 2)
+    return GDMConfig(
+        episodic=episodic_config(dim, episodic_capacity, num_classes=num_classes, context=context),
+        semantic=semantic_config(dim, semantic_capacity, num_classes=num_classes, context=context),
+        replay=replay,
+        **overrides,
+    )

@@ -1,0 +1,155 @@
+"""The Growing Dual Memory: episodic + semantic Gamma-GWR, one class step at a time (SPEC §3).
+
+All functions are pure and jit-compiled with static shapes: a class step's data
+arrives padded to a fixed length L with a validity mask, so one compiled
+function serves every subject and step, and `jax.vmap` runs all subjects at once.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from clifer_jax import gwr
+from clifer_jax.gdm.config import GDMConfig
+from clifer_jax.gdm.replay import PseudoSamples, pseudo_samples
+from clifer_jax.gwr.state import GWRState
+
+
+@struct.dataclass
+class GDMState:
+    """episodic, semantic: the two memories; samples_seen: valid samples learned so
+    far (drives the node limits); steps: class steps learned."""
+
+    episodic: GWRState
+    semantic: GWRState
+    samples_seen: jax.Array
+    steps: jax.Array
+
+
+@struct.dataclass
+class GDMPrediction:
+    episodic: gwr.Prediction
+    semantic: gwr.Prediction
+
+
+def _heads(y: jax.Array, heads: int) -> jax.Array:
+    """Class labels [...] -> [..., heads] (every head is the expression)."""
+    return jnp.repeat(y[..., None], heads, axis=-1).astype(jnp.int32)
+
+
+def init_unchecked(config: GDMConfig, x: jax.Array, y: jax.Array, mask: jax.Array) -> GDMState:
+    """Both memories start from the first two valid samples of x [L, D], y [L], mask [L]."""
+    first = jnp.nonzero(mask, size=2, fill_value=0)[0]
+    x2, y2 = x[first], y[first]
+    return GDMState(
+        episodic=gwr.init_unchecked(config.episodic, x2, _heads(y2, config.episodic.num_heads)),
+        semantic=gwr.init_unchecked(config.semantic, x2, _heads(y2, config.semantic.num_heads)),
+        samples_seen=jnp.array(0, jnp.int32),
+        steps=jnp.array(0, jnp.int32),
+    )
+
+
+def _set_limits(config: GDMConfig, state: GDMState, n_new: jax.Array) -> GDMState:
+    seen = state.samples_seen + n_new
+    if config.grow_max_nodes:
+        ep_max, se_max = seen, seen // 2
+    else:   # the reference: frozen from the first class step
+        first = state.steps == 0
+        ep_max = jnp.where(first, n_new, state.episodic.max_nodes)
+        se_max = jnp.where(first, n_new // 2, state.semantic.max_nodes)
+    return state.replace(
+        episodic=gwr.with_max_nodes(state.episodic, ep_max),
+        semantic=gwr.with_max_nodes(state.semantic, se_max),
+        samples_seen=seen,
+    )
+
+
+def _train_both(config: GDMConfig, ep: GWRState, se: GWRState, x_ep, y_ep, x_se, y_se, valid,
+                epochs: int):
+    ep = gwr.train_unchecked(config.episodic, ep, x_ep, _heads(y_ep, config.episodic.num_heads),
+                             valid, epochs=epochs)
+    se = gwr.train_unchecked(config.semantic, se, x_se, _heads(y_se, config.semantic.num_heads),
+                             valid, epochs=epochs)
+    return ep, se
+
+
+def replay(config: GDMConfig, ep: GWRState, se: GWRState, pseudo: PseudoSamples):
+    """Train both memories on every trajectory, one training call per trajectory."""
+    def one(carry, traj):
+        ep, se = carry
+        x, y, v = traj
+        valid = jnp.broadcast_to(v, y.shape)
+        return _train_both(config, ep, se, x, y, x, y, valid, config.replay_epochs), None
+
+    (ep, se), _ = jax.lax.scan(one, (ep, se), (pseudo.samples, pseudo.labels, pseudo.valid))
+    return ep, se
+
+
+def learn_class_unchecked(config: GDMConfig, state: GDMState, x: jax.Array, y: jax.Array,
+                          mask: jax.Array) -> GDMState:
+    """One class step: x [L, D], y [L], mask [L].
+
+    The valid samples, in order, are cut into mini-batches; each trains the episodic memory, then
+    the semantic memory on the episodic BMUs' weights and labels (SPEC §3), then,
+    with replay on, both memories on the previous mini-batch's pseudo-samples."""
+    bs = config.batch_size
+    # Valid samples first, in their order, so mini-batches never straddle padding.
+    order = jnp.argsort(~mask.astype(bool), stable=True)
+    x, y, mask = x[order], y[order], mask[order]
+    pad = (-x.shape[0]) % bs
+    x = jnp.pad(x, ((0, pad), (0, 0)))
+    y = jnp.pad(y.astype(jnp.int32), (0, pad))
+    mask = jnp.pad(mask.astype(bool), (0, pad))
+    state = _set_limits(config, state, jnp.sum(mask, dtype=jnp.int32))
+    xb = x.reshape(-1, bs, x.shape[-1])
+    yb = y.reshape(-1, bs)
+    mb = mask.reshape(-1, bs)
+
+    n_e, t_len = config.episodic.capacity, config.trajectory_length
+    no_pseudo = PseudoSamples(samples=jnp.zeros((n_e, t_len, config.dim), config.episodic.jnp_dtype),
+                              labels=jnp.zeros((n_e, t_len), jnp.int32),
+                              valid=jnp.zeros((n_e,), bool))
+
+    def minibatch(carry, batch):
+        ep, se, pseudo = carry
+        xs, ys, ms = batch
+        ep = gwr.train_unchecked(config.episodic, ep, xs, _heads(ys, config.episodic.num_heads), ms,
+                                 epochs=config.epochs)
+        bmu = gwr.predict_unchecked(config.episodic, ep, xs)
+        se = gwr.train_unchecked(config.semantic, se, bmu.weights[:, 0],
+                                 _heads(bmu.labels[:, 0], config.semantic.num_heads), ms,
+                                 epochs=config.epochs)
+        if config.replay:
+            any_valid = jnp.any(ms)          # an all-padding mini-batch replays nothing
+            ep, se = replay(config, ep, se, pseudo.replace(valid=pseudo.valid & any_valid))
+            fresh = pseudo_samples(ep, t_len)
+            pseudo = jax.tree.map(lambda a, b: jnp.where(any_valid, a, b), fresh, pseudo)
+        return (ep, se, pseudo), None
+
+    (ep, se, _), _ = jax.lax.scan(minibatch, (state.episodic, state.semantic, no_pseudo), (xb, yb, mb))
+    return state.replace(episodic=ep, semantic=se, steps=state.steps + 1)
+
+
+def learn_extra_unchecked(config: GDMConfig, state: GDMState, x: jax.Array, y: jax.Array,
+                          mask: jax.Array, epochs: int | None = None) -> GDMState:
+    """Train both memories on an extra labelled set x [M, D], y [M], mask [M] in one call
+    each (CLIFER's imagination step uses this; SPEC §3)."""
+    ep, se = _train_both(config, state.episodic, state.semantic, x, y, x, y, mask.astype(bool),
+                         epochs or config.extra_epochs)
+    return state.replace(episodic=ep, semantic=se)
+
+
+def predict_unchecked(config: GDMConfig, state: GDMState, x: jax.Array) -> GDMPrediction:
+    """Both memories on raw features x [B, D]."""
+    return GDMPrediction(episodic=gwr.predict_unchecked(config.episodic, state.episodic, x),
+                         semantic=gwr.predict_unchecked(config.semantic, state.semantic, x))
+
+
+init_jit = jax.jit(init_unchecked, static_argnums=0)
+learn_class_jit = jax.jit(learn_class_unchecked, static_argnums=0)
+learn_extra_jit = jax.jit(learn_extra_unchecked, static_argnums=(0, 5))
+predict_jit = jax.jit(predict_unchecked, static_argnums=0)
