@@ -78,14 +78,22 @@ def _train_both(config: GDMConfig, ep: GWRState, se: GWRState, x_ep, y_ep, x_se,
 
 
 def replay(config: GDMConfig, ep: GWRState, se: GWRState, pseudo: PseudoSamples):
-    """Train both memories on every trajectory, one training call per trajectory."""
-    def one(carry, traj):
-        ep, se = carry
-        x, y, v = traj
-        valid = jnp.broadcast_to(v, y.shape)
-        return _train_both(config, ep, se, x, y, x, y, valid, config.replay_epochs), None
+    """Train both memories on every valid trajectory, one training call per trajectory.
 
-    (ep, se), _ = jax.lax.scan(one, (ep, se), (pseudo.samples, pseudo.labels, pseudo.valid))
+    Trajectories are compacted first and a `while_loop` runs only as many calls
+    as there are valid ones (the scan over all N slots cost as much for an empty
+    network as for a full one)."""
+    order = jnp.argsort(~pseudo.valid, stable=True)
+    xs, ys = pseudo.samples[order], pseudo.labels[order]
+    count = jnp.sum(pseudo.valid, dtype=jnp.int32)
+    valid = jnp.ones(ys.shape[1:], bool)
+
+    def body(carry):
+        i, ep, se = carry
+        ep, se = _train_both(config, ep, se, xs[i], ys[i], xs[i], ys[i], valid, config.replay_epochs)
+        return i + 1, ep, se
+
+    _, ep, se = jax.lax.while_loop(lambda c: c[0] < count, body, (jnp.array(0, jnp.int32), ep, se))
     return ep, se
 
 
