@@ -1,0 +1,361 @@
+"""Scores of SPEC §4: macro-F1, accuracy, mean ± CI over subjects, the
+continual-learning matrix and its transfer measures, the order study's test.
+
+NumPy functions validate their inputs and raise ``ValueError`` on bad ones;
+the ``*_jax`` functions are pure ``jnp`` kernels for use under ``jit``/``vmap``
+(over subjects, steps, ...), validate only shapes, and return NaN where the
+NumPy function would raise for an undefined score. Definitions and formulas:
+``docs/metrics.md``.
+
+Labels are class indices in ``[0, num_classes)``. A ``mask`` marks the valid
+entries of padded arrays; masked-out entries may hold anything (-1, garbage)
+and are neither validated nor counted.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy import stats
+
+from clifer_jax.classes import NUM_CLASSES
+
+__all__ = [
+    "accuracy",
+    "accuracy_jax",
+    "average_accuracy",
+    "backward_transfer",
+    "cl_matrix",
+    "cl_matrix_jax",
+    "forward_transfer",
+    "kruskal_orders",
+    "macro_f1",
+    "macro_f1_jax",
+    "mean_ci",
+    "per_class_accuracy",
+    "per_class_accuracy_jax",
+]
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _labels_and_mask(y_true, y_pred, mask, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Valid entries of y_true [n] and y_pred [n] (after mask [n]), checked."""
+    yt, yp = np.asarray(y_true), np.asarray(y_pred)
+    if yt.ndim != 1 or yt.shape != yp.shape:
+        raise ValueError(f"y_true and y_pred must be 1-D of equal length, got shapes "
+                         f"{yt.shape} and {yp.shape}")
+    if mask is None:
+        m = np.ones(yt.shape, bool)
+    else:
+        m = np.asarray(mask)
+        if m.shape != yt.shape:
+            raise ValueError(f"mask must have the labels' shape {yt.shape}, got {m.shape}")
+        if m.dtype != bool:
+            if not np.all((m == 0) | (m == 1)):
+                raise ValueError("mask must be boolean (or 0/1)")
+            m = m.astype(bool)
+    yt, yp = yt[m], yp[m]
+    for name, y in (("y_true", yt), ("y_pred", yp)):
+        if y.size and not np.issubdtype(y.dtype, np.integer):
+            if not np.all(np.isfinite(y)):
+                raise ValueError(f"{name} contains NaN/inf")
+            if not np.all(y == np.round(y)):
+                raise ValueError(f"{name} must hold integer class indices, got dtype {y.dtype}")
+        if y.size and (y.min() < 0 or y.max() >= num_classes):
+            raise ValueError(f"{name} must lie in [0, {num_classes}); found values in "
+                             f"[{y.min()}, {y.max()}] (pass num_classes= for other label sets)")
+    return yt.astype(np.int64), yp.astype(np.int64)
+
+
+def _class_list(classes, num_classes: int) -> np.ndarray:
+    c = np.asarray(classes)
+    if c.ndim != 1 or c.size == 0:
+        raise ValueError(f"classes must be a non-empty 1-D sequence, got shape {c.shape}")
+    if not np.issubdtype(c.dtype, np.integer) or c.min() < 0 or c.max() >= num_classes:
+        raise ValueError(f"classes must be integers in [0, {num_classes}), got {c.tolist()}")
+    if len(np.unique(c)) != c.size:
+        raise ValueError(f"classes must not repeat, got {c.tolist()}")
+    return c.astype(np.int64)
+
+
+def _finite(x, name: str) -> np.ndarray:
+    a = np.asarray(x, dtype=np.float64)
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} contains NaN/inf")
+    return a
+
+
+# --------------------------------------------------------------------------- NumPy scores
+
+
+def _f1_per_class(yt: np.ndarray, yp: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    tp = np.array([np.sum((yt == c) & (yp == c)) for c in classes], np.float64)
+    fp = np.array([np.sum((yt != c) & (yp == c)) for c in classes], np.float64)
+    fn = np.array([np.sum((yt == c) & (yp != c)) for c in classes], np.float64)
+    den = 2 * tp + fp + fn
+    # sklearn's zero_division=0: a class with no support and no prediction scores 0.
+    return np.where(den > 0, 2 * tp / np.maximum(den, 1), 0.0)
+
+
+def macro_f1(y_true, y_pred, classes=None, mask=None, *, num_classes: int = NUM_CLASSES) -> float:
+    """Macro-averaged F1 over the classes present in the (valid) test labels.
+
+    F1_c = 2·TP_c / (2·TP_c + FP_c + FN_c); the mean runs over ``classes``
+    (default: the distinct values of ``y_true[mask]``), so a present class
+    never predicted scores 0 and a predicted-only class is not averaged (its
+    false positives still lower the F1 of the true classes). Equal to
+    ``sklearn.metrics.f1_score(y_true, y_pred, labels=classes, average="macro")``.
+
+    Args:
+      y_true, y_pred: [n] int class indices in [0, num_classes).
+      classes: optional [k] classes to average over (an absent class then counts 0).
+      mask: optional [n] bool, valid entries.
+      num_classes: C, for validating the labels.
+    Returns:
+      float in [0, 1].
+    Raises:
+      ValueError: on bad shapes or labels, or when no valid sample remains.
+    """
+    yt, yp = _labels_and_mask(y_true, y_pred, mask, num_classes)
+    if yt.size == 0:
+        raise ValueError("macro_f1 of an empty test set is undefined (no valid samples)")
+    cls = np.unique(yt) if classes is None else _class_list(classes, num_classes)
+    return float(np.mean(_f1_per_class(yt, yp, cls)))
+
+
+def accuracy(y_true, y_pred, mask=None, *, num_classes: int = NUM_CLASSES) -> float:
+    """Fraction of valid samples predicted right. y_true, y_pred, mask: [n]."""
+    yt, yp = _labels_and_mask(y_true, y_pred, mask, num_classes)
+    if yt.size == 0:
+        raise ValueError("accuracy of an empty test set is undefined (no valid samples)")
+    return float(np.mean(yt == yp))
+
+
+def per_class_accuracy(y_true, y_pred, classes, mask=None, *,
+                       num_classes: int = NUM_CLASSES) -> np.ndarray:
+    """Recall of each class: R_c = #{y = c, ŷ = c} / #{y = c}.
+
+    Args:
+      y_true, y_pred: [n] int; mask: optional [n] bool.
+      classes: [k] the classes to score, in the order wanted (e.g. learning order).
+    Returns:
+      [k] float64; NaN for a class without valid test samples.
+    """
+    yt, yp = _labels_and_mask(y_true, y_pred, mask, num_classes)
+    cls = _class_list(classes, num_classes)
+    out = np.full(cls.shape, np.nan)
+    for i, c in enumerate(cls):
+        sel = yt == c
+        if sel.any():
+            out[i] = np.mean(yp[sel] == c)
+    return out
+
+
+def mean_ci(values, confidence: float = 0.95, axis: int = 0):
+    """Mean and half-width of the Student-t confidence interval (SPEC §4).
+
+    half = t_{(1+confidence)/2, n−1} · s / √n, s the sample standard deviation
+    (ddof = 1); the interval is mean ± half, equal to
+    ``scipy.stats.t.interval(confidence, n − 1, mean, s / √n)``. With n = 1 the
+    half-width is NaN (no spread can be estimated); with s = 0 it is 0.
+
+    Args:
+      values: [..., n, ...] finite scores, n along ``axis`` (e.g. subjects).
+      confidence: in (0, 1).
+      axis: the axis to reduce.
+    Returns:
+      (mean, half_width): floats for 1-D input, else arrays without ``axis``.
+    """
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+    v = _finite(values, "values")
+    if v.ndim == 0:
+        raise ValueError("values must have at least one axis")
+    n = v.shape[axis]
+    if n == 0:
+        raise ValueError("mean_ci of no values is undefined")
+    mean = np.mean(v, axis=axis)
+    if n == 1:
+        half = np.full_like(mean, np.nan)
+    else:
+        sem = np.std(v, axis=axis, ddof=1) / np.sqrt(n)
+        half = stats.t.ppf(0.5 + confidence / 2.0, n - 1) * sem
+    if v.ndim == 1:
+        return float(mean), float(half)
+    return mean, half
+
+
+# --------------------------------------------------------------------------- continual-learning matrix
+
+
+def cl_matrix(y_true, y_preds, order, mask=None, *, num_classes: int = NUM_CLASSES) -> np.ndarray:
+    """R[t, i]: accuracy on class ``order[i]`` after learning step t.
+
+    Built on one fixed test set holding every class (Experiment 2's), so that
+    entries of classes not learned yet exist (they feed forward transfer).
+
+    Args:
+      y_true: [n] test labels; mask: optional [n] bool.
+      y_preds: [T, n] predictions after each of the T steps.
+      order: [C'] learning order of the classes (T ≤ C').
+    Returns:
+      R [T, C'] float64, columns in learning order; NaN columns for classes
+      without test samples.
+    """
+    p = np.asarray(y_preds)
+    if p.ndim != 2:
+        raise ValueError(f"y_preds must be [T, n] (one row per step), got shape {p.shape}")
+    order = _class_list(order, num_classes)
+    if p.shape[0] > order.size:
+        raise ValueError(f"{p.shape[0]} steps but only {order.size} classes in the order")
+    return np.stack([per_class_accuracy(y_true, row, order, mask, num_classes=num_classes)
+                     for row in p])
+
+
+def _check_r(r, name: str = "R") -> np.ndarray:
+    a = np.asarray(r, dtype=np.float64)
+    if a.ndim < 2 or a.shape[-2] < 1:
+        raise ValueError(f"{name} must be [..., T, C] with T >= 1, got shape {a.shape}")
+    if a.shape[-2] > a.shape[-1]:
+        raise ValueError(f"{name} has T={a.shape[-2]} steps but only C={a.shape[-1]} classes")
+    return a
+
+
+def average_accuracy(r) -> np.ndarray | float:
+    """ACC = (1/T) Σ_{c<T} R[T−1, c]: final score averaged over the T learned classes.
+
+    R: [..., T, C] (leading axes, e.g. subjects, are kept). Raises on NaN among
+    the entries used.
+    """
+    a = _check_r(r)
+    t = a.shape[-2]
+    used = _finite(a[..., t - 1, :t], "R[T-1, :T]")
+    out = used.mean(-1)
+    return float(out) if out.ndim == 0 else out
+
+
+def backward_transfer(r) -> np.ndarray | float:
+    """BWT = (1/(T−1)) Σ_{c<T−1} (R[T−1, c] − R[c, c]) (Lopez-Paz & Ranzato 2017).
+
+    Negative: forgetting. R: [..., T, C]; T = 1 gives NaN (nothing to forget).
+    """
+    a = _check_r(r)
+    t = a.shape[-2]
+    if t == 1:
+        out = np.full(a.shape[:-2], np.nan)
+    else:
+        final = _finite(a[..., t - 1, : t - 1], "R[T-1, :T-1]")
+        diag = _finite(np.diagonal(a, axis1=-2, axis2=-1)[..., : t - 1], "diag(R)")
+        out = (final - diag).mean(-1)
+    return float(out) if out.ndim == 0 else out
+
+
+def forward_transfer(r, baseline=None) -> np.ndarray | float:
+    """FWT = (1/(T−1)) Σ_{c=1}^{T−1} (R[c−1, c] − b_c) (Lopez-Paz & Ranzato 2017).
+
+    The score on class c just *before* it is learned, against a baseline b_c.
+    Default b_c = 1/C (C = R.shape[-1]): a uniform-chance classifier, standing in
+    for the paper's "randomly initialised model". R: [..., T, C]; baseline:
+    scalar or [C] (learning order); T = 1 gives NaN.
+    """
+    a = _check_r(r)
+    t, c = a.shape[-2:]
+    b = np.full(c, 1.0 / c) if baseline is None else np.broadcast_to(
+        _finite(baseline, "baseline"), (c,))
+    if t == 1:
+        out = np.full(a.shape[:-2], np.nan)
+    else:
+        before = _finite(np.diagonal(a, offset=1, axis1=-2, axis2=-1)[..., : t - 1],
+                         "R[c-1, c]")
+        out = (before - b[1:t]).mean(-1)
+    return float(out) if out.ndim == 0 else out
+
+
+# --------------------------------------------------------------------------- order study
+
+
+def kruskal_orders(scores_by_order: Mapping[str, Sequence[float]] | Sequence[Sequence[float]]
+                   ) -> dict[str, float]:
+    """Kruskal-Wallis H-test across class orders (SPEC §4, order study).
+
+    Args:
+      scores_by_order: per order, the per-subject scores (e.g. F1 at the last
+        step): a mapping name -> [n_k] or a sequence of [n_k].
+    Returns:
+      {"H": statistic, "p": p-value} from ``scipy.stats.kruskal``. When all
+      scores are identical the test is undefined and both are NaN.
+    Raises:
+      ValueError: fewer than 2 groups, an empty group, or a NaN score.
+    """
+    groups = list(scores_by_order.values() if isinstance(scores_by_order, Mapping)
+                  else scores_by_order)
+    if len(groups) < 2:
+        raise ValueError(f"the Kruskal-Wallis test needs at least 2 orders, got {len(groups)}")
+    arrs = []
+    for i, g in enumerate(groups):
+        a = np.asarray(g, dtype=np.float64)
+        if a.ndim != 1 or a.size == 0:
+            raise ValueError(f"order group {i} must be a non-empty 1-D list of scores, "
+                             f"got shape {a.shape}")
+        arrs.append(_finite(a, f"order group {i}"))
+    if np.ptp(np.concatenate(arrs)) == 0:
+        return {"H": float("nan"), "p": float("nan")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = stats.kruskal(*arrs)
+    return {"H": float(res.statistic), "p": float(res.pvalue)}
+
+
+# --------------------------------------------------------------------------- jnp kernels
+
+
+def _counts(y_true, y_pred, mask, num_classes: int):
+    """Masked one-hot counts: (tp [C], support [C], predicted [C])."""
+    if y_true.shape != y_pred.shape or y_true.shape != mask.shape or y_true.ndim != 1:
+        raise ValueError(f"y_true, y_pred, mask must be [n] of one shape, got "
+                         f"{y_true.shape}, {y_pred.shape}, {mask.shape}")
+    w = mask.astype(jnp.float32)[:, None]
+    t = jax.nn.one_hot(y_true, num_classes, dtype=jnp.float32) * w
+    p = jax.nn.one_hot(y_pred, num_classes, dtype=jnp.float32) * w
+    return jnp.sum(t * p, 0), jnp.sum(t, 0), jnp.sum(p, 0)
+
+
+def macro_f1_jax(y_true: jax.Array, y_pred: jax.Array, mask: jax.Array,
+                 num_classes: int) -> jax.Array:
+    """``macro_f1`` as a jnp kernel: [n], [n], [n] bool -> [] float32.
+
+    ``num_classes`` must be static. Classes averaged: those with valid support.
+    NaN when no valid sample. Labels out of range count as no class (no check).
+    """
+    tp, support, predicted = _counts(y_true, y_pred, mask, num_classes)
+    den = support + predicted  # = 2TP + FP + FN
+    f1 = jnp.where(den > 0, 2.0 * tp / jnp.maximum(den, 1.0), 0.0)
+    present = support > 0
+    return jnp.sum(jnp.where(present, f1, 0.0)) / jnp.sum(present)
+
+
+def accuracy_jax(y_true: jax.Array, y_pred: jax.Array, mask: jax.Array) -> jax.Array:
+    """``accuracy`` as a jnp kernel: [n], [n], [n] bool -> [] float32 (NaN if no valid sample)."""
+    hit = jnp.logical_and(mask, y_true == y_pred)
+    return jnp.sum(hit, dtype=jnp.float32) / jnp.sum(mask, dtype=jnp.float32)
+
+
+def per_class_accuracy_jax(y_true: jax.Array, y_pred: jax.Array, mask: jax.Array,
+                           num_classes: int) -> jax.Array:
+    """Per-class recall indexed by class id: [n], [n], [n] -> [C]; NaN where no support."""
+    tp, support, _ = _counts(y_true, y_pred, mask, num_classes)
+    return tp / support
+
+
+def cl_matrix_jax(y_true: jax.Array, y_preds: jax.Array, mask: jax.Array,
+                  order: jax.Array, num_classes: int) -> jax.Array:
+    """``cl_matrix`` as a jnp kernel: [n], [T, n], [n], order [C'] -> R [T, C']."""
+    per_step = jax.vmap(per_class_accuracy_jax, in_axes=(None, 0, None, None))(
+        y_true, y_preds, mask, num_classes)
+    return per_step[:, order]

@@ -1,0 +1,250 @@
+"""Metrics of SPEC §4 against straightforward references, hand cases and scipy."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from clifer_jax import metrics
+
+PAD = 32  # fixed length for the jnp kernels (one compilation)
+
+
+# ---------------------------------------------------------------- independent references
+
+
+def ref_macro_f1(y_true, y_pred, classes=None):
+    """Textbook macro-F1 by precision and recall, in plain Python."""
+    y_true, y_pred = list(y_true), list(y_pred)
+    if classes is None:
+        classes = sorted(set(y_true))
+    f1s = []
+    for c in classes:
+        tp = sum(t == c and p == c for t, p in zip(y_true, y_pred))
+        n_pred = sum(p == c for p in y_pred)
+        n_true = sum(t == c for t in y_true)
+        prec = tp / n_pred if n_pred else 0.0
+        rec = tp / n_true if n_true else 0.0
+        f1s.append(2 * prec * rec / (prec + rec) if prec + rec else 0.0)
+    return sum(f1s) / len(f1s)
+
+
+def ref_bwt(r):
+    t = r.shape[0]
+    return sum(r[t - 1, i] - r[i, i] for i in range(t - 1)) / (t - 1)
+
+
+def ref_fwt(r, b):
+    t = r.shape[0]
+    return sum(r[i - 1, i] - b[i] for i in range(1, t)) / (t - 1)
+
+
+labelled = st.integers(1, PAD).flatmap(lambda n: st.tuples(
+    st.lists(st.integers(0, 5), min_size=n, max_size=n),
+    st.lists(st.integers(0, 5), min_size=n, max_size=n)))
+
+
+def padded(yt, yp):
+    n = len(yt)
+    t = np.full(PAD, -1, np.int32)
+    p = np.full(PAD, 99, np.int32)  # garbage in padding
+    t[:n], p[:n] = yt, yp
+    return jnp.asarray(t), jnp.asarray(p), jnp.asarray(np.arange(PAD) < n)
+
+
+_f1_jax = jax.jit(metrics.macro_f1_jax, static_argnums=3)
+_acc_jax = jax.jit(metrics.accuracy_jax)
+
+
+# ---------------------------------------------------------------- F1 and accuracy
+
+
+def test_macro_f1_hand_case():
+    y_true = [0, 0, 1, 1]
+    y_pred = [0, 1, 1, 2]
+    # class 0: TP 1, FP 0, FN 1 -> 2/3; class 1: TP 1, FP 1, FN 1 -> 1/2;
+    # class 2 is only predicted: not averaged
+    assert metrics.macro_f1(y_true, y_pred) == pytest.approx((2 / 3 + 1 / 2) / 2)
+    # present but never predicted scores 0
+    assert metrics.macro_f1([0, 1], [0, 0]) == pytest.approx((2 / 3 + 0) / 2)
+    assert metrics.accuracy(y_true, y_pred) == pytest.approx(0.5)
+
+
+def test_macro_f1_mask_and_explicit_classes():
+    y_true = np.array([0, 1, 2, 3, 3])
+    y_pred = np.array([0, 1, 1, 3, -7])
+    mask = np.array([1, 1, 0, 1, 0], bool)  # masked entries are not even validated
+    assert metrics.macro_f1(y_true, y_pred, mask=mask) == 1.0
+    assert metrics.accuracy(y_true, y_pred, mask=mask) == 1.0
+    # an explicitly requested class without support counts 0 (sklearn's labels=)
+    assert metrics.macro_f1(y_true, y_pred, classes=[0, 1, 3, 5], mask=mask) == pytest.approx(0.75)
+
+
+@settings(max_examples=60, deadline=None)
+@given(labelled)
+def test_macro_f1_matches_reference_and_jax(pair):
+    yt, yp = pair
+    f1 = metrics.macro_f1(yt, yp)
+    assert f1 == pytest.approx(ref_macro_f1(yt, yp), abs=1e-12)
+    assert 0.0 <= f1 <= 1.0
+    t, p, m = padded(yt, yp)
+    assert float(_f1_jax(t, p, m, 6)) == pytest.approx(f1, abs=1e-6)
+    assert float(_acc_jax(t, p, m)) == pytest.approx(metrics.accuracy(yt, yp), abs=1e-6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 5), min_size=1, max_size=PAD), st.permutations(range(6)))
+def test_f1_perfect_and_permutation_invariant(yt, perm):
+    assert metrics.macro_f1(yt, yt) == 1.0
+    rng = np.random.default_rng(len(yt))
+    yp = rng.integers(0, 6, len(yt))
+    rename = np.asarray(perm)
+    assert metrics.macro_f1(rename[yt], rename[yp]) == pytest.approx(metrics.macro_f1(yt, yp))
+
+
+def test_jax_kernels_vmap_over_subjects():
+    rng = np.random.default_rng(0)
+    t = rng.integers(0, 6, (4, PAD)).astype(np.int32)
+    p = rng.integers(0, 6, (4, PAD)).astype(np.int32)
+    m = rng.random((4, PAD)) < 0.7
+    got = jax.vmap(metrics.macro_f1_jax, in_axes=(0, 0, 0, None))(t, p, m, 6)
+    want = [metrics.macro_f1(t[i], p[i], mask=m[i]) for i in range(4)]
+    np.testing.assert_allclose(np.asarray(got), want, atol=1e-6)
+    assert math.isnan(float(metrics.macro_f1_jax(t[0], p[0], np.zeros(PAD, bool), 6)))
+
+
+def test_per_class_accuracy_and_cl_matrix():
+    y = np.array([0, 0, 1, 1, 2, 2])
+    preds = np.array([[0, 0, 0, 0, 0, 0],     # after step 0 (learned class 0)
+                      [0, 1, 1, 1, 1, 1]])    # after step 1 (learned class 2)
+    order = [0, 2, 1]
+    np.testing.assert_allclose(metrics.per_class_accuracy(y, preds[1], [0, 1, 2, 3]),
+                               [0.5, 1.0, 0.0, np.nan])
+    r = metrics.cl_matrix(y, preds, order)
+    np.testing.assert_allclose(r, [[1.0, 0.0, 0.0], [0.5, 0.0, 1.0]])
+    rj = metrics.cl_matrix_jax(jnp.asarray(y), jnp.asarray(preds), jnp.ones(6, bool),
+                               jnp.asarray(order), 6)
+    np.testing.assert_allclose(np.asarray(rj), r, atol=1e-7)
+
+
+# ---------------------------------------------------------------- CI
+
+
+@pytest.mark.parametrize("n", [2, 3, 24])
+@pytest.mark.parametrize("conf", [0.9, 0.95])
+def test_mean_ci_matches_scipy(n, conf):
+    v = np.random.default_rng(n).normal(0.7, 0.1, n)
+    mean, half = metrics.mean_ci(v, conf)
+    lo, hi = stats.t.interval(conf, n - 1, loc=v.mean(), scale=stats.sem(v))
+    assert mean == pytest.approx(v.mean())
+    assert mean - half == pytest.approx(lo) and mean + half == pytest.approx(hi)
+
+
+def test_mean_ci_edge_cases_and_axis():
+    m, h = metrics.mean_ci([0.4])
+    assert m == 0.4 and math.isnan(h)
+    assert metrics.mean_ci([0.5, 0.5, 0.5]) == (0.5, 0.0)
+    v = np.random.default_rng(1).random((5, 3))
+    means, halves = metrics.mean_ci(v, axis=0)
+    for j in range(3):
+        assert (means[j], halves[j]) == pytest.approx(metrics.mean_ci(v[:, j]))
+    for bad in ([], [0.1, np.nan]):
+        with pytest.raises(ValueError):
+            metrics.mean_ci(bad)
+    with pytest.raises(ValueError, match="confidence"):
+        metrics.mean_ci([0.1, 0.2], confidence=95)
+
+
+# ---------------------------------------------------------------- transfer
+
+
+def test_transfer_hand_made_matrix():
+    r = np.array([[0.9, 0.1, 0.2],
+                  [0.5, 0.8, 0.3],
+                  [0.4, 0.6, 0.7]])
+    assert metrics.average_accuracy(r) == pytest.approx((0.4 + 0.6 + 0.7) / 3)
+    assert metrics.backward_transfer(r) == pytest.approx(((0.4 - 0.9) + (0.6 - 0.8)) / 2)
+    assert metrics.forward_transfer(r) == pytest.approx(((0.1 - 1 / 3) + (0.3 - 1 / 3)) / 2)
+    assert metrics.forward_transfer(r, baseline=0.0) == pytest.approx((0.1 + 0.3) / 2)
+    # partial run: T = 2 rows of 3 classes -> only the first two learned classes count
+    assert metrics.average_accuracy(r[:2]) == pytest.approx((0.5 + 0.8) / 2)
+    assert metrics.backward_transfer(r[:2]) == pytest.approx(0.5 - 0.9)
+    assert math.isnan(metrics.backward_transfer(r[:1]))
+    assert math.isnan(metrics.forward_transfer(r[:1]))
+
+
+def test_transfer_random_batched_against_reference():
+    rng = np.random.default_rng(3)
+    rs = rng.random((4, 6, 6))
+    b = rng.random(6)
+    np.testing.assert_allclose(metrics.backward_transfer(rs), [ref_bwt(r) for r in rs])
+    np.testing.assert_allclose(metrics.forward_transfer(rs, b), [ref_fwt(r, b) for r in rs])
+    np.testing.assert_allclose(metrics.average_accuracy(rs), rs[:, -1].mean(-1))
+
+
+def test_transfer_validation():
+    with pytest.raises(ValueError, match="steps"):
+        metrics.average_accuracy(np.zeros((3, 2)))
+    with pytest.raises(ValueError):
+        metrics.backward_transfer(np.zeros(3))
+    r = np.eye(3)
+    r[2, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        metrics.backward_transfer(r)
+    # NaN where no formula looks (a class without test samples, not learned yet) is fine
+    r = np.eye(3)
+    r[0, 2] = np.nan
+    assert metrics.backward_transfer(r) == -1.0
+
+
+# ---------------------------------------------------------------- Kruskal-Wallis
+
+
+def test_kruskal_matches_scipy():
+    rng = np.random.default_rng(5)
+    groups = {f"order{i}": rng.normal(0.6 + 0.05 * i, 0.1, 8) for i in range(6)}
+    got = metrics.kruskal_orders(groups)
+    want = stats.kruskal(*groups.values())
+    assert got == {"H": pytest.approx(want.statistic), "p": pytest.approx(want.pvalue)}
+    assert metrics.kruskal_orders(list(groups.values())) == got
+    same = metrics.kruskal_orders([[1.0, 1.0], [1.0]])
+    assert math.isnan(same["H"]) and math.isnan(same["p"])
+
+
+@pytest.mark.parametrize("bad, match", [
+    ([[0.1, 0.2]], "at least 2"),
+    ({}, "at least 2"),
+    ([[0.1], []], "non-empty"),
+    ([[0.1], [np.nan]], "NaN"),
+])
+def test_kruskal_validation(bad, match):
+    with pytest.raises(ValueError, match=match):
+        metrics.kruskal_orders(bad)
+
+
+# ---------------------------------------------------------------- validation
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: metrics.macro_f1([0, 1], [0]), "equal length"),
+    (lambda: metrics.macro_f1([0, 6], [0, 1]), r"\[0, 6\)"),
+    (lambda: metrics.macro_f1([0, -1], [0, 1]), r"\[0, 6\)"),
+    (lambda: metrics.macro_f1([0.0, np.nan], [0, 1]), "NaN"),
+    (lambda: metrics.macro_f1([0, 1], [0, 1], mask=[True]), "mask"),
+    (lambda: metrics.macro_f1([0, 1], [0, 1], mask=[False, False]), "empty"),
+    (lambda: metrics.accuracy([[0, 1]], [[0, 1]]), "1-D"),
+    (lambda: metrics.per_class_accuracy([0, 1], [0, 1], [0, 0]), "repeat"),
+    (lambda: metrics.cl_matrix([0, 1], [[0, 1]] * 3, [0, 1]), "steps"),
+])
+def test_validation_errors(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_num_classes_widens_label_range():
+    assert metrics.macro_f1([7, 8], [7, 8], num_classes=10) == 1.0

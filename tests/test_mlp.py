@@ -1,0 +1,162 @@
+"""The MLP baseline (SPEC §3): learning, masking, vmap, determinism, the two protocols."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from clifer_jax import metrics, mlp
+
+D = 8
+REF = mlp.MLPConfig(feature_dim=D)  # SPEC §3 hyperparameters, small input
+# Adam's ε raised from 1e-7: batched and single matmuls round differently, and
+# with a tiny ε Adam rescales the ~0 gradients of directions batch norm makes
+# invariant (biases before it) to steps of ~lr, so float32 rounding noise grows
+# to ~1e-2 there and vmap-vs-loop comparisons could only be loose. With 1e-3 it
+# stays at rounding level, so a masking error would show.
+CFG = dataclasses.replace(REF, eps=1e-3)
+N = 768  # 6 classes x 128; one padded size shared by most tests (one compilation)
+
+
+def blobs(seed, per_class=128, classes=6, spread=1.0):
+    """Gaussian clusters with well-separated centres; labels in class-major order."""
+    rng = np.random.default_rng(seed)
+    centres = np.random.default_rng(0).normal(0, 3.0, (classes, D))
+    y = np.repeat(np.arange(classes), per_class).astype(np.int32)
+    x = (centres[y] + rng.normal(0, spread, (y.size, D))).astype(np.float32)
+    return x, y
+
+
+X, Y = blobs(1)
+X_TEST, Y_TEST = blobs(2, per_class=32)
+ALL = np.ones(N, bool)
+
+
+def leaves_equal(a, b, atol=0.0):
+    la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
+    return len(la) == len(lb) and all(np.allclose(u, v, atol=atol, rtol=0) for u, v in zip(la, lb))
+
+
+@pytest.fixture(scope="module")
+def trained():
+    state = mlp.init(CFG, jax.random.key(0))
+    return mlp.train(CFG, state, jax.random.key(1), X, Y, ALL)
+
+
+def test_learns_separable_classes(trained):
+    acc = metrics.accuracy(Y_TEST, np.asarray(mlp.predict(CFG, trained, X_TEST)))
+    assert acc > 0.9
+    untrained = mlp.predict(CFG, mlp.init(CFG, jax.random.key(0)), X_TEST)
+    assert metrics.accuracy(Y_TEST, np.asarray(untrained)) < 0.5
+
+
+def test_same_key_same_result_and_no_recompilation(trained):
+    again = mlp.train(CFG, mlp.init(CFG, jax.random.key(0)), jax.random.key(1), X, Y, ALL)
+    assert leaves_equal(trained, again)
+    size = mlp._train_jit._cache_size()
+    other = mlp.train(CFG, mlp.init(CFG, jax.random.key(0)), jax.random.key(2), X, Y, ALL)
+    assert mlp._train_jit._cache_size() == size
+    assert not leaves_equal(trained.params, other.params)
+    assert not leaves_equal(mlp.init(CFG, jax.random.key(0)).params,
+                            mlp.init(CFG, jax.random.key(3)).params)
+
+
+def test_padding_is_ignored():
+    n = 600  # not a multiple of the batch size: the last mini-batch is partial
+    valid = np.arange(N) < n
+    zeros = np.where(valid[:, None], X, 0.0).astype(np.float32)
+    garbage = X.copy()
+    garbage[n:] = 1e6 * np.random.default_rng(9).normal(size=(N - n, D))
+    garbage[n + 5:n + 9] = np.nan
+    y_garbage = Y.copy()
+    y_garbage[n:] = -5  # invalid labels too
+    state0 = mlp.init(CFG, jax.random.key(4))
+    key = jax.random.key(5)
+    a = mlp.train(CFG, state0, key, zeros, Y, valid)
+    b = mlp.train(CFG, state0, key, garbage, y_garbage, valid)
+    c = mlp.train(CFG, state0, key, X[:n], Y[:n], np.ones(n, bool))  # no padding at all
+    assert leaves_equal(a, b)
+    assert leaves_equal(a, c, atol=1e-5)
+    np.testing.assert_array_equal(mlp.predict(CFG, a, X_TEST), mlp.predict(CFG, b, X_TEST))
+    # and the padding really was large enough to matter had it leaked in
+    d = mlp.train(CFG, state0, key, np.nan_to_num(garbage), y_garbage % 6, ALL)
+    assert not leaves_equal(a.params, d.params, atol=1e-3)
+    # nothing valid: nothing changes
+    assert leaves_equal(mlp.train(CFG, state0, key, garbage, y_garbage, np.zeros(N, bool)), state0)
+
+
+def test_batch_norm_statistics_use_valid_rows_only():
+    x = X[:64].copy()
+    valid = np.arange(64) < 40
+    x[40:] = 0.0  # zero rows would pull an unmasked mean toward relu(bias) = 0
+    state0 = mlp.init(CFG, jax.random.key(6))
+    step = jax.jit(mlp._train_step, static_argnums=0)
+    state = step(CFG, state0, x, Y[:64], valid.astype(np.float32))
+    p = state0.params["Dense_0"]
+    h = np.maximum(x[:40] @ np.asarray(p["kernel"]) + np.asarray(p["bias"]), 0.0)
+    want = (1 - CFG.bn_momentum) * h.mean(0)  # running mean starts at 0, one update
+    np.testing.assert_allclose(state.batch_stats["BatchNorm_0"]["mean"], want, rtol=1e-4, atol=1e-6)
+
+
+def two_classes(seed, per_class, a=2, b=4, half=3.0):
+    """Classes a and b as unit Gaussians 2·half apart along a fixed direction."""
+    rng = np.random.default_rng(seed)
+    d = np.random.default_rng(7).normal(size=D)
+    d /= np.linalg.norm(d)
+    y = np.repeat([a, b], per_class).astype(np.int32)
+    x = np.where(y[:, None] == a, -half, half) * d + rng.normal(0, 1, (y.size, D))
+    return x.astype(np.float32), y
+
+
+def test_finetune_forgets_joint_remembers():
+    x, y = two_classes(1, N // 2)
+    x_test, y_test = two_classes(2, 32)
+    order = np.array([2, 4], np.int32)
+    key = jax.random.key(11)
+    _, pf = mlp.mlp_finetune(REF, key, x, y, ALL, x_test, order)
+    _, pj = mlp.mlp_joint(REF, key, x, y, ALL, x_test, order)
+    assert pf.shape == pj.shape == (2, x_test.shape[0])
+    rf = metrics.cl_matrix(y_test, np.asarray(pf), order)
+    rj = metrics.cl_matrix(y_test, np.asarray(pj), order)
+    assert rf[0, 0] > 0.9 and rj[0, 0] > 0.9          # class A learned at step 0
+    assert rf[1, 1] > 0.9 and rj[1, 1] > 0.9          # class B learned at step 1
+    assert rf[1, 0] < 0.3                             # fine-tuning on B forgets A
+    assert rj[1, 0] > 0.9                             # joint retraining keeps A
+    assert metrics.backward_transfer(rf) < -0.6 < metrics.backward_transfer(rj)
+
+
+def test_vmap_over_subjects_equals_separate_runs():
+    xs = np.stack([blobs(10 + s)[0] for s in range(4)])
+    ys = np.stack([Y] * 4)
+    rng = np.random.default_rng(13)
+    # different numbers of valid samples, so different mini-batch counts per subject
+    masks = np.stack([rng.random(N) < p for p in (1.0, 0.7, 0.4, 0.15)])
+    states = jax.vmap(mlp.init, in_axes=(None, 0))(CFG, jax.random.split(jax.random.key(8), 4))
+    keys = jax.random.split(jax.random.key(9), 4)
+    batched = jax.vmap(mlp.train, in_axes=(None, 0, 0, 0, 0, 0))(CFG, states, keys, xs, ys, masks)
+    for s in range(4):
+        one = mlp.train(CFG, jax.tree.map(lambda a: a[s], states), keys[s], xs[s], ys[s], masks[s])
+        assert leaves_equal(jax.tree.map(lambda a: a[s], batched), one, atol=1e-5)
+
+
+@pytest.mark.parametrize("args, match", [
+    ((X[:, :3], Y, ALL), "shape"),
+    ((X, Y[:10], ALL), "shape"),
+    ((X, Y.astype(np.float32), ALL), "integer"),
+    ((X, np.where(ALL, 6, Y), ALL), r"\[0, 6\)"),
+    ((np.where(ALL[:, None], np.nan, X), Y, ALL), "NaN"),
+])
+def test_validation(args, match):
+    with pytest.raises(ValueError, match=match):
+        mlp.train(CFG, mlp.init(CFG, jax.random.key(0)), jax.random.key(1), *args)
+
+
+def test_config_and_protocol_validation():
+    with pytest.raises(ValueError, match="batch_norm_layers"):
+        mlp.MLPConfig(batch_norm_layers=4)
+    with pytest.raises(ValueError, match="order"):
+        mlp.mlp_joint(CFG, jax.random.key(0), X, Y, ALL, X_TEST, np.array([1, 1]))
+    with pytest.raises(ValueError, match="x must"):
+        mlp.predict(CFG, mlp.init(CFG, jax.random.key(0)), jnp.zeros((3, D + 1)))
