@@ -1,0 +1,137 @@
+"""The per-subject continual-learning loop of every model, one jit-compiled function
+vmapped over subjects (SPEC §3-§4), and the scores of its predictions.
+
+    run = make_run("clifer", gdm_config, mlp_config, imagine_fn=caae.imagine_fn)
+    preds = run_subjects(run, key, data, order, imagine_params)   # {memory: [S, T, C, Lt]}
+    scores = score(preds["episodic"], data.y_test, data.mask_test, order)
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from clifer_jax import clifer, gdm, metrics, mlp
+
+MODELS: tuple[str, ...] = ("mlp_finetune", "mlp_joint", "gdm", "gdm_replay", "clifer")
+GDM_MODELS: tuple[str, ...] = ("gdm", "gdm_replay", "clifer")
+
+
+def memories(model: str) -> tuple[str, ...]:
+    """The predictors a model reports: both memories for the GDM family, one for the MLPs."""
+    return ("episodic", "semantic") if model in GDM_MODELS else ("mlp",)
+
+
+@struct.dataclass
+class SubjectData:
+    """One subject's features (a leading subject axis when batched).
+
+    x [C, L, D], y [C, L], mask [C, L]: training samples per class, canonical class order.
+    x_test [C, Lt, D], y_test [C, Lt], mask_test [C, Lt]: test samples per class.
+    """
+
+    x: jax.Array
+    y: jax.Array
+    mask: jax.Array
+    x_test: jax.Array
+    y_test: jax.Array
+    mask_test: jax.Array
+
+
+def _gdm_run(model: str, config: gdm.GDMConfig, imagine_fn):
+    cfg = config.replace(replay=(model == "gdm_replay"))
+
+    def run(key, data: SubjectData, order, imagine_params):
+        del key                                     # the GDM is deterministic
+        c, lt, d = data.x_test.shape
+        x_test = data.x_test.reshape(c * lt, d)
+        first = order[0]
+        state = gdm.init_unchecked(cfg, data.x[first], data.y[first], data.mask[first])
+
+        def step(state, cls):
+            x, y, m = data.x[cls], data.y[cls], data.mask[cls]
+            if model == "clifer":
+                imagine = lambda z, t: imagine_fn(imagine_params, z, t)
+                state = clifer.learn_class_unchecked(cfg, state, x, y, m, imagine)
+            else:
+                state = gdm.learn_class_unchecked(cfg, state, x, y, m)
+            p = gdm.predict_unchecked(cfg, state, x_test)
+            return state, (p.episodic.labels[:, 0].reshape(c, lt), p.semantic.labels[:, 0].reshape(c, lt))
+
+        _, (ep, se) = jax.lax.scan(step, state, order)
+        return {"episodic": ep, "semantic": se}
+
+    return run
+
+
+def _mlp_run(model: str, config: mlp.MLPConfig):
+    joint = model == "mlp_joint"
+
+    def run(key, data: SubjectData, order, imagine_params):
+        del imagine_params
+        c, l, d = data.x.shape
+        _, preds = mlp.protocol_unchecked(
+            config, key, data.x.reshape(c * l, d), data.y.reshape(c * l), data.mask.reshape(c * l),
+            data.x_test.reshape(-1, d), order, jnp.asarray(joint))
+        return {"mlp": preds.reshape(order.shape[0], *data.y_test.shape)}
+
+    return run
+
+
+def make_run(model: str, gdm_config: gdm.GDMConfig | None = None, mlp_config: mlp.MLPConfig | None = None,
+             imagine_fn: Callable | None = None):
+    """`run(key, data: SubjectData, order [T], imagine_params) -> {memory: preds [T, C, Lt]}`
+    for one subject: pure, jittable, vmappable over (key, data)."""
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; expected one of {MODELS}")
+    if model in GDM_MODELS:
+        if gdm_config is None:
+            raise ValueError(f"model {model!r} needs a GDMConfig")
+        if model == "clifer" and imagine_fn is None:
+            raise ValueError("model 'clifer' needs an imagine_fn(params, z, c)")
+        return _gdm_run(model, gdm_config, imagine_fn)
+    if mlp_config is None:
+        raise ValueError(f"model {model!r} needs an MLPConfig")
+    return _mlp_run(model, mlp_config)
+
+
+def run_subjects(run, key: jax.Array, data: SubjectData, order, imagine_params=None) -> dict:
+    """All subjects at once: `jit(vmap(run))` over the leading axis of data; one key per subject."""
+    s = data.x.shape[0]
+    keys = jax.random.split(key, s)
+    fn = jax.jit(jax.vmap(run, in_axes=(0, 0, None, None)))
+    out = fn(keys, data, jnp.asarray(order, jnp.int32), imagine_params)
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+def score(preds, y_test, mask_test, order) -> dict:
+    """Scores of predictions [S, T, C, Lt] on test labels [S, C, Lt] (SPEC §4).
+
+    Returns per subject and step: exp1_f1, exp1_acc (classes seen so far),
+    exp2_f1, exp2_acc (all classes), and R [S, T, C] (accuracy on class
+    order[i] after step t), with average accuracy, BWT and FWT per subject.
+    """
+    preds, y_test, mask_test = np.asarray(preds), np.asarray(y_test), np.asarray(mask_test, bool)
+    order = [int(o) for o in order]
+    s_num, t_num = preds.shape[:2]
+    out = {k: np.zeros((s_num, t_num)) for k in ("exp1_f1", "exp1_acc", "exp2_f1", "exp2_acc")}
+    r = np.zeros((s_num, t_num, len(order)))
+    for s in range(s_num):
+        yt, m = y_test[s].reshape(-1), mask_test[s].reshape(-1)
+        for t in range(t_num):
+            yp = preds[s, t].reshape(-1)
+            seen = m & np.isin(yt, order[: t + 1])
+            out["exp1_f1"][s, t] = metrics.macro_f1(yt, yp, mask=seen)
+            out["exp1_acc"][s, t] = metrics.accuracy(yt, yp, mask=seen)
+            out["exp2_f1"][s, t] = metrics.macro_f1(yt, yp, mask=m)
+            out["exp2_acc"][s, t] = metrics.accuracy(yt, yp, mask=m)
+        r[s] = metrics.cl_matrix(yt, preds[s].reshape(t_num, -1), order, mask=m)
+    out["R"] = r
+    out["average_accuracy"] = np.array([metrics.average_accuracy(ri) for ri in r])
+    out["backward_transfer"] = np.array([metrics.backward_transfer(ri) for ri in r])
+    out["forward_transfer"] = np.array([metrics.forward_transfer(ri) for ri in r])
+    return out

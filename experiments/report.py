@@ -1,0 +1,158 @@
+"""Markdown report and plots of an experiment's results.json."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+MEMORY_STYLE = {"episodic": "-", "semantic": "--", "mlp": ":"}
+EXPERIMENTS = {"exp1_f1": "Experiment 1: classes seen so far", "exp2_f1": "Experiment 2: all six classes"}
+
+
+def _fmt(m, ci) -> str:
+    return f"{m:.2f} ± {ci:.2f}" if np.isfinite(ci) else f"{m:.2f}"
+
+
+def lines(results: dict):
+    """(model, memory, summary) for every reported predictor, in a stable order."""
+    for model, mems in results["models"].items():
+        for memory, s in mems.items():
+            yield model, memory, s
+
+
+def markdown(results: dict) -> str:
+    order = results["order"]
+    out = [f"# CLIFER experiment: {results['dataset']}",
+           "",
+           f"Protocol **{results['protocol']}** "
+           f"({'held-out clips of each subject' if results['protocol'] == 'heldout' else 'tested on the training samples, as the reference code'}), "
+           f"{len(results['subjects'])} subjects, backend {results['backend']}, seed {results['config']['seed']}.",
+           f"Class order: {', '.join(order)}. Scores: macro-F1, mean ± 95% CI over subjects (t-distribution).",
+           ""]
+    out += ["## Final step", "",
+            "| model | memory | Exp. 1 F1 | Exp. 2 F1 | Exp. 1 acc | Exp. 2 acc | ACC | BWT | FWT |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for model, memory, s in lines(results):
+        f = lambda k: _fmt(s[k]["mean"][-1], s[k]["ci95"][-1])
+        g = lambda k: _fmt(s[k]["mean"], s[k]["ci95"])
+        out.append(f"| {model} | {memory} | {f('exp1_f1')} | {f('exp2_f1')} | {f('exp1_acc')} | "
+                   f"{f('exp2_acc')} | {g('average_accuracy')} | {g('backward_transfer')} | "
+                   f"{g('forward_transfer')} |")
+    for exp, title in EXPERIMENTS.items():
+        out += ["", f"## {title} — macro-F1 after each step", "",
+                "| model | memory | " + " | ".join(f"{i + 1}: {c[:4]}" for i, c in enumerate(order)) + " |",
+                "|---|---|" + "---|" * len(order)]
+        for model, memory, s in lines(results):
+            cells = [_fmt(m, c) for m, c in zip(s[exp]["mean"], s[exp]["ci95"])]
+            out.append(f"| {model} | {memory} | " + " | ".join(cells) + " |")
+    if results.get("order_study"):
+        out += ["", "## Order study (Kruskal-Wallis H-test across six orders)", "",
+                "| model | memory | experiment | step | H | p |", "|---|---|---|---|---|---|"]
+        for model, mems in results["order_study"].items():
+            for memory, e in mems.items():
+                for exp in ("exp1_f1", "exp2_f1"):
+                    for step in ("first_step", "last_step"):
+                        r = e[f"{exp}_{step}"]
+                        out.append(f"| {model} | {memory} | {exp[:4]} | {step.replace('_', ' ')} | "
+                                   f"{r['H']:.2f} | {r['p']:.3g} |")
+    t = results.get("timings_s", {})
+    if t:
+        out += ["", "## Wall time (this run's work; resumed units count where they ran)", "",
+                "| stage | seconds |", "|---|---|"] + [f"| {k} | {v:.1f} |" for k, v in t.items()]
+    out += ["", "![F1 curves](plots/f1_curves.png)", "", "![CL matrices](plots/cl_matrices.png)"]
+    if results.get("order_study"):
+        out += ["", "![order study](plots/order_study.png)"]
+    return "\n".join(out) + "\n"
+
+
+def plot_f1(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    models = list(results["models"])
+    colors = dict(zip(models, plt.cm.tab10.colors))
+    for ax, (exp, title) in zip(axes, EXPERIMENTS.items()):
+        for model, memory, s in lines(results):
+            m, ci = np.array(s[exp]["mean"]), np.nan_to_num(np.array(s[exp]["ci95"]))
+            x = np.arange(1, len(m) + 1)
+            ax.plot(x, m, MEMORY_STYLE[memory], color=colors[model], marker="o", ms=3,
+                    label=f"{model} ({memory})" if memory != "mlp" else model)
+            ax.fill_between(x, m - ci, m + ci, color=colors[model], alpha=0.12)
+        ax.set_title(title)
+        ax.set_xlabel("classes learned")
+        ax.set_xticks(range(1, len(results["order"]) + 1))
+        ax.grid(alpha=0.3)
+        ax.set_ylim(0, 1.02)
+    axes[0].set_ylabel("macro-F1 (mean, 95% CI)")
+    axes[1].legend(fontsize=8, loc="lower left")
+    fig.suptitle(f"{results['dataset']} — protocol {results['protocol']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_cl_matrices(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    entries = list(lines(results))
+    cols = min(4, len(entries))
+    rows = int(np.ceil(len(entries) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.1 * rows), squeeze=False)
+    short = [c[:3] for c in results["order"]]
+    for ax, (model, memory, s) in zip(axes.flat, entries):
+        r = np.array(s["R_mean"], float)
+        ax.imshow(r, vmin=0, vmax=1, cmap="viridis")
+        ax.set_title(f"{model} ({memory})", fontsize=9)
+        ax.set_xticks(range(len(short)), short, fontsize=7)
+        ax.set_yticks(range(r.shape[0]), [f"t{i + 1}" for i in range(r.shape[0])], fontsize=7)
+        for (i, j), v in np.ndenumerate(r):
+            if np.isfinite(v):
+                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6,
+                        color="white" if v < 0.5 else "black")
+    for ax in list(axes.flat)[len(entries):]:
+        ax.axis("off")
+    fig.suptitle("R[t, c]: accuracy on class c after step t (mean over subjects)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_order_study(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    entries = [(m, mem, e) for m, mems in results["order_study"].items() for mem, e in mems.items()]
+    fig, axes = plt.subplots(len(entries), 2, figsize=(12, 3.2 * len(entries)), squeeze=False)
+    for row, (model, memory, e) in zip(axes, entries):
+        for ax, step in zip(row, ("first_step", "last_step")):
+            r = e[f"exp2_f1_{step}"]
+            names = list(r["per_order"])
+            ax.boxplot([r["per_order"][n] for n in names])
+            ax.set_xticks(range(1, len(names) + 1), [n.replace("first-", "") + " first" for n in names],
+                          fontsize=7, rotation=20)
+            ax.set_title(f"{model} ({memory}), Exp. 2 F1, {step.replace('_', ' ')}: "
+                         f"H={r['H']:.2f}, p={r['p']:.3g}", fontsize=9)
+            ax.set_ylim(0, 1)
+            ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_all(results: dict, root: Path) -> None:
+    root = Path(root)
+    (root / "plots").mkdir(exist_ok=True)
+    plot_f1(results, root / "plots" / "f1_curves.png")
+    plot_cl_matrices(results, root / "plots" / "cl_matrices.png")
+    if results.get("order_study"):
+        plot_order_study(results, root / "plots" / "order_study.png")
+    (root / "report.md").write_text(markdown(results))

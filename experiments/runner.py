@@ -1,0 +1,292 @@
+"""The CLIFER experiment pipeline (issue: the main job), as testable functions.
+
+    results = run_experiment(get_config("synthetic"), "runs/default")
+
+Stages, each checkpointed in the output folder so an interrupted run resumes
+without redoing finished work: the CAAE (orbax, `caae/`), the encoded
+features (`units/features`), then one unit per (model, order) with the
+predictions of every subject after every class step (`units/<model>@<order>`).
+Scores, `results.json`, `report.md` and the plots are written at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+from tqdm import tqdm
+
+from clifer_jax import experiment, gdm, mlp
+from clifer_jax.caae import api as caae
+from clifer_jax.classes import EXPRESSIONS
+from clifer_jax.data import loading
+from experiments import report
+from experiments.configs import ExperimentConfig, caae_preset
+
+
+class ExperimentError(RuntimeError):
+    """A run that cannot go on (bad config, missing data); the message says what to do."""
+
+
+# ----------------------------------------------------------------------------- orders
+
+
+def order_study_orders(cfg: ExperimentConfig) -> dict[str, tuple[int, ...]]:
+    """Six orders, each class first once, the rest shuffled from the seed (SPEC §4)."""
+    rng = np.random.default_rng(cfg.seed)
+    orders = {}
+    for c in sorted(cfg.order):
+        rest = [k for k in cfg.order if k != c]
+        orders[f"first-{EXPRESSIONS[c]}"] = (c, *[int(k) for k in rng.permutation(rest)])
+    return orders
+
+
+def units(cfg: ExperimentConfig) -> list[tuple[str, str, tuple[int, ...]]]:
+    """(model, order name, order) for every unit of work of the run."""
+    out = [(m, "default", tuple(cfg.order)) for m in cfg.models]
+    if cfg.order_study:
+        for name, order in order_study_orders(cfg).items():
+            out += [(m, name, order) for m in cfg.order_models]
+    return out
+
+
+# ----------------------------------------------------------------------------- storage
+
+
+class Store:
+    """The output folder: config.json, orbax checkpoints of finished units, results."""
+
+    def __init__(self, out_dir, cfg: ExperimentConfig):
+        self.root = Path(out_dir).resolve()
+        self.units = self.root / "units"
+        self.units.mkdir(parents=True, exist_ok=True)
+        path = self.root / "config.json"
+        want = cfg.to_dict()
+        if path.exists():
+            have = json.loads(path.read_text())
+            if have != want:
+                diff = {k: (have.get(k), want.get(k)) for k in set(have) | set(want)
+                        if have.get(k) != want.get(k)}
+                raise ExperimentError(f"{self.root} holds a run with another configuration "
+                                      f"(differs in {diff}); use a new --out folder")
+        else:
+            path.write_text(json.dumps(want, indent=2))
+        self._ckpt = ocp.PyTreeCheckpointer()
+
+    def has(self, name: str) -> bool:
+        return (self.units / name / "done").exists()
+
+    def load(self, name: str) -> dict:
+        return self._ckpt.restore(self.units / name / "data")
+
+    def save(self, name: str, tree: dict) -> None:
+        """Atomic: a unit counts as finished only once its `done` marker exists."""
+        d = self.units / name
+        if d.exists():
+            shutil.rmtree(d)
+        d.mkdir(parents=True)
+        self._ckpt.save(d / "data", tree)
+        (d / "done").write_text(time.strftime("%Y-%m-%dT%H:%M:%S"))
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def load_data(cfg: ExperimentConfig) -> tuple[loading.SubjectArrays, loading.SubjectArrays]:
+    """Train and test SubjectArrays of the configured dataset and protocol."""
+    kwargs = {}
+    if cfg.dataset == "synthetic":
+        kwargs["config"] = synthetic_config(cfg)
+    else:
+        if cfg.data_dir is None and cfg.manual_dir is None:
+            raise ExperimentError(
+                f"dataset {cfg.dataset!r} is not prepared: download it yourself (licence), then run "
+                f"with --manual-dir <folder with the files> --data-dir <where to build it>; "
+                f"see docs/data.md")
+        kwargs.update(data_dir=cfg.data_dir, manual_dir=cfg.manual_dir)
+    try:
+        train = loading.load_subjects(cfg.dataset, "train", **kwargs)
+        test = train if cfg.protocol == "reference" else loading.load_subjects(cfg.dataset, "test", **kwargs)
+    except (FileNotFoundError, ValueError) as e:
+        raise ExperimentError(f"cannot load dataset {cfg.dataset!r}: {e}") from e
+    missing = sorted(set(cfg.order) - set(train.classes))
+    if missing:
+        raise ExperimentError(f"the order asks for classes {[EXPRESSIONS[c] for c in missing]} "
+                              f"that dataset {cfg.dataset!r} does not have (it has "
+                              f"{[EXPRESSIONS[c] for c in train.classes]})")
+    if cfg.subjects is not None:
+        if cfg.subjects > train.num_subjects:
+            raise ExperimentError(f"asked for {cfg.subjects} subjects; {cfg.dataset} has {train.num_subjects}")
+        pick = lambda a: a.replace(**{k: getattr(a, k)[: cfg.subjects] for k in ("x", "y", "mask", "clip", "frame")},
+                                   subjects=a.subjects[: cfg.subjects])
+        train, test = pick(train), pick(test)
+    return train, test
+
+
+def synthetic_config(cfg: ExperimentConfig, image_size: int = 64):
+    from clifer_jax.data import synthetic
+
+    return synthetic.SyntheticConfig(image_size=image_size, n_subjects=cfg.synthetic_subjects,
+                                     n_train_identities=cfg.synthetic_train_identities,
+                                     clips_per_class=cfg.synthetic_clips,
+                                     frames_per_clip=cfg.synthetic_frames, seed=cfg.seed)
+
+
+def caae_pool(cfg: ExperimentConfig, ccfg) -> dict:
+    """The CAAE's training images: the synthetic identity pool, disjoint from every
+    evaluation subject, rendered at the CAAE's size (gray repeated to RGB if needed)."""
+    from clifer_jax.data import synthetic
+
+    pool = synthetic.generate(synthetic_config(cfg, ccfg.image_size), "train")
+    img = pool["image"]
+    if ccfg.channels == 3 and img.shape[-1] == 1:
+        img = np.repeat(img, 3, axis=-1)
+    return {"image": img, "expression": pool["expression"]}
+
+
+def encode_arrays(params, arrays: loading.SubjectArrays) -> np.ndarray:
+    """Images [S, C, L, H, W, ch] -> features [S, C, L, z]; padding rows get zeros."""
+    x, m = np.asarray(arrays.x), np.asarray(arrays.mask)
+    z = np.zeros(m.shape + (params.config.z_dim,), np.float32)
+    if m.any():
+        z[m] = np.asarray(caae.encode(params, x[m]))
+    return z
+
+
+def encode_all(params, train, test, pool: dict, norm: str) -> dict:
+    """Latents of train and test; with norm="pool", standardised per dimension by the
+    statistics of the CAAE's training pool (no evaluation subject is looked at)."""
+    feats = {"train": encode_arrays(params, train), "test": encode_arrays(params, test)}
+    if norm == "pool":
+        z = np.asarray(caae.encode(params, pool["image"]))
+        mean, std = z.mean(0), z.std(0) + 1e-6
+        for k in ("train", "test"):
+            m = np.asarray((train if k == "train" else test).mask)
+            feats[k] = np.where(m[..., None], (feats[k] - mean) / std, 0.0).astype(np.float32)
+        feats["norm_mean"], feats["norm_std"] = mean.astype(np.float32), std.astype(np.float32)
+    return feats
+
+
+def subject_data(feats: dict, train, test) -> experiment.SubjectData:
+    return experiment.SubjectData(
+        x=feats["train"], y=np.where(train.mask, train.y, 0).astype(np.int32), mask=np.asarray(train.mask),
+        x_test=feats["test"], y_test=np.where(test.mask, test.y, 0).astype(np.int32),
+        mask_test=np.asarray(test.mask))
+
+
+def model_configs(data: experiment.SubjectData) -> tuple[gdm.GDMConfig, mlp.MLPConfig]:
+    """Reference hyperparameters; capacities from the data (all samples of a subject)."""
+    c, l, d = data.x.shape[1:]
+    cap = max(4, c * l)
+    return (gdm.reference_config(dim=d, episodic_capacity=cap, semantic_capacity=max(2, cap // 2)),
+            mlp.MLPConfig(feature_dim=d))
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+def run_experiment(cfg: ExperimentConfig, out_dir, *, progress: bool = True, max_units: int | None = None,
+                   log=print) -> dict | None:
+    """Run (or resume) the whole experiment. Returns the results, or None when
+    `max_units` stopped it early (finished units stay checkpointed)."""
+    store = Store(out_dir, cfg)
+    timings = json.loads((store.root / "timings.json").read_text()) if (store.root / "timings.json").exists() else {}
+
+    def timed(key, fn):
+        t0 = time.perf_counter()
+        out = fn()
+        timings[key] = time.perf_counter() - t0
+        (store.root / "timings.json").write_text(json.dumps(timings, indent=2))
+        return out
+
+    train, test = load_data(cfg)
+    log(f"data: {cfg.dataset}, {train.num_subjects} subjects, classes "
+        f"{[EXPRESSIONS[c] for c in train.classes]}, protocol {cfg.protocol}")
+    ccfg = caae_preset(cfg.caae_preset, cfg.caae_epochs)
+    if tuple(train.x.shape[-3:]) != ccfg.image_shape:
+        raise ExperimentError(f"images are {tuple(train.x.shape[-3:])} but the CAAE preset "
+                              f"{ccfg.name!r} expects {ccfg.image_shape}; choose --caae-preset accordingly")
+    from experiments.train_caae import load_or_train
+
+    pool = caae_pool(cfg, ccfg)
+    params = timed("caae", lambda: load_or_train(ccfg, str(store.root / "caae"), seed=cfg.seed,
+                                                 data=pool, progress=progress))
+    if store.has("features"):
+        feats = store.load("features")
+    else:
+        feats = timed("encoding", lambda: encode_all(params, train, test, pool, cfg.feature_norm))
+        store.save("features", feats)
+    data = subject_data(feats, train, test)
+    gdm_cfg, mlp_cfg = model_configs(data)
+
+    todo = units(cfg)
+    done_now = 0
+    bar = tqdm(todo, desc="models", disable=not progress)
+    for model, order_name, order in bar:
+        name = f"{model}@{order_name}"
+        bar.set_postfix_str(name)
+        if store.has(name):
+            continue
+        if max_units is not None and done_now >= max_units:
+            log(f"stopped after {done_now} unit(s); run again to resume")
+            return None
+        run = experiment.make_run(model, gdm_cfg, mlp_cfg, imagine_fn=caae.imagine_fn)
+        key = jax.random.fold_in(jax.random.key(cfg.seed), experiment.MODELS.index(model))
+        preds = timed(f"model:{name}", lambda: experiment.run_subjects(run, key, data, order, params))
+        store.save(name, {k: np.asarray(v) for k, v in preds.items()})
+        done_now += 1
+
+    results = collect(cfg, store, data, train, timings)
+    (store.root / "results.json").write_text(json.dumps(results, indent=2))
+    report.write_all(results, store.root)
+    log(f"wrote {store.root / 'results.json'}, report.md and plots/")
+    return results
+
+
+def collect(cfg: ExperimentConfig, store: Store, data, train, timings) -> dict:
+    """Scores of every finished unit, summarised over subjects (mean, 95% CI)."""
+    from clifer_jax import metrics
+
+    out = {"config": cfg.to_dict(), "protocol": cfg.protocol, "dataset": cfg.dataset,
+           "subjects": [int(s) for s in train.subjects], "classes": [EXPRESSIONS[c] for c in train.classes],
+           "order": [EXPRESSIONS[c] for c in cfg.order], "models": {}, "order_study": {},
+           "timings_s": timings, "backend": jax.default_backend()}
+    per_unit = {}
+    for model, order_name, order in units(cfg):
+        preds = store.load(f"{model}@{order_name}")
+        for memory in experiment.memories(model):
+            per_unit[(model, order_name, memory)] = experiment.score(
+                preds[memory], data.y_test, data.mask_test, order)
+
+    def summary(s: dict) -> dict:
+        res = {}
+        for k in ("exp1_f1", "exp1_acc", "exp2_f1", "exp2_acc"):
+            mean, ci = metrics.mean_ci(s[k], axis=0)
+            res[k] = {"mean": np.asarray(mean).tolist(), "ci95": np.asarray(ci).tolist(),
+                      "per_subject": s[k].tolist()}
+        for k in ("average_accuracy", "backward_transfer", "forward_transfer"):
+            mean, ci = metrics.mean_ci(s[k], axis=0)
+            res[k] = {"mean": float(mean), "ci95": float(ci)}
+        res["R_mean"] = np.nanmean(s["R"], axis=0).tolist()
+        return res
+
+    for (model, order_name, memory), s in per_unit.items():
+        if order_name == "default":
+            out["models"].setdefault(model, {})[memory] = summary(s)
+    if cfg.order_study:
+        names = list(order_study_orders(cfg))
+        for model in cfg.order_models:
+            for memory in experiment.memories(model):
+                entry = {"orders": {n: [EXPRESSIONS[c] for c in o] for n, o in order_study_orders(cfg).items()}}
+                for exp in ("exp1_f1", "exp2_f1"):
+                    for label, step in (("first_step", 0), ("last_step", -1)):
+                        groups = {n: per_unit[(model, n, memory)][exp][:, step].tolist() for n in names}
+                        entry[f"{exp}_{label}"] = {"per_order": groups, **metrics.kruskal_orders(groups)}
+                out["order_study"].setdefault(model, {})[memory] = entry
+    return out

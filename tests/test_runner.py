@@ -1,0 +1,76 @@
+"""The experiment runner end to end on a tiny configuration: resume after an
+interruption gives the results of an uninterrupted run; bad input fails clearly."""
+
+import json
+
+import pytest
+
+from experiments import cli
+from experiments.configs import ExperimentConfig
+from experiments.runner import ExperimentError, run_experiment
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+
+TINY = ExperimentConfig(models=("gdm", "mlp_finetune", "clifer"), caae_preset="tiny",
+                        synthetic_subjects=2, synthetic_train_identities=2, synthetic_clips=2,
+                        synthetic_frames=3, seed=3)
+
+
+def _scores(results):
+    return {k: v for k, v in results.items() if k != "timings_s"}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    out = tmp_path_factory.mktemp("full")
+    return out, run_experiment(TINY, out, progress=False, log=lambda *_: None)
+
+
+def test_writes_results_report_and_plots(uninterrupted):
+    out, results = uninterrupted
+    assert set(results["models"]) == {"gdm", "mlp_finetune", "clifer"}
+    assert set(results["models"]["clifer"]) == {"episodic", "semantic"}
+    f1 = results["models"]["gdm"]["episodic"]["exp1_f1"]["mean"]
+    assert len(f1) == 6 and all(0.0 <= v <= 1.0 for v in f1)
+    assert json.loads((out / "results.json").read_text())["protocol"] == "heldout"
+    report = (out / "report.md").read_text()
+    assert "Protocol **heldout**" in report and "| clifer | episodic |" in report
+    for plot in ("f1_curves.png", "cl_matrices.png"):
+        assert (out / "plots" / plot).stat().st_size > 10_000
+
+
+def test_killed_run_resumes_to_identical_results(uninterrupted, tmp_path):
+    _, full = uninterrupted
+    assert run_experiment(TINY, tmp_path, progress=False, max_units=1, log=lambda *_: None) is None
+    assert not (tmp_path / "results.json").exists()          # nothing half-written passed off
+    finished = sorted(p.parent.name for p in (tmp_path / "units").glob("*/done"))
+    assert finished == ["features", "gdm@default"]
+    resumed = run_experiment(TINY, tmp_path, progress=False, log=lambda *_: None)
+    assert _scores(resumed) == _scores(full)
+    assert "model:gdm@default" in resumed["timings_s"]
+
+
+def test_reference_protocol_is_named(tmp_path):
+    cfg = TINY.replace(models=("gdm",), protocol="reference")
+    results = run_experiment(cfg, tmp_path, progress=False, log=lambda *_: None)
+    assert results["protocol"] == "reference"
+    assert "tested on the training samples" in (tmp_path / "report.md").read_text()
+
+
+def test_bad_input_gives_clear_errors(tmp_path, capsys):
+    with pytest.raises(ValueError, match="unknown dataset"):
+        ExperimentConfig(dataset="affectnet")
+    with pytest.raises(ValueError, match="unknown model"):
+        ExperimentConfig(models=("gdm", "transformer"))
+    with pytest.raises(ExperimentError, match="not prepared"):
+        run_experiment(ExperimentConfig(dataset="ravdess"), tmp_path / "r", progress=False)
+    with pytest.raises(ExperimentError, match="asked for 5 subjects"):
+        run_experiment(TINY.replace(subjects=5), tmp_path / "s", progress=False)
+    run_dir = tmp_path / "m"
+    run_experiment(TINY.replace(models=("gdm",)), run_dir, progress=False, max_units=0,
+                   log=lambda *_: None)
+    with pytest.raises(ExperimentError, match="another configuration"):
+        run_experiment(TINY.replace(models=("gdm",), seed=4), run_dir, progress=False)
+    assert cli.main(["run", "--dataset", "mmi", "--out", str(tmp_path / "c")]) == 2
+    assert "not prepared" in capsys.readouterr().err
+    assert cli.main(["run", "--models", "gdm", "svm", "--out", str(tmp_path / "d")]) == 2
