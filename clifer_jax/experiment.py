@@ -8,6 +8,7 @@ vmapped over subjects (SPEC §3-§4), and the scores of its predictions.
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import jax
@@ -99,12 +100,17 @@ def make_run(model: str, gdm_config: gdm.GDMConfig | None = None, mlp_config: ml
     return _mlp_run(model, mlp_config)
 
 
+@functools.lru_cache(maxsize=32)
+def _batched(run):
+    """One compiled `jit(vmap(run))` per run function (a fresh wrapper would recompile)."""
+    return jax.jit(jax.vmap(run, in_axes=(0, 0, None, None)))
+
+
 def run_subjects(run, key: jax.Array, data: SubjectData, order, imagine_params=None) -> dict:
     """All subjects at once: `jit(vmap(run))` over the leading axis of data; one key per subject."""
     s = data.x.shape[0]
     keys = jax.random.split(key, s)
-    fn = jax.jit(jax.vmap(run, in_axes=(0, 0, None, None)))
-    out = fn(keys, data, jnp.asarray(order, jnp.int32), imagine_params)
+    out = _batched(run)(keys, data, jnp.asarray(order, jnp.int32), imagine_params)
     return {k: np.asarray(v) for k, v in out.items()}
 
 

@@ -34,6 +34,7 @@ import optax
 from flax import struct
 
 from clifer_jax.classes import NUM_CLASSES
+from clifer_jax.gwr.checks import is_concrete
 
 __all__ = ["MLP", "MLPConfig", "MLPState", "init", "logits", "mlp_finetune", "mlp_joint",
            "predict", "protocol_unchecked", "train", "train_unchecked"]
@@ -169,8 +170,7 @@ def _check_xym(config: MLPConfig, x, y, mask) -> None:
         raise ValueError(f"y and mask must have shape {x.shape[:1]}, got {y.shape}, {mask.shape}")
     if not jnp.issubdtype(y.dtype, jnp.integer):
         raise ValueError(f"y must hold integer labels, got dtype {y.dtype}")
-    if isinstance(x, jax.core.Tracer) or isinstance(y, jax.core.Tracer) \
-            or isinstance(mask, jax.core.Tracer):
+    if not (is_concrete(x) and is_concrete(y) and is_concrete(mask)):
         return
     m = np.asarray(mask, bool)
     yv, xv = np.asarray(y)[m], np.asarray(x)[m]
@@ -299,7 +299,7 @@ def _check_protocol(config, x, y, mask, x_test, order) -> None:
     o = jnp.asarray(order)
     if o.ndim != 1 or o.shape[0] < 1:
         raise ValueError(f"order must be a non-empty 1-D sequence of classes, got shape {o.shape}")
-    if not isinstance(o, jax.core.Tracer):
+    if is_concrete(o):
         on = np.asarray(o)
         if on.min() < 0 or on.max() >= config.num_classes or len(set(on.tolist())) != on.size:
             raise ValueError(f"order must list distinct classes in [0, {config.num_classes}), "

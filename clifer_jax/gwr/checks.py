@@ -8,9 +8,15 @@ import numpy as np
 from clifer_jax.gwr.config import GWRConfig
 
 
+try:  # public until JAX 0.10; kept importable from the private module later
+    from jax.core import Tracer
+except ImportError:  # pragma: no cover
+    from jax._src.core import Tracer
+
+
 def is_concrete(x) -> bool:
     """True when x holds values (not a tracer under jit/vmap/grad)."""
-    return not isinstance(x, jax.core.Tracer)
+    return not isinstance(x, Tracer)
 
 
 def _dtype(x) -> np.dtype:
