@@ -1,0 +1,16 @@
+"""The CAAE (SPEC §6): encoder E → 50-d z, generator G(z, c), trained adversarially.
+
+    from clifer_jax.caae import CAAEParams, encode, translate, imagine, cpu, paper
+    from experiments.train_caae import load_or_train
+
+See docs/caae.md for the design, presets, measured figures and the deliberate
+differences from the reference code.
+"""
+
+from clifer_jax.caae.api import CAAEParams, encode, encode_fn, generate_fn, imagine, imagine_fn, translate
+from clifer_jax.caae.config import CAAEConfig, cpu, default_preset, paper, preset
+
+__all__ = [
+    "CAAEConfig", "CAAEParams", "cpu", "default_preset", "encode", "encode_fn", "generate_fn",
+    "imagine", "imagine_fn", "paper", "preset", "translate",
+]

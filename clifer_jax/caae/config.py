@@ -1,0 +1,154 @@
+"""Static configuration of the CAAE (SPEC §6): shapes, widths, loss weights, optimiser.
+
+`CAAEConfig` is a frozen (hashable) dataclass so it can be a static argument of
+`jax.jit`. Two presets:
+
+* `paper()` — the reference architecture: 96×96×3 (RGB), E 64-128-256-512 → 1024 → 50,
+  G 6·6·512 → 256-128-64-32 → image, D_z 64-32-16-1, D_img 32-64-128-256 → 1024 → 1.
+* `cpu()` — 64×64×1 with narrower layers: trains on the synthetic pool in minutes on
+  two CPU cores.
+
+`default_preset()` picks `paper()` when an accelerator is present, else `cpu()`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import jax
+
+from clifer_jax.classes import NUM_CLASSES
+
+
+@dataclass(frozen=True)
+class CAAEConfig:
+    """Every static setting of the CAAE. Field groups: shapes, widths, losses, optimiser.
+
+    Shapes: images are [image_size, image_size, channels]; z has `z_dim` entries in [-1, 1].
+    The condition (one of `num_classes` expressions) is one-hot mapped to ±1 and tiled
+    `cond_tile` times (SPEC §6: "to about z's size"; 6 × 8 = 48 for z = 50).
+    """
+
+    name: str = "cpu"
+    # ---- shapes -----------------------------------------------------------------------
+    image_size: int = 64
+    channels: int = 1
+    z_dim: int = 50
+    num_classes: int = NUM_CLASSES
+    cond_tile: int = 8
+    # ---- widths -----------------------------------------------------------------------
+    kernel: int = 5
+    enc_features: tuple[int, ...] = (16, 32, 64, 128)
+    enc_dense: int = 256
+    gen_features: tuple[int, ...] = (64, 32, 16, 8)  # stride-2 transposed convs
+    gen_dense_features: int = 128  # depth of the dense map [s, s, ·], s = image_size / 2**len(gen_features)
+    dz_features: tuple[int, ...] = (64, 32, 16)
+    dimg_features: tuple[int, ...] = (8, 16, 32, 64)
+    dimg_dense: int = 128
+    dimg_cond_tile: int = 1  # tiling of the condition maps concatenated inside D_img
+    # Compute the stride-2 5×5 (transposed) convs as exact stride-1 3×3 convs on a
+    # space-to-depth rearrangement (caae/layers.py): same parameters, same function,
+    # several times faster on XLA:CPU.
+    s2d_convs: bool = True
+    # ---- losses (SPEC §6) -------------------------------------------------------------
+    l1_weight: float = 1.0
+    tv_weight: float = 0.000085
+    adv_z_weight: float = 0.01  # E against D_z
+    adv_img_weight: float = 0.01  # G against D_img
+    # Deliberate addition (docs/caae.md): D_img also sees G(z, c') for random c' ≠ label as
+    # fake, and G is rewarded when D_img accepts it. Without it the conditional adversary
+    # only ever sees the label it reconstructs, and nothing asks G to obey a *new* c.
+    random_condition: bool = True
+    # Deliberate addition: an auxiliary expression head on D_img (AC-GAN style), trained on
+    # real images; G is trained so that G(z, c) is classified as c. 0 disables it.
+    aux_class_weight: float = 0.0
+    # Deliberate additions (docs/caae.md): a linear expression head on z, trained with E on
+    # real images (so z stays expression-discriminative: CLIFER classifies in z), and the
+    # same head — frozen, through a frozen E — asked to read c from E(G(z, c)) for the
+    # random c (imagination consistency: pushes G to draw c, and z' = E(G(z, c)) into c's
+    # region). 0 disables either.
+    latent_class_weight: float = 0.05
+    imagine_class_weight: float = 0.03
+    identity_weight: float = 0.0  # VGG-Face perceptual loss (SPEC §6: 0.5 when enabled)
+    # ---- optimiser / schedule -------------------------------------------------------
+    learning_rate: float = 1e-3  # cpu: ~600 updates fit the budget; 2e-4 learns too slowly in that many
+    beta1: float = 0.5
+    batch_size: int = 32
+    epochs: int = 3
+    d_steps: int = 1  # discriminator updates per E/G update (alternating)
+    batch_norm_momentum: float = 0.9
+
+    def __post_init__(self) -> None:
+        n_up = len(self.gen_features)
+        if self.image_size % (2 ** len(self.enc_features)) or self.image_size % (2**n_up):
+            raise ValueError(
+                f"image_size {self.image_size} must be divisible by 2**{len(self.enc_features)} "
+                f"(encoder) and 2**{n_up} (generator)"
+            )
+        if self.channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {self.channels}")
+        if self.z_dim < 1 or self.num_classes < 2 or self.cond_tile < 1:
+            raise ValueError("z_dim ≥ 1, num_classes ≥ 2 and cond_tile ≥ 1 are required")
+        if self.batch_size < 2:
+            raise ValueError("batch_size must be ≥ 2 (batch-norm in the discriminators)")
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """[H, W, C] of one image."""
+        return (self.image_size, self.image_size, self.channels)
+
+    @property
+    def gen_start(self) -> int:
+        """Side of the generator's first feature map (6 for the paper preset)."""
+        return self.image_size // (2 ** len(self.gen_features))
+
+    @property
+    def cond_dim(self) -> int:
+        """Length of the tiled ±1 condition vector."""
+        return self.num_classes * self.cond_tile
+
+    def replace(self, **changes) -> "CAAEConfig":
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+def paper() -> CAAEConfig:
+    """The reference architecture of SPEC §6 (96×96×3, z = 50)."""
+    return CAAEConfig(
+        name="paper",
+        image_size=96,
+        channels=3,
+        enc_features=(64, 128, 256, 512),
+        enc_dense=1024,
+        gen_features=(256, 128, 64, 32),
+        gen_dense_features=512,
+        dz_features=(64, 32, 16),
+        dimg_features=(32, 64, 128, 256),
+        dimg_dense=1024,
+        dimg_cond_tile=8,
+        learning_rate=2e-4,
+        batch_size=64,
+        epochs=50,
+    )
+
+
+def cpu() -> CAAEConfig:
+    """64×64 grayscale, narrow layers: minutes on two CPU cores (the default without an accelerator)."""
+    return CAAEConfig()
+
+
+def default_preset() -> CAAEConfig:
+    """`paper()` when JAX sees a GPU/TPU, otherwise `cpu()`."""
+    return paper() if jax.default_backend() != "cpu" else cpu()
+
+
+PRESETS = {"paper": paper, "cpu": cpu}
+
+
+def preset(name: str) -> CAAEConfig:
+    """A preset by name ('paper' or 'cpu')."""
+    try:
+        return PRESETS[name]()
+    except KeyError:
+        raise ValueError(f"unknown CAAE preset {name!r}; expected one of {sorted(PRESETS)}") from None

@@ -1,0 +1,222 @@
+"""Checks of a trained CAAE against the ground truth the synthetic renderer draws (issue 5).
+
+On held-out identities (the synthetic "eval" pool, disjoint from the CAAE's training pool):
+
+* expression transfer: a CNN expression classifier trained on real rendered faces (train
+  clips) labels translate(face, c) as c — fraction over (face, c) pairs;
+* identity kept: a CNN subject classifier over the held-out identities (train clips)
+  gives the source subject for the translation — same pairs;
+* PSNR / SSIM of each translation against the true face of that subject with
+  expression c (`render(identity, prototype_aus(c))`, canonical pose, no noise), next
+  to the same figures for the untranslated source (the "do nothing" baseline);
+* latent quality: a linear (softmax) probe on z, trained on train clips, tested on held-out
+  clips; and the same probe applied to imagined latents E(G(z, c)), scored against c.
+
+Every classifier is a pure function of explicit keys; same params and seed → same report.
+"""
+
+from __future__ import annotations
+
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from clifer_jax.caae.api import CAAEParams, encode, images_to_model, imagine, translate
+from clifer_jax.classes import NUM_CLASSES
+
+# ------------------------------------------------------------------ image metrics
+
+
+def psnr(x: jax.Array, y: jax.Array) -> jax.Array:
+    """Per-image PSNR in dB of images in [0, 1], [N, H, W, C] → [N]."""
+    mse = jnp.mean((x - y) ** 2, axis=(1, 2, 3))
+    return 10.0 * jnp.log10(1.0 / jnp.maximum(mse, 1e-12))
+
+
+def _gauss_window(size: int = 11, sigma: float = 1.5) -> jax.Array:
+    g = jnp.exp(-((jnp.arange(size) - (size - 1) / 2) ** 2) / (2 * sigma**2))
+    g = g / jnp.sum(g)
+    return jnp.outer(g, g)[:, :, None, None]  # HWIO, one channel
+
+
+def ssim(x: jax.Array, y: jax.Array) -> jax.Array:
+    """Per-image SSIM (Wang et al. 2004; 11×11 Gaussian σ 1.5, K = 0.01, 0.03, valid
+    windows, mean over channels) of images in [0, 1], [N, H, W, C] → [N]."""
+    n, h, w, c = x.shape
+    to_maps = lambda a: a.transpose(0, 3, 1, 2).reshape(n * c, h, w, 1)  # noqa: E731
+    win = _gauss_window()
+    f = lambda a: jax.lax.conv_general_dilated(  # noqa: E731
+        a, win, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC")
+    )
+    a, b = to_maps(x), to_maps(y)
+    mu_a, mu_b = f(a), f(b)
+    var_a = f(a * a) - mu_a**2
+    var_b = f(b * b) - mu_b**2
+    cov = f(a * b) - mu_a * mu_b
+    c1, c2 = 0.01**2, 0.03**2
+    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    return jnp.mean(s.reshape(n, c, -1), axis=(1, 2))
+
+
+# ------------------------------------------------------------------ classifiers
+
+
+class SmallCNN(nn.Module):
+    """Evaluation classifier: a 5×5 conv (16, ReLU; stride 2 above 32 px), then two 3×3
+    convs (32, 64, ReLU) each followed by 2×2 average pooling, then dense → classes.
+    (Stride-1 convs + pooling: strided convs' gradients are slow on XLA:CPU.)"""
+
+    num_classes: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        stride = 2 if x.shape[1] > 32 else 1
+        x = nn.relu(nn.Conv(16, (5, 5), strides=(stride, stride), padding="SAME")(x))
+        for f in (32, 64):
+            x = nn.avg_pool(nn.relu(nn.Conv(f, (3, 3), padding="SAME")(x)), (2, 2), strides=(2, 2))
+        return nn.Dense(self.num_classes)(x.reshape((x.shape[0], -1)))
+
+
+class Linear(nn.Module):
+    """Softmax regression."""
+
+    num_classes: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return nn.Dense(self.num_classes)(x)
+
+
+def fit_classifier(
+    model: nn.Module, x: np.ndarray, y: np.ndarray, key: jax.Array, *,
+    steps: int = 400, batch_size: int = 64, lr: float = 2e-3, weight_decay: float = 1e-4,
+    augment_noise: float = 0.0,
+):
+    """Train `model` (logits) on x [N, ...] float, y int [N] with AdamW; returns a jitted
+    `predict(x) -> int [N]`. Minibatches and noise come from `key` only."""
+    x = np.asarray(x, np.float32)
+    y = np.asarray(y, np.int32)
+    k_init, k_batch, k_noise = jax.random.split(key, 3)
+    params = model.init(k_init, x[:1])
+    tx = optax.adamw(lr, weight_decay=weight_decay)
+    bs = min(batch_size, x.shape[0])
+
+    @jax.jit
+    def step(p, opt, xb, yb, k):
+        if augment_noise > 0:
+            xb = xb + augment_noise * jax.random.normal(k, xb.shape)
+        g = jax.grad(lambda q: jnp.mean(optax.softmax_cross_entropy_with_integer_labels(model.apply(q, xb), yb)))(p)
+        upd, opt = tx.update(g, opt, p)
+        return optax.apply_updates(p, upd), opt
+
+    # A Python loop over a jitted step: on XLA:CPU the same step inside `lax.scan` ran
+    # ~20× slower (convolutions in a while loop miss the fast runtime path).
+    batches = np.asarray(jax.random.randint(k_batch, (steps, bs), 0, x.shape[0]))
+    noise_keys = jax.random.split(k_noise, steps)
+    opt = tx.init(params)
+    for i in range(steps):
+        params, opt = step(params, opt, x[batches[i]], y[batches[i]], noise_keys[i])
+
+    # params travel as an argument: closed-over arrays become XLA constants, and
+    # constant-folding a conv over them made prediction take minutes.
+    apply = jax.jit(lambda p, xb: jnp.argmax(model.apply(p, xb), axis=-1))
+
+    def predict(xs) -> np.ndarray:
+        xs = np.asarray(xs, np.float32)
+        n, bs = len(xs), 512
+        pad = np.concatenate([xs, np.repeat(xs[-1:], (-n) % bs, axis=0)]) if n % bs else xs
+        return np.concatenate([np.asarray(apply(params, pad[i : i + bs])) for i in range(0, len(pad), bs)])[:n]
+
+    return predict
+
+
+def _standardise(train: np.ndarray, *others: np.ndarray):
+    mu, sd = train.mean(0), train.std(0) + 1e-6
+    return [(a - mu) / sd for a in (train, *others)]
+
+
+# ------------------------------------------------------------------ the report
+
+
+def evaluate(
+    params: CAAEParams,
+    data: dict,
+    identities,
+    *,
+    seed: int = 0,
+    frames: tuple[int, ...] | None = None,
+    classifier_steps: int = 400,
+) -> dict:
+    """The issue's figures for a trained CAAE on held-out synthetic identities.
+
+    data: `clifer_jax.data.synthetic.generate(config, pool="eval")` (rendered at the CAAE's
+    image size); identities: `sample_identities(config.seed, n_subjects, "eval")`.
+    frames: which frame indices of held-out clips serve as sources (default: all).
+    Returns a flat dict of floats (fractions in [0, 1], PSNR in dB).
+    """
+    from clifer_jax.data.synthetic import prototype_aus, render
+
+    cfg = params.config
+    k_expr, k_subj, k_probe = jax.random.split(jax.random.key(seed), 3)
+    images = images_to_model(data["image"], cfg)  # [-1, 1]
+    x01 = (images + 1.0) * 0.5
+    expr, subj, split = (np.asarray(data[k]) for k in ("expression", "subject", "split"))
+    n_subj = int(subj.max()) + 1
+    tr, te = split == 0, split == 1
+    src = te if frames is None else te & np.isin(np.asarray(data["frame"]), frames)
+
+    # classifiers on real rendered faces (train clips of the held-out identities)
+    expr_clf = fit_classifier(SmallCNN(NUM_CLASSES), x01[tr], expr[tr], k_expr, steps=classifier_steps)
+    subj_clf = fit_classifier(SmallCNN(n_subj), x01[tr], subj[tr], k_subj, steps=classifier_steps)
+    out = {
+        "real_expression_accuracy": float(np.mean(expr_clf(x01[te]) == expr[te])),
+        "real_subject_accuracy": float(np.mean(subj_clf(x01[te]) == subj[te])),
+        "n_sources": int(src.sum()),
+    }
+
+    # ground truth: each subject with each expression, canonical pose, no noise
+    protos = np.stack([prototype_aus(c) for c in range(NUM_CLASSES)])  # [6, 11]
+    ident = identities.take((slice(None), None))  # [S, 1]
+    truth = render(ident, np.broadcast_to(protos, (n_subj, NUM_CLASSES, protos.shape[1])), None, cfg.image_size)
+    truth = images_to_model(truth.reshape(-1, cfg.image_size, cfg.image_size, truth.shape[-1]), cfg)
+    truth = ((truth + 1.0) * 0.5).reshape(n_subj, NUM_CLASSES, *cfg.image_shape)
+
+    xs = x01[src]
+    hit_e, hit_s, ps, ss, ps0, ss0 = [], [], [], [], [], []
+    for c in range(NUM_CLASSES):
+        tgt = jnp.asarray(truth[subj[src], c])
+        out_c = translate(params, xs, c)
+        hit_e.append(expr_clf(out_c) == c)
+        hit_s.append(subj_clf(out_c) == subj[src])
+        ps.append(np.asarray(psnr(out_c, tgt)))
+        ss.append(np.asarray(ssim(out_c, tgt)))
+        ps0.append(np.asarray(psnr(jnp.asarray(xs), tgt)))
+        ss0.append(np.asarray(ssim(jnp.asarray(xs), tgt)))
+        out[f"transfer_accuracy_{c}"] = float(np.mean(hit_e[-1]))
+    recon = translate(params, xs, expr[src])
+    out.update(
+        expression_transfer_accuracy=float(np.mean(np.concatenate(hit_e))),
+        identity_kept_accuracy=float(np.mean(np.concatenate(hit_s))),
+        psnr_translation_db=float(np.mean(np.concatenate(ps))),
+        ssim_translation=float(np.mean(np.concatenate(ss))),
+        psnr_source_baseline_db=float(np.mean(np.concatenate(ps0))),
+        ssim_source_baseline=float(np.mean(np.concatenate(ss0))),
+        psnr_reconstruction_db=float(np.mean(np.asarray(psnr(recon, jnp.asarray(xs))))),
+        ssim_reconstruction=float(np.mean(np.asarray(ssim(recon, jnp.asarray(xs))))),
+    )
+
+    # linear probe on z (train clips → held-out clips), then on imagined latents
+    z = np.asarray(encode(params, data["image"]))
+    z_tr, z_te = _standardise(z[tr], z[te])
+    probe = fit_classifier(Linear(NUM_CLASSES), z_tr, expr[tr], k_probe, steps=2000, lr=1e-2, batch_size=512)
+    out["linear_probe_accuracy"] = float(np.mean(probe(z_te) == expr[te]))
+    z_src = z[src]
+    hits = []
+    for c in range(NUM_CLASSES):
+        zi = np.asarray(imagine(params, z_src, c))
+        hits.append(probe(_standardise(z[tr], zi)[1]) == c)
+    out["imagined_latent_probe_accuracy"] = float(np.mean(np.concatenate(hits)))
+    return out

@@ -1,0 +1,369 @@
+"""Training of the CAAE (SPEC §6): a two-optimiser TrainState, a jitted alternating step,
+and an epoch loop with a progress bar, per-epoch metrics and orbax checkpoints.
+
+Determinism and exact resume: the batch order of epoch e is a permutation drawn from
+`fold_in(data_key, e)` and the noise of step t from `fold_in(step_key, t)`, and the
+learning-rate schedule's count lives in the optimiser state. So a run stopped after any
+epoch and resumed from its checkpoint takes exactly the steps an uninterrupted run takes.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import orbax.checkpoint as ocp
+from flax import struct
+from tqdm.auto import tqdm
+
+from clifer_jax.caae import losses
+from clifer_jax.caae.api import CAAEParams, images_to_model
+from clifer_jax.caae.config import CAAEConfig
+from clifer_jax.caae.models import DiscriminatorImage, DiscriminatorZ, Encoder, Generator, LatentHead, init_variables
+from clifer_jax.caae.vgg_face import VGGFaceWeights, features as vgg_features
+
+Metrics = dict[str, jax.Array]
+
+
+class CAAEState(struct.PyTreeNode):
+    """Flax's TrainState forked to hold two optimisers (as its docstring advises):
+    one for the autoencoder (E + G), one for the discriminators (D_z + D_img).
+
+    ae_params = {'encoder', 'generator', 'zhead'}; d_params = {'dz', 'dimg'}; d_batch_stats likewise.
+    """
+
+    step: jax.Array
+    ae_params: dict
+    d_params: dict
+    d_batch_stats: dict
+    ae_opt_state: optax.OptState
+    d_opt_state: optax.OptState
+    ae_tx: optax.GradientTransformation = struct.field(pytree_node=False)
+    d_tx: optax.GradientTransformation = struct.field(pytree_node=False)
+
+    @classmethod
+    def create(cls, config: CAAEConfig, key: jax.Array, total_steps: int) -> "CAAEState":
+        """Fresh state; both optimisers are Adam(lr, β₁) with lr decaying linearly to 0
+        over `total_steps` E/G updates (SPEC §6)."""
+        v = init_variables(config, key)
+        ae_params = {"encoder": v["encoder"], "generator": v["generator"], "zhead": v["zhead"]}
+        d_params = {"dz": v["dz"]["params"], "dimg": v["dimg"]["params"]}
+        d_stats = {"dz": v["dz"]["batch_stats"], "dimg": v["dimg"]["batch_stats"]}
+        ae_tx, d_tx = make_optimizers(config, total_steps)
+        return cls(
+            step=jnp.zeros((), jnp.int32),
+            ae_params=ae_params,
+            d_params=d_params,
+            d_batch_stats=d_stats,
+            ae_opt_state=ae_tx.init(ae_params),
+            d_opt_state=d_tx.init(d_params),
+            ae_tx=ae_tx,
+            d_tx=d_tx,
+        )
+
+    def apply_d_gradients(self, grads: dict, batch_stats: dict) -> "CAAEState":
+        updates, opt = self.d_tx.update(grads, self.d_opt_state, self.d_params)
+        return self.replace(
+            d_params=optax.apply_updates(self.d_params, updates), d_opt_state=opt, d_batch_stats=batch_stats
+        )
+
+    def apply_ae_gradients(self, grads: dict) -> "CAAEState":
+        updates, opt = self.ae_tx.update(grads, self.ae_opt_state, self.ae_params)
+        return self.replace(
+            ae_params=optax.apply_updates(self.ae_params, updates), ae_opt_state=opt, step=self.step + 1
+        )
+
+    def inference_params(self, config: CAAEConfig) -> CAAEParams:
+        """The trained encoder + generator as `CAAEParams`."""
+        return CAAEParams(config=config, encoder=self.ae_params["encoder"], generator=self.ae_params["generator"])
+
+
+def make_optimizers(config: CAAEConfig, total_steps: int) -> tuple[optax.GradientTransformation, ...]:
+    """(autoencoder, discriminator) optimisers: Adam(β₁) with a linear decay to 0.
+    The discriminator schedule counts its own updates (`d_steps` per E/G step)."""
+    total = max(int(total_steps), 1)
+    ae_lr = optax.linear_schedule(config.learning_rate, 0.0, total)
+    d_lr = optax.linear_schedule(config.learning_rate, 0.0, total * config.d_steps)
+    return optax.adam(ae_lr, b1=config.beta1), optax.adam(d_lr, b1=config.beta1)
+
+
+def _other_condition(key: jax.Array, y: jax.Array, k: int) -> jax.Array:
+    """A random class ≠ y per row: (y + U{1..k-1}) mod k."""
+    return (y + jax.random.randint(key, y.shape, 1, k)) % k
+
+
+def _forward_ae(config, ae_params, x, y, c_other):
+    """z = E(x), the reconstruction G(z, y), the translation G(z, c_other), the latent
+    head's logits on z and on E(G(z, c_other)) (E and head frozen there: only G and,
+    through z, E's first pass learn from that term)."""
+    enc = Encoder(config)
+    z = enc.apply({"params": ae_params["encoder"]}, x)
+    gen = Generator(config)
+    both = gen.apply({"params": ae_params["generator"]}, jnp.concatenate([z, z]), jnp.concatenate([y, c_other]))
+    b = x.shape[0]
+    recon, trans = both[:b], both[b:]
+    head = LatentHead(config)
+    logits_z = head.apply({"params": ae_params["zhead"]}, z)
+    logits_imag = jnp.zeros_like(logits_z)
+    if config.imagine_class_weight > 0:
+        frozen = jax.lax.stop_gradient((ae_params["encoder"], ae_params["zhead"]))
+        logits_imag = head.apply({"params": frozen[1]}, enc.apply({"params": frozen[0]}, trans))
+    return z, recon, trans, logits_z, logits_imag
+
+
+def _fake_batch(config: CAAEConfig, recon, trans, y, c_other):
+    """Fake images (and their conditions) shown to D_img."""
+    if config.random_condition:
+        return jnp.concatenate([recon, trans]), jnp.concatenate([y, c_other])
+    return recon, y
+
+
+@functools.partial(jax.jit, static_argnames=("config",), donate_argnames=("state",))
+def train_step(
+    config: CAAEConfig,
+    state: CAAEState,
+    images: jax.Array,
+    labels: jax.Array,
+    key: jax.Array,
+    vgg: VGGFaceWeights | None = None,
+) -> tuple[CAAEState, Metrics]:
+    """One alternating update: `d_steps` discriminator updates, then one E/G update.
+
+    images: uint8 [B, H, W, C] (converted to [-1, 1] here); labels: int32 [B]; key: this
+    step's PRNG key. Returns the new state and scalar metrics (losses before the update).
+
+    The E/G forward pass runs once: its outputs are the discriminators' fakes (the
+    discriminator update does not change E or G), and its VJP carries the E/G loss —
+    computed against the *updated* discriminators — back to the E/G parameters.
+    """
+    x = images.astype(jnp.float32) / 127.5 - 1.0
+    y = labels.astype(jnp.int32)
+    b = x.shape[0]
+    k_c, k_d = jax.random.split(key)
+    c_other = _other_condition(k_c, y, config.num_classes)
+    dz_mod, di_mod = DiscriminatorZ(config), DiscriminatorImage(config)
+
+    outs, ae_vjp = jax.vjp(lambda p: _forward_ae(config, p, x, y, c_other), state.ae_params)
+    z, recon, trans = outs[:3]
+    fake_x, fake_c = _fake_batch(config, recon, trans, y, c_other)
+
+    # ---- discriminators: real z ~ U(-1, 1) vs E(x); real (x, y) vs fakes --------------
+    def d_objective(d_params, stats, key_prior):
+        prior = jax.random.uniform(key_prior, z.shape, minval=-1.0, maxval=1.0)
+        call_z = lambda v, s: dz_mod.apply(  # noqa: E731
+            {"params": d_params["dz"], "batch_stats": s}, v, train=True, mutable=["batch_stats"]
+        )
+        call_i = lambda im, c, s: di_mod.apply(  # noqa: E731
+            {"params": d_params["dimg"], "batch_stats": s}, im, c, train=True, mutable=["batch_stats"]
+        )
+        real_z, s_z = call_z(prior, stats["dz"])
+        fake_z, s_z = call_z(z, s_z["batch_stats"])
+        (real_i, real_cls), s_i = call_i(x, y, stats["dimg"])
+        (fake_i, _), s_i = call_i(fake_x, fake_c, s_i["batch_stats"])
+        loss_z = losses.d_loss(real_z, fake_z)
+        loss_i = losses.d_loss(real_i, fake_i)
+        loss_cls = losses.class_loss(real_cls, y)
+        total = loss_z + loss_i + (loss_cls if config.aux_class_weight > 0 else 0.0)
+        new_stats = {"dz": s_z["batch_stats"], "dimg": s_i["batch_stats"]}
+        acc = jnp.mean((jnp.argmax(real_cls, -1) == y).astype(jnp.float32))
+        return total, (new_stats, {"d_z": loss_z, "d_img": loss_i, "d_aux": loss_cls, "d_aux_acc": acc})
+
+    d_metrics = {}
+    for k_step in jax.random.split(k_d, config.d_steps):
+        (_, (stats, d_metrics)), grads = jax.value_and_grad(d_objective, has_aux=True)(
+            state.d_params, state.d_batch_stats, k_step
+        )
+        state = state.apply_d_gradients(grads, stats)
+
+    # ---- encoder + generator against the updated discriminators -----------------------
+    d_vars_z = {"params": state.d_params["dz"], "batch_stats": state.d_batch_stats["dz"]}
+    d_vars_i = {"params": state.d_params["dimg"], "batch_stats": state.d_batch_stats["dimg"]}
+
+    def ae_objective(outs):
+        z, recon, trans, logits_z, logits_imag = outs
+        logit_z, _ = dz_mod.apply(d_vars_z, z, train=True, mutable=["batch_stats"])
+        fx, fc = _fake_batch(config, recon, trans, y, c_other)
+        (logit_i, cls_logits), _ = di_mod.apply(d_vars_i, fx, fc, train=True, mutable=["batch_stats"])
+        rec = losses.l1_loss(recon, x)
+        tv = losses.total_variation(recon)
+        adv_z = losses.g_loss(logit_z)
+        adv_i = losses.g_loss(logit_i)
+        aux = losses.class_loss(cls_logits, fc)
+        total = (
+            config.l1_weight * rec
+            + config.tv_weight * tv
+            + config.adv_z_weight * adv_z
+            + config.adv_img_weight * adv_i
+        )
+        if config.aux_class_weight > 0:
+            total = total + config.aux_class_weight * aux
+        latent_ce = losses.class_loss(logits_z, y)
+        imag_ce = losses.class_loss(logits_imag, c_other)
+        if config.latent_class_weight > 0:
+            total = total + config.latent_class_weight * latent_ce
+        if config.imagine_class_weight > 0:
+            total = total + config.imagine_class_weight * imag_ce
+        ident = jnp.zeros(())
+        if config.identity_weight > 0:
+            ident = losses.identity_loss(functools.partial(vgg_features, vgg), x, recon)
+            total = total + config.identity_weight * ident
+        t_logits, t_c = (cls_logits[b:], c_other) if config.random_condition else (cls_logits, y)
+        trans_acc = jnp.mean((jnp.argmax(t_logits, -1) == t_c).astype(jnp.float32))
+        return total, {"loss": total, "l1": rec, "tv": tv, "adv_z": adv_z, "adv_img": adv_i,
+                       "g_aux": aux, "g_aux_acc": trans_acc, "identity": ident,
+                       "latent_ce": latent_ce, "imagine_ce": imag_ce,
+                       "latent_acc": jnp.mean((jnp.argmax(logits_z, -1) == y).astype(jnp.float32)),
+                       "imagine_acc": jnp.mean((jnp.argmax(logits_imag, -1) == c_other).astype(jnp.float32))}
+
+    out_grads, ae_metrics = jax.grad(ae_objective, has_aux=True)(outs)
+    (grads,) = ae_vjp(out_grads)
+    state = state.apply_ae_gradients(grads)
+    return state, {**d_metrics, **ae_metrics}
+
+
+# ------------------------------------------------------------------------ the loop
+
+
+def _config_dict(config: CAAEConfig) -> dict:
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in config.__dict__.items()}
+
+
+def _manager(ckpt_dir: str, keep: int) -> ocp.CheckpointManager:
+    options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, enable_async_checkpointing=False)
+    return ocp.CheckpointManager(os.path.abspath(ckpt_dir), options=options)
+
+
+def _validate_data(config: CAAEConfig, images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    images = np.asarray(images)
+    labels = np.asarray(labels)
+    if images.dtype != np.uint8:
+        images = np.round((images_to_model(images, config) + 1.0) * 127.5).astype(np.uint8)
+    else:
+        images_to_model(images[:1], config)  # shape checks
+        if images.shape[-1] != config.channels:
+            images = np.repeat(images, config.channels, axis=-1)
+    if labels.shape != (images.shape[0],) or labels.dtype.kind not in "iu":
+        raise ValueError(f"labels must be integers of shape ({images.shape[0]},), got {labels.shape} {labels.dtype}")
+    if labels.size and (labels.min() < 0 or labels.max() >= config.num_classes):
+        raise ValueError(f"labels must lie in [0, {config.num_classes})")
+    if images.shape[0] < config.batch_size:
+        raise ValueError(f"{images.shape[0]} images are fewer than one batch of {config.batch_size}")
+    return images, labels.astype(np.int32)
+
+
+def train(
+    config: CAAEConfig,
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    seed: int = 0,
+    ckpt_dir: str | None = None,
+    keep: int = 2,
+    stop_after_epochs: int | None = None,
+    vgg: VGGFaceWeights | None = None,
+    progress: bool = True,
+    log: Callable[[dict], Any] | None = None,
+) -> tuple[CAAEState, list[dict]]:
+    """Train for `config.epochs` epochs (resuming from `ckpt_dir` when it holds a checkpoint).
+
+    images: [N, H, W, C] uint8 (or float in [0, 1]); labels: int [N] expressions.
+    `stop_after_epochs` ends the run early without changing the schedule (an interruption).
+    Returns the final state and the per-epoch metric history (means over the epoch's steps).
+    """
+    images, labels = _validate_data(config, images, labels)
+    if config.identity_weight > 0 and vgg is None:
+        raise ValueError("identity_weight > 0 needs VGG-Face weights (vgg=load_vgg_face_mat(path))")
+    n = images.shape[0]
+    steps_per_epoch = n // config.batch_size
+    total = steps_per_epoch * config.epochs
+    k_init, k_data, k_step = jax.random.split(jax.random.key(seed), 3)
+    state = CAAEState.create(config, k_init, total)
+    history: list[dict] = []
+    start_epoch = 0
+    mngr = _manager(ckpt_dir, keep) if ckpt_dir is not None else None
+    meta = {"config": _config_dict(config), "seed": seed, "n_images": n}
+    if mngr is not None and mngr.latest_step() is not None:
+        step = mngr.latest_step()
+        restored = mngr.restore(
+            step,
+            args=ocp.args.Composite(
+                state=ocp.args.StandardRestore(jax.tree.map(ocp.utils.to_shape_dtype_struct, state)),
+                meta=ocp.args.JsonRestore(),
+            ),
+        )
+        saved = restored["meta"]
+        for k in ("config", "seed", "n_images"):
+            if saved[k] != meta[k]:
+                raise ValueError(f"checkpoint in {ckpt_dir!r} was made with a different {k}: {saved[k]} ≠ {meta[k]}")
+        state = restored["state"]
+        history = saved["history"]
+        start_epoch = int(state.step) // steps_per_epoch
+    end_epoch = config.epochs if stop_after_epochs is None else min(config.epochs, stop_after_epochs)
+    for epoch in range(start_epoch, end_epoch):
+        perm = np.asarray(jax.random.permutation(jax.random.fold_in(k_data, epoch), n))
+        sums: dict[str, float] = {}
+        bar = tqdm(range(steps_per_epoch), desc=f"CAAE epoch {epoch + 1}/{config.epochs}",
+                   disable=not progress, leave=False)
+        for i in bar:
+            idx = np.sort(perm[i * config.batch_size : (i + 1) * config.batch_size])
+            t = epoch * steps_per_epoch + i
+            state, m = train_step(config, state, images[idx], labels[idx], jax.random.fold_in(k_step, t), vgg)
+            m = jax.device_get(m)
+            for k, v in m.items():
+                sums[k] = sums.get(k, 0.0) + float(v)
+            if i % 10 == 0:
+                bar.set_postfix(l1=f"{float(m['l1']):.4f}", d_img=f"{float(m['d_img']):.3f}")
+        record = {"epoch": epoch + 1, **{k: v / steps_per_epoch for k, v in sums.items()}}
+        history.append(record)
+        if log is not None:
+            log(record)
+        if mngr is not None:
+            mngr.save(
+                int(state.step),
+                args=ocp.args.Composite(
+                    state=ocp.args.StandardSave(state),
+                    meta=ocp.args.JsonSave({**meta, "history": history, "done": epoch + 1 == config.epochs}),
+                ),
+            )
+    if mngr is not None:
+        mngr.wait_until_finished()
+        mngr.close()
+    return state, history
+
+
+def restore_params(config: CAAEConfig, ckpt_dir: str) -> tuple[CAAEParams, dict]:
+    """The latest checkpoint's encoder + generator and its metadata (history, done flag).
+
+    Raises FileNotFoundError when `ckpt_dir` is missing or holds no checkpoint, and
+    ValueError when it was made with another config.
+    """
+    if not os.path.isdir(ckpt_dir):
+        raise FileNotFoundError(f"checkpoint directory {ckpt_dir!r} does not exist")
+    mngr = _manager(ckpt_dir, 1)
+    step = mngr.latest_step()
+    if step is None:
+        raise FileNotFoundError(f"no CAAE checkpoint in {ckpt_dir!r}")
+    meta = mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+    if meta["config"] != _config_dict(config):
+        raise ValueError(f"checkpoint in {ckpt_dir!r} was made with another config ({meta['config'].get('name')})")
+    abstract = jax.eval_shape(lambda k: CAAEState.create(config, k, 1), jax.random.key(0))
+    restored = mngr.restore(
+        step,
+        args=ocp.args.Composite(state=ocp.args.StandardRestore(jax.tree.map(ocp.utils.to_shape_dtype_struct, abstract))),
+    )
+    mngr.close()
+    return restored["state"].inference_params(config), meta
+
+
+def save_json(path: str, obj: dict) -> None:
+    """Write metrics as pretty JSON (creating parent directories)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(obj, f, indent=2, sort_keys=True)

@@ -1,0 +1,179 @@
+"""Train the CAAE (SPEC §6) on the synthetic training pool, or on arrays in a directory.
+
+    python -m experiments.train_caae                       # cpu preset without an accelerator
+    python -m experiments.train_caae --preset paper        # the reference architecture
+    python -m experiments.train_caae --evaluate            # + the issue-5 figures
+
+Writes the orbax checkpoint (resumed when present), `docs/images/caae_grid.png`
+(held-out faces and their translations into all six expressions, with the renderer's true
+faces underneath) and a metrics JSON (per-epoch training metrics, timing, evaluation).
+
+A dataset directory holds `image.npy` (uint8 [N, H, W, C]) and `expression.npy` (int [N],
+canonical indices of `clifer_jax.classes`).
+
+`load_or_train(config, ckpt_dir, seed=...)` is the entry for the experiment runner: it
+returns the trained `CAAEParams`, training (or finishing an interrupted training) only
+when the checkpoint is missing or incomplete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+
+from clifer_jax.caae import config as caae_config
+from clifer_jax.caae.api import CAAEParams, translate
+from clifer_jax.caae.train import restore_params, save_json, train
+from clifer_jax.classes import EXPRESSIONS, NUM_CLASSES
+
+DEFAULT_CKPT = "checkpoints/caae_{preset}"
+
+
+def synthetic_pool(config: caae_config.CAAEConfig, pool: str = "train", seed: int = 0) -> dict:
+    """The synthetic pool rendered at the CAAE's image size (SPEC §5)."""
+    from clifer_jax.data.synthetic import SyntheticConfig, generate
+
+    return generate(SyntheticConfig(image_size=config.image_size, seed=seed), pool)
+
+
+def load_dir(path: str) -> dict:
+    """`image.npy` and `expression.npy` of a dataset directory."""
+    for name in ("image.npy", "expression.npy"):
+        if not os.path.isfile(os.path.join(path, name)):
+            raise FileNotFoundError(f"dataset directory {path!r} lacks {name}")
+    return {"image": np.load(os.path.join(path, "image.npy")),
+            "expression": np.load(os.path.join(path, "expression.npy"))}
+
+
+def load_or_train(
+    config: caae_config.CAAEConfig,
+    ckpt_dir: str,
+    *,
+    seed: int = 0,
+    data: dict | None = None,
+    data_seed: int = 0,
+    progress: bool = True,
+    log=None,
+) -> CAAEParams:
+    """Trained encoder + generator for `config`: from `ckpt_dir` when a finished training
+    is there, otherwise trained (resuming an unfinished one) on `data` (default: the
+    synthetic training pool of `data_seed`, whose identities are disjoint from the
+    evaluation subjects). Raises ValueError when `ckpt_dir` holds another config."""
+    try:
+        params, meta = restore_params(config, ckpt_dir)
+        if meta.get("done") and meta.get("seed") == seed:
+            return params
+    except FileNotFoundError:
+        pass
+    if data is None:
+        data = synthetic_pool(config, "train", data_seed)
+    state, _ = train(config, data["image"], data["expression"], seed=seed, ckpt_dir=ckpt_dir,
+                     progress=progress, log=log)
+    return state.inference_params(config)
+
+
+def save_grid(params: CAAEParams, path: str, *, n_faces: int = 6, seed: int = 0) -> None:
+    """Held-out synthetic faces (first column) and their translations into the six
+    expressions; under each row, the renderer's true face of that subject and expression."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from clifer_jax.data.synthetic import prototype_aus, render, sample_identities
+
+    cfg = params.config
+    data = synthetic_pool(cfg, "eval", seed)
+    rng = np.random.default_rng(seed)
+    subjects = rng.choice(int(data["subject"].max()) + 1, n_faces, replace=False)
+    rows = []
+    for s in subjects:
+        idx = np.flatnonzero((data["subject"] == s) & (data["split"] == 1))
+        rows.append(rng.choice(idx))
+    src = data["image"][np.array(rows)]
+    trans = np.stack([np.asarray(translate(params, src, c)) for c in range(NUM_CLASSES)], axis=1)
+    ids = sample_identities(seed, int(data["subject"].max()) + 1, "eval").take((subjects, None))
+    protos = np.stack([prototype_aus(c) for c in range(NUM_CLASSES)])
+    truth = render(ids, np.broadcast_to(protos, (n_faces, NUM_CLASSES, protos.shape[1])), None, cfg.image_size)
+    fig, axes = plt.subplots(2 * n_faces, NUM_CLASSES + 1, figsize=(1.3 * (NUM_CLASSES + 1), 1.3 * 2 * n_faces))
+    show = lambda ax, im: ax.imshow(np.squeeze(im), cmap="gray", vmin=0, vmax=1)  # noqa: E731
+    for r in range(n_faces):
+        show(axes[2 * r, 0], src[r] / 255.0)
+        axes[2 * r, 0].set_ylabel(f"subject {subjects[r]}", fontsize=7)
+        axes[2 * r + 1, 0].text(0.5, 0.5, "true face →", ha="center", va="center", fontsize=7)
+        for c in range(NUM_CLASSES):
+            show(axes[2 * r, c + 1], trans[r, c])
+            show(axes[2 * r + 1, c + 1], truth[r, c] / 255.0)
+            if r == 0:
+                axes[0, c + 1].set_title(EXPRESSIONS[c], fontsize=8)
+    axes[0, 0].set_title("source", fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for sp in ax.spines.values():
+            sp.set_visible(False)
+    fig.suptitle(f"CAAE ({cfg.name} preset): translations of held-out faces (odd rows) vs true renders (even rows)",
+                 fontsize=8)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--preset", choices=sorted(caae_config.PRESETS), default=caae_config.default_preset().name)
+    p.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
+    p.add_argument("--seed", type=int, default=0, help="training seed (init, batches, noise)")
+    p.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic pools")
+    p.add_argument("--data-dir", default=None, help="directory with image.npy and expression.npy")
+    p.add_argument("--ckpt-dir", default=None, help=f"default {DEFAULT_CKPT}")
+    p.add_argument("--grid", default="docs/images/caae_grid.png")
+    p.add_argument("--metrics", default="experiments/results/caae_{preset}.json")
+    p.add_argument("--vgg-face", default=None, help="vgg_face.mat: enables the identity loss (weight 0.5)")
+    p.add_argument("--evaluate", action="store_true", help="measure the issue-5 figures on held-out identities")
+    p.add_argument("--no-progress", action="store_true")
+    args = p.parse_args(argv)
+
+    cfg = caae_config.preset(args.preset)
+    if args.epochs is not None:
+        cfg = cfg.replace(epochs=args.epochs)
+    vgg = None
+    if args.vgg_face:
+        from clifer_jax.caae.vgg_face import load_vgg_face_mat
+
+        vgg = load_vgg_face_mat(args.vgg_face)
+        cfg = cfg.replace(identity_weight=0.5)
+    ckpt = os.path.abspath(args.ckpt_dir or DEFAULT_CKPT.format(preset=cfg.name))
+    data = load_dir(args.data_dir) if args.data_dir else synthetic_pool(cfg, "train", args.data_seed)
+    t0 = time.time()
+    history: list = []
+    state, history = train(cfg, data["image"], data["expression"], seed=args.seed, ckpt_dir=ckpt, vgg=vgg,
+                           progress=not args.no_progress,
+                           log=lambda r: print(" ".join(f"{k}={v:.4g}" for k, v in r.items()), flush=True))
+    params = state.inference_params(cfg)
+    report = {"preset": cfg.name, "config": {k: v for k, v in cfg.__dict__.items()}, "seed": args.seed,
+              "train_images": int(len(data["image"])), "train_seconds_this_run": round(time.time() - t0, 1),
+              "history": history, "checkpoint": ckpt}
+    if not args.data_dir:
+        save_grid(params, args.grid, seed=args.data_seed)
+        report["grid"] = args.grid
+    if args.evaluate:
+        from clifer_jax.caae.evaluate import evaluate
+        from clifer_jax.data.synthetic import sample_identities
+
+        t1 = time.time()
+        ev = synthetic_pool(cfg, "eval", args.data_seed)
+        ids = sample_identities(args.data_seed, int(ev["subject"].max()) + 1, "eval")
+        report["evaluation"] = evaluate(params, ev, ids, seed=args.seed)
+        report["evaluation_seconds"] = round(time.time() - t1, 1)
+        print({k: round(v, 4) for k, v in report["evaluation"].items()})
+    save_json(args.metrics.format(preset=cfg.name), report)
+    return report
+
+
+if __name__ == "__main__":
+    main()

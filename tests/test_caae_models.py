@@ -1,0 +1,105 @@
+"""CAAE networks: shapes for both presets, the exact fast strided layers, conditions."""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from clifer_jax.caae import config as C
+from clifer_jax.caae import models as M
+from clifer_jax.caae.layers import StridedConv, StridedConvTranspose
+
+
+def _shapes(cfg: C.CAAEConfig, b: int = 3):
+    v = jax.eval_shape(lambda k: M.init_variables(cfg, k), jax.random.key(0))
+    x = jax.ShapeDtypeStruct((b, *cfg.image_shape), jnp.float32)
+    z = jax.ShapeDtypeStruct((b, cfg.z_dim), jnp.float32)
+    c = jax.ShapeDtypeStruct((b,), jnp.int32)
+    zo = jax.eval_shape(lambda p, x: M.Encoder(cfg).apply({"params": p}, x), v["encoder"], x)
+    xo = jax.eval_shape(lambda p, z, c: M.Generator(cfg).apply({"params": p}, z, c), v["generator"], z, c)
+    dz = jax.eval_shape(lambda p, z: M.DiscriminatorZ(cfg).apply(p, z, train=False), v["dz"], z)
+    di = jax.eval_shape(lambda p, x, c: M.DiscriminatorImage(cfg).apply(p, x, c, train=False), v["dimg"], x, c)
+    return v, zo, xo, dz, di
+
+
+@pytest.mark.parametrize("preset", ["cpu", "paper"])
+def test_shapes_of_every_network(preset):
+    cfg = C.preset(preset)
+    v, zo, xo, dz, di = _shapes(cfg)
+    assert zo.shape == (3, 50)
+    assert xo.shape == (3, *cfg.image_shape)
+    assert dz.shape == (3,)
+    assert di[0].shape == (3,) and di[1].shape == (3, 6)
+    if preset == "paper":
+        assert cfg.image_shape == (96, 96, 3) and cfg.gen_start == 6
+        assert v["generator"]["fc"]["kernel"].shape == (50 + 48, 6 * 6 * 512)
+        assert v["encoder"]["conv3"]["kernel"].shape == (5, 5, 256, 512)
+        assert v["encoder"]["fc"]["kernel"].shape == (6 * 6 * 512, 1024)
+        assert v["generator"]["out"]["kernel"].shape == (5, 5, 32, 3)
+        assert v["dimg"]["params"]["fc"]["kernel"].shape[-1] == 1024
+
+
+def test_outputs_in_range_and_condition_matters():
+    cfg = C.cpu()
+    v = M.init_variables(cfg, jax.random.key(1))
+    x = jax.random.uniform(jax.random.key(2), (2, *cfg.image_shape), minval=-1, maxval=1)
+    z = M.Encoder(cfg).apply({"params": v["encoder"]}, x)
+    assert float(jnp.max(jnp.abs(z))) <= 1.0
+    g0 = M.Generator(cfg).apply({"params": v["generator"]}, z, jnp.array([0, 0]))
+    g1 = M.Generator(cfg).apply({"params": v["generator"]}, z, jnp.array([1, 1]))
+    assert float(jnp.max(jnp.abs(g0))) <= 1.0
+    assert float(jnp.max(jnp.abs(g0 - g1))) > 0
+
+
+def test_condition_vector_is_tiled_plus_minus_one():
+    v = np.asarray(M.condition_vector(jnp.array([2, 5]), 6, 3))
+    assert v.shape == (2, 18)
+    expect = -np.ones((2, 6))
+    expect[0, 2] = expect[1, 5] = 1
+    np.testing.assert_array_equal(v, np.tile(expect, (1, 3)))
+
+
+@pytest.mark.parametrize("size", [4, 8, 10])
+def test_fast_strided_layers_equal_flax_layers(size):
+    x = jax.random.normal(jax.random.key(0), (2, size, size, 3))
+    pairs = [
+        (StridedConv(5), nn.Conv(5, (5, 5), strides=(2, 2), padding="SAME")),
+        (StridedConvTranspose(5), nn.ConvTranspose(5, (5, 5), strides=(2, 2), padding="SAME")),
+    ]
+    for fast, ref in pairs:
+        p = ref.init(jax.random.key(1), x)
+        p = jax.tree.map(lambda a: a + 0.1 * jax.random.normal(jax.random.key(2), a.shape), p)
+        assert jax.tree.map(jnp.shape, fast.init(jax.random.key(1), x)) == jax.tree.map(jnp.shape, p)
+        np.testing.assert_allclose(fast.apply(p, x), ref.apply(p, x), atol=1e-5)
+        # gradients with respect to the input agree as well
+        ga = jax.grad(lambda xx: jnp.sum(jnp.sin(fast.apply(p, xx))))(x)
+        gb = jax.grad(lambda xx: jnp.sum(jnp.sin(ref.apply(p, xx))))(x)
+        np.testing.assert_allclose(ga, gb, atol=1e-4)
+
+
+def test_s2d_switch_keeps_the_function():
+    cfg = C.cpu()
+    slow = cfg.replace(s2d_convs=False)
+    v = M.init_variables(cfg, jax.random.key(3))
+    x = jax.random.uniform(jax.random.key(4), (2, *cfg.image_shape), minval=-1, maxval=1)
+    c = jnp.array([1, 4])
+    for mod, mod_slow, args in [
+        (M.Encoder(cfg), M.Encoder(slow), (x,)),
+        (M.Generator(cfg), M.Generator(slow), (jnp.zeros((2, 50)) + 0.3, c)),
+    ]:
+        name = "encoder" if isinstance(mod, M.Encoder) else "generator"
+        a = mod.apply({"params": v[name]}, *args)
+        b = mod_slow.apply({"params": v[name]}, *args)
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_config_validation_and_presets():
+    with pytest.raises(ValueError):
+        C.cpu().replace(image_size=60)
+    with pytest.raises(ValueError):
+        C.cpu().replace(channels=2)
+    with pytest.raises(ValueError):
+        C.preset("huge")
+    assert C.default_preset().name == ("cpu" if jax.default_backend() == "cpu" else "paper")
+    hash(C.paper())  # static-arg friendly

@@ -1,0 +1,50 @@
+"""A reduced CAAE training on a small synthetic pool (32×32, ~180 steps) whose issue-5
+checks can fail: expression transfer, identity kept, latent probe, imagination, against
+the renderer's ground truth on held-out identities. Bounds are looser than the issue's
+(which the full cpu-preset run is measured against; see docs/caae.md)."""
+
+import numpy as np
+import pytest
+
+from clifer_jax.caae import config as C
+from clifer_jax.caae import evaluate as EV
+from clifer_jax.caae import train as T
+from clifer_jax.data import synthetic as S
+
+# the class terms at 0.1 (as our first cpu runs) learn transfer in fewer steps
+SMALL = C.cpu().replace(name="small", image_size=32, epochs=10, latent_class_weight=0.1, imagine_class_weight=0.1)
+DATA = S.SyntheticConfig(image_size=32, n_subjects=6, n_train_identities=8, clips_per_class=3,
+                         test_clips_per_class=1, frames_per_clip=4)
+
+
+@pytest.fixture(scope="module")
+def report():
+    train = S.generate(DATA, "train")
+    state, history = T.train(SMALL, train["image"], train["expression"], seed=0, progress=False)
+    assert history[-1]["l1"] < history[0]["l1"]
+    ev = S.generate(DATA, "eval")
+    ids = S.sample_identities(DATA.seed, DATA.n_subjects, "eval")
+    return EV.evaluate(state.inference_params(SMALL), ev, ids, seed=0, classifier_steps=150)
+
+
+def test_evaluation_classifiers_work_on_real_faces(report):
+    assert report["real_expression_accuracy"] > 0.7
+    assert report["real_subject_accuracy"] > 0.9
+
+
+def test_expression_transfer(report):
+    assert report["expression_transfer_accuracy"] >= 0.3, report  # chance: 1/6; measured 0.37
+
+
+def test_identity_kept(report):
+    assert report["identity_kept_accuracy"] >= 0.25, report  # chance: 1/6; measured 0.31
+
+
+def test_latent_probe_and_imagination(report):
+    assert report["linear_probe_accuracy"] >= 0.5, report  # chance: 1/6
+    assert report["imagined_latent_probe_accuracy"] >= 0.3, report
+
+
+def test_image_metrics_are_sane(report):
+    assert np.isfinite(report["psnr_translation_db"]) and report["psnr_translation_db"] > 10
+    assert 0 < report["ssim_translation"] <= 1

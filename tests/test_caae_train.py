@@ -1,0 +1,98 @@
+"""CAAE training: determinism, exact resume from orbax checkpoints, no recompilation,
+validation of the training inputs."""
+
+import jax
+import numpy as np
+import pytest
+
+from clifer_jax.caae import config as C
+from clifer_jax.caae import train as T
+
+TINY = C.cpu().replace(
+    name="tiny", image_size=32, enc_features=(4, 8, 8, 8), enc_dense=16, gen_features=(8, 8, 4, 4),
+    gen_dense_features=8, dz_features=(8, 8, 4), dimg_features=(4, 4, 8, 8), dimg_dense=16,
+    dimg_cond_tile=1, batch_size=8, epochs=3,
+)
+
+
+def _data(n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (n, 32, 32, 1), dtype=np.uint8), rng.integers(0, 6, n).astype(np.int32)
+
+
+def _leaves(tree):
+    return [np.asarray(x) for x in jax.tree.leaves(tree)]
+
+
+def test_same_seed_same_params_and_metrics():
+    x, y = _data()
+    s1, h1 = T.train(TINY, x, y, seed=3, progress=False)
+    s2, h2 = T.train(TINY, x, y, seed=3, progress=False)
+    for a, b in zip(_leaves((s1.ae_params, s1.d_params)), _leaves((s2.ae_params, s2.d_params)), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert h1 == h2 and len(h1) == 3 and int(s1.step) == 15
+    s3, _ = T.train(TINY, x, y, seed=4, progress=False)
+    assert not np.array_equal(_leaves(s3.ae_params)[0], _leaves(s1.ae_params)[0])
+
+
+def test_resume_gives_the_uninterrupted_numbers(tmp_path):
+    x, y = _data()
+    full, hist_full = T.train(TINY, x, y, seed=1, progress=False)
+    ckpt = str(tmp_path / "ckpt")
+    part, hist_part = T.train(TINY, x, y, seed=1, ckpt_dir=ckpt, stop_after_epochs=1, progress=False)
+    assert int(part.step) == 5 and len(hist_part) == 1
+    resumed, hist_res = T.train(TINY, x, y, seed=1, ckpt_dir=ckpt, progress=False)
+    assert int(resumed.step) == 15
+    for a, b in zip(_leaves(full), _leaves(resumed), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert hist_res == hist_full
+    params, meta = T.restore_params(TINY, ckpt)
+    assert meta["done"] and len(meta["history"]) == 3
+    np.testing.assert_array_equal(_leaves(params.encoder)[0], _leaves(full.ae_params["encoder"])[0])
+    # a finished checkpoint is not trained further
+    again, _ = T.train(TINY, x, y, seed=1, ckpt_dir=ckpt, progress=False)
+    np.testing.assert_array_equal(_leaves(again.ae_params)[0], _leaves(full.ae_params)[0])
+
+
+def test_checkpoint_errors(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        T.restore_params(TINY, str(tmp_path / "missing"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError):
+        T.restore_params(TINY, str(tmp_path / "empty"))
+    x, y = _data()
+    ckpt = str(tmp_path / "c")
+    T.train(TINY, x, y, seed=0, ckpt_dir=ckpt, stop_after_epochs=1, progress=False)
+    with pytest.raises(ValueError, match="seed"):
+        T.train(TINY, x, y, seed=9, ckpt_dir=ckpt, progress=False)
+    with pytest.raises(ValueError, match="config"):
+        T.restore_params(TINY.replace(enc_dense=8), ckpt)
+
+
+def test_train_step_compiles_once():
+    x, y = _data(16)
+    state = T.CAAEState.create(TINY, jax.random.key(0), 10)
+    state, _ = T.train_step(TINY, state, x[:8], y[:8], jax.random.key(1))
+    before = T.train_step._cache_size()
+    state, m = T.train_step(TINY, state, x[8:], y[8:], jax.random.key(2))
+    assert T.train_step._cache_size() == before
+    assert all(np.isfinite(float(v)) for v in m.values())
+    assert int(state.step) == 2
+
+
+def test_training_input_validation():
+    x, y = _data()
+    with pytest.raises(ValueError, match="labels"):
+        T.train(TINY, x, y[:-1], progress=False)
+    with pytest.raises(ValueError, match="labels"):
+        T.train(TINY, x, np.full_like(y, 6), progress=False)
+    with pytest.raises(ValueError, match="expects 32"):
+        T.train(TINY, np.zeros((40, 16, 16, 1), np.uint8), y, progress=False)
+    with pytest.raises(ValueError, match="fewer than one batch"):
+        T.train(TINY, x[:4], y[:4], progress=False)
+    bad = x.astype(np.float32) / 255.0
+    bad[0, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        T.train(TINY, bad, y, progress=False)
+    with pytest.raises(ValueError, match="VGG"):
+        T.train(TINY.replace(identity_weight=0.5), x, y, progress=False)
