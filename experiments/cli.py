@@ -27,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--order-models", nargs="+", default=["clifer"], help="models of the order study")
     r.add_argument("--caae-preset", default=None, help="cpu (default without accelerator) or paper")
     r.add_argument("--caae-epochs", type=int, default=None, help="override the preset's CAAE epochs")
+    r.add_argument("--feature-norm", default="pool", choices=["pool", "none"],
+                   help="standardise latents by the CAAE training pool's statistics (default) or not")
     r.add_argument("--subjects", type=int, default=None, help="use only the first n subjects")
     r.add_argument("--data-dir", default=None, help="where a real dataset's TFDS build lives")
     r.add_argument("--manual-dir", default=None, help="the downloaded dataset files (docs/data.md)")
@@ -44,7 +46,7 @@ def main(argv=None) -> int:
         changes = dict(protocol=args.protocol, models=tuple(args.models), order_study=args.order_study,
                        order_models=tuple(args.order_models), caae_epochs=args.caae_epochs,
                        subjects=args.subjects, data_dir=args.data_dir, manual_dir=args.manual_dir,
-                       seed=args.seed)
+                       seed=args.seed, feature_norm=args.feature_norm)
         if args.order:
             changes["order"] = tuple(class_index(n) for n in args.order)
         if args.caae_preset:

@@ -59,6 +59,14 @@ class ReferenceGWR:
                 self.hist[l, i, y[l]] = self.a_inc
 
     # -- one sample --------------------------------------------------------------------
+    def context(self, x, prev_w):
+        """g_0 = x; g_k = β·prev_k + (1−β)·prev_{k−1}."""
+        g = np.zeros_like(self.W[0])
+        g[0] = x
+        for k in range(1, self.K + 1):
+            g[k] = self.beta * prev_w[k] + (1 - self.beta) * prev_w[k - 1]
+        return g
+
     def dist(self, g):
         diff = g[None] - self.W                                  # [N, K+1, D]
         if self.distance_kind == "clifer":
@@ -71,10 +79,7 @@ class ReferenceGWR:
     def step(self, x, y, prev):
         """prev = (prev_weights, prev_bmu); returns the new prev."""
         prev_w, prev_b = prev
-        g = np.zeros_like(self.W[0])
-        g[0] = x
-        for k in range(1, self.K + 1):
-            g[k] = self.beta * prev_w[k] + (1 - self.beta) * prev_w[k - 1]
+        g = self.context(x, prev_w)
         d = self.dist(g)
         b = int(np.argmin(d))
         d_without_b = d.copy()
@@ -159,10 +164,7 @@ class ReferenceGWR:
         bmus, labels, acts, weights = [], [], [], []
         prev_w = np.zeros_like(self.W[0])
         for x in xs:
-            g = np.zeros_like(self.W[0])
-            g[0] = x
-            for k in range(1, self.K + 1):
-                g[k] = self.beta * prev_w[k] + (1 - self.beta) * prev_w[k - 1]
+            g = self.context(x, prev_w)
             d = self.dist(g)
             b = int(np.argmin(d))
             bmus.append(b)
