@@ -227,6 +227,7 @@ def run_experiment(cfg: ExperimentConfig, out_dir, *, progress: bool = True, max
 
     todo = units(cfg)
     done_now = 0
+    runs = {}
     bar = tqdm(todo, desc="models", disable=not progress)
     for model, order_name, order in bar:
         name = f"{model}@{order_name}"
@@ -236,7 +237,9 @@ def run_experiment(cfg: ExperimentConfig, out_dir, *, progress: bool = True, max
         if max_units is not None and done_now >= max_units:
             log(f"stopped after {done_now} unit(s); run again to resume")
             return None
-        run = experiment.make_run(model, gdm_cfg, mlp_cfg, imagine_fn=caae.imagine_fn)
+        if model not in runs:   # one run function per model: every order reuses its compilation
+            runs[model] = experiment.make_run(model, gdm_cfg, mlp_cfg, imagine_fn=caae.imagine_fn)
+        run = runs[model]
         key = jax.random.fold_in(jax.random.key(cfg.seed), experiment.MODELS.index(model))
         preds = timed(f"model:{name}", lambda: experiment.run_subjects(run, key, data, order, params))
         store.save(name, {k: np.asarray(v) for k, v in preds.items()})

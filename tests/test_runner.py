@@ -74,3 +74,18 @@ def test_bad_input_gives_clear_errors(tmp_path, capsys):
     assert cli.main(["run", "--dataset", "mmi", "--out", str(tmp_path / "c")]) == 2
     assert "not prepared" in capsys.readouterr().err
     assert cli.main(["run", "--models", "gdm", "svm", "--out", str(tmp_path / "d")]) == 2
+
+
+def test_order_study_runs_six_orders_and_tests_them(tmp_path):
+    cfg = TINY.replace(models=("gdm",), order_study=True, order_models=("gdm",))
+    results = run_experiment(cfg, tmp_path, progress=False, log=lambda *_: None)
+    study = results["order_study"]["gdm"]["episodic"]
+    assert len(study["orders"]) == 6
+    firsts = sorted(o[0] for o in study["orders"].values())
+    assert firsts == sorted(["Anger", "Sadness", "Happiness", "Surprise", "Fear", "Neutral"])
+    for key in ("exp2_f1_first_step", "exp2_f1_last_step"):
+        groups = study[key]["per_order"]
+        assert len(groups) == 6 and all(len(v) == 2 for v in groups.values())
+        assert "H" in study[key] and "p" in study[key]
+    assert (tmp_path / "plots" / "order_study.png").stat().st_size > 10_000
+    assert "Order study" in (tmp_path / "report.md").read_text()
