@@ -89,3 +89,17 @@ def test_order_study_runs_six_orders_and_tests_them(tmp_path):
         assert "H" in study[key] and "p" in study[key]
     assert (tmp_path / "plots" / "order_study.png").stat().st_size > 10_000
     assert "Order study" in (tmp_path / "report.md").read_text()
+
+
+def test_order_asking_for_classes_the_data_lacks(tmp_path, monkeypatch):
+    from experiments import runner
+
+    real = runner.loading.load_subjects
+
+    def five_classes(name, split, **kw):
+        return real(name, split, classes=(0, 1, 2, 3, 4), **kw)      # no Neutral
+
+    monkeypatch.setattr(runner.loading, "load_subjects", five_classes)
+    with pytest.raises(ExperimentError, match=r"does not have.*Neutral|Neutral.*does not have"):
+        run_experiment(TINY, tmp_path, progress=False, log=lambda *_: None)
+    assert not (tmp_path / "results.json").exists()
