@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--data-dir", default=None, help="where a real dataset's TFDS build lives")
     r.add_argument("--manual-dir", default=None, help="the downloaded dataset files (docs/data.md)")
     r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--devices", type=int, default=None,
+                   help="shard subjects over the first n local devices (default: one)")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
 
@@ -52,7 +54,7 @@ def main(argv=None) -> int:
         if args.caae_preset:
             changes["caae_preset"] = args.caae_preset
         cfg = cfg.replace(**changes)
-        run_experiment(cfg, args.out, progress=not args.no_progress)
+        run_experiment(cfg, args.out, progress=not args.no_progress, devices=args.devices)
     except (ValueError, ExperimentError) as e:
         print(f"clifer: error: {e}", file=sys.stderr)
         return 2

@@ -192,9 +192,15 @@ def model_configs(data: experiment.SubjectData) -> tuple[gdm.GDMConfig, mlp.MLPC
 
 
 def run_experiment(cfg: ExperimentConfig, out_dir, *, progress: bool = True, max_units: int | None = None,
-                   log=print) -> dict | None:
+                   devices: int | None = None, log=print) -> dict | None:
     """Run (or resume) the whole experiment. Returns the results, or None when
-    `max_units` stopped it early (finished units stay checkpointed)."""
+    `max_units` stopped it early (finished units stay checkpointed). `devices`:
+    shard subjects over the first n local devices (None: one device); results do
+    not depend on it."""
+    local = jax.local_devices()
+    if devices is not None and not 1 <= devices <= len(local):
+        raise ExperimentError(f"--devices {devices}: this host has {len(local)} device(s)")
+    use = local[:devices] if devices else None
     store = Store(out_dir, cfg)
     timings = json.loads((store.root / "timings.json").read_text()) if (store.root / "timings.json").exists() else {}
 
@@ -241,7 +247,7 @@ def run_experiment(cfg: ExperimentConfig, out_dir, *, progress: bool = True, max
             runs[model] = experiment.make_run(model, gdm_cfg, mlp_cfg, imagine_fn=caae.imagine_fn)
         run = runs[model]
         key = jax.random.fold_in(jax.random.key(cfg.seed), experiment.MODELS.index(model))
-        preds = timed(f"model:{name}", lambda: experiment.run_subjects(run, key, data, order, params))
+        preds = timed(f"model:{name}", lambda: experiment.run_subjects(run, key, data, order, params, devices=use))
         store.save(name, {k: np.asarray(v) for k, v in preds.items()})
         done_now += 1
 
