@@ -1,0 +1,88 @@
+"""Where a vmapped Gamma-GWR step spends its time: the full step against two of
+its parts, timed alone in the same `lax.scan`, for 1 and for 64 networks.
+
+    python -m benchmarks.gwr_vmap_profile [--capacity 256] [--networks 1 64]
+
+Parts: "distances" = context + distances + the two argmins (the memory-bound
+floor of a step); "neighbours" = `jnp.nonzero` over a BMU's edge row, as the
+step gathers its neighbours. Prints µs per (batched) step; writes
+benchmarks/results/gwr_vmap_profile.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from benchmarks.common import table, write_json
+from clifer_jax import gwr
+from clifer_jax.gwr.distance import best_two, context, distances
+
+
+def grown_states(cfg, networks: int, steps: int):
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.uniform(-1, 1, (networks, steps, cfg.dim)).astype(np.float32))
+    y = jnp.zeros((networks, steps, cfg.num_heads), jnp.int32)
+    v = jnp.ones((networks, steps), bool)
+    init = jax.vmap(lambda x, y: gwr.init_unchecked(cfg, x[:2], y[:2]))(x, y)
+    grow = jax.jit(jax.vmap(lambda s, x, y, v: gwr.train_unchecked(cfg, s, x, y, v, remove_isolated=False)))
+    return grow(init, x, y, v), x, y, v
+
+
+def per_step_us(fn, args, steps: int) -> float:
+    jax.block_until_ready(fn(*args))
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        best = min(best, time.perf_counter() - t0)
+    return 1e6 * best / steps
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--capacity", type=int, default=256)
+    p.add_argument("--dim", type=int, default=50)
+    p.add_argument("--networks", type=int, nargs="+", default=[1, 64])
+    p.add_argument("--steps", type=int, default=500)
+    args = p.parse_args(argv)
+    cfg = gwr.episodic_config(args.dim, args.capacity, activity_threshold=0.05)
+
+    def full(s, x, y, v):
+        return gwr.train_unchecked(cfg, s, x, y, v, remove_isolated=False).weights
+
+    def dist_only(s, x, y, v):
+        def body(c, xi):
+            g = context(cfg, xi, s.prev_weights)
+            b, s2 = best_two(distances(cfg, s.weights, s.sq_norms, s.active, g))
+            return c + b + s2, None
+        return jax.lax.scan(body, jnp.int32(0), x)[0]
+
+    def neighbours_only(s, x, y, v):
+        def body(c, i):
+            row = s.edges[i % cfg.capacity]
+            return c + jnp.nonzero(row, size=cfg.max_degree, fill_value=cfg.capacity)[0].sum(), None
+        return jax.lax.scan(body, jnp.int32(0), jnp.arange(x.shape[0]))[0]
+
+    rows = []
+    for n in args.networks:
+        state, x, y, v = grown_states(cfg, n, args.steps)
+        row = {"networks": n, "capacity": cfg.capacity, "dim": cfg.dim}
+        for name, fn in (("full_step_us", full), ("distances_us", dist_only),
+                         ("neighbours_us", neighbours_only)):
+            row[name] = per_step_us(jax.jit(jax.vmap(fn)), (state, x, y, v), args.steps)
+        row["full_per_network_us"] = row["full_step_us"] / n
+        rows.append(row)
+        print(row, flush=True)
+    print()
+    print(table(rows, ["networks", "capacity", "dim", "full_step_us", "distances_us", "neighbours_us",
+                       "full_per_network_us"]))
+    print(f"wrote {write_json('gwr_vmap_profile', {'rows': rows})}")
+
+
+if __name__ == "__main__":
+    main()
