@@ -141,3 +141,20 @@ def test_isolated_nodes_removed_but_never_below_two():
     two = gwr.init(cfg, np.array([[0, 0, 0], [9, 9, 9]], np.float32), np.zeros((2, 2), np.int32))
     kept = gwr.remove_isolated_nodes(cfg, two)
     assert int(kept.num_nodes) == 2 and bool(kept.active[:2].all())
+
+
+def test_loop_body_copies_no_large_array():
+    """SPEC §7: a step must not copy an N×N or N×D array (XLA inserts `copy` ops
+    when an in-place update is unsafe). Looks at the compiled HLO outside ENTRY."""
+    import re
+
+    n, d = 64, 7
+    cfg = gwr.GWRConfig(dim=d, capacity=n, num_heads=2)
+    xs = jnp.zeros((10, d))
+    ys = jnp.zeros((10, 2), jnp.int32)
+    state = gwr.init_unchecked(cfg, xs[:2], ys[:2])
+    hlo = gwr.train_unchecked.lower(cfg, state, xs, ys, jnp.ones(10, bool), epochs=1).compile().as_text()
+    body = hlo.split("\nENTRY")[0]                  # every computation but the entry one
+    big = re.findall(rf"= (?:f32\[{n},1,{d}\]|pred\[{n},{n}\]|s32\[{n},{n}\])\S* copy\(", body)
+    assert big == [], big
+    assert "while" in hlo                           # the scan really is a loop
