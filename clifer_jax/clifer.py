@@ -48,8 +48,3 @@ def learn_class_unchecked(config: gdm.GDMConfig, state: gdm.GDMState, x: jax.Arr
     samples, labels, valid = imagination_set(config, state, x, mask, imagine)
     return gdm.learn_extra_unchecked(config, state, samples, labels, valid)
 
-
-def identity_imagination(z: jax.Array, c: jax.Array) -> jax.Array:
-    """A stand-in imagination that returns z unchanged (for tests and ablations)."""
-    del c
-    return z
