@@ -252,8 +252,10 @@ def run_experiment(cfg: ExperimentConfig, out_dir, *, progress: bool = True, max
         done_now += 1
 
     results = collect(cfg, store, data, train, timings)
-    (store.root / "results.json").write_text(json.dumps(results, indent=2))
     report.write_all(results, store.root)
+    tmp = store.root / "results.json.tmp"          # results.json appears whole or not at all
+    tmp.write_text(json.dumps(results, indent=2))
+    os.replace(tmp, store.root / "results.json")
     log(f"wrote {store.root / 'results.json'}, report.md and plots/")
     return results
 
