@@ -11,7 +11,8 @@ from pathlib import Path
 
 import jax
 
-RESULTS = Path(__file__).resolve().parent / "results"
+# BENCH_OUT redirects every benchmark's JSON (benchmarks/run_all.py uses it).
+RESULTS = Path(os.environ.get("BENCH_OUT") or Path(__file__).resolve().parent / "results")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))   # the NumPy references
 
 

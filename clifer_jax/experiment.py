@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from clifer_jax import clifer, gdm, metrics, mlp
+from clifer_jax import clifer, gdm, metrics, mlp, sharding
 
 MODELS: tuple[str, ...] = ("mlp_finetune", "mlp_joint", "gdm", "gdm_replay", "clifer")
 GDM_MODELS: tuple[str, ...] = ("gdm", "gdm_replay", "clifer")
@@ -106,48 +106,27 @@ def _batched(run):
     return jax.jit(jax.vmap(run, in_axes=(0, 0, None, None)))
 
 
-@functools.lru_cache(maxsize=32)
-def _sharded(run, devices: tuple):
-    """`vmap(run)` on each device's block of subjects: `shard_map` over a 1-D mesh."""
-    from jax.sharding import Mesh, PartitionSpec as P
-
-    mesh = Mesh(np.array(devices), ("subjects",))
-    fn = jax.shard_map(jax.vmap(run, in_axes=(0, 0, None, None)), mesh=mesh,
-                       in_specs=(P("subjects"), P("subjects"), P(), P()), out_specs=P("subjects"),
-                       check_vma=False)   # carries start device-invariant (e.g. zeros), become per-subject
-    return jax.jit(fn)
-
-
-def _pad_subjects(tree, total: int):
-    """Repeat the last subject up to `total` rows (the copies are dropped afterwards)."""
-    def pad(a):
-        a = jnp.asarray(a)
-        extra = total - a.shape[0]
-        return a if extra == 0 else jnp.concatenate([a, jnp.repeat(a[-1:], extra, axis=0)])
-    return jax.tree.map(pad, tree)
-
-
 def run_subjects(run, key: jax.Array, data: SubjectData, order, imagine_params=None,
                  devices=None) -> dict:
     """All subjects at once: `jit(vmap(run))` over the leading axis of data, one key per subject.
 
-    devices: None (the default device) or a sequence of devices; with more than
-    one, subjects are sharded over them (`shard_map`, each device vmaps its own
-    block), padded to a multiple of the device count and trimmed afterwards.
-    Results do not depend on the number of devices.
+    devices: None (the default device), an int n (the first n devices of every
+    process) or a sequence of devices; with more than one, subjects are sharded
+    over them (`clifer_jax.sharding.map_subjects`: each device vmaps its own block,
+    padding to a multiple of the device count is added and removed inside).
+    Results do not depend on the number of devices. Returns numpy arrays (on
+    every process of a multi-host run).
     """
     s = data.x.shape[0]
     keys = jax.random.split(key, s)
     order = jnp.asarray(order, jnp.int32)
-    if devices is None or len(devices) <= 1:
+    mesh = None if devices is None else sharding.subject_mesh(devices)
+    if mesh is None or mesh.devices.size == 1:
         out = _batched(run)(keys, data, order, imagine_params)
     else:
-        n = len(devices)
-        total = -(-s // n) * n
-        out = _sharded(run, tuple(devices))(_pad_subjects(keys, total), _pad_subjects(data, total),
-                                            order, imagine_params)
-        out = jax.tree.map(lambda a: a[:s], out)
-    return {k: np.asarray(v) for k, v in out.items()}
+        out = sharding.map_subjects(run, keys, data, order, imagine_params,
+                                    in_axes=(0, 0, None, None), mesh=mesh)
+    return sharding.gather(out)
 
 
 def score(preds, y_test, mask_test, order) -> dict:

@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--manual-dir", default=None, help="the downloaded dataset files (docs/data.md)")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--devices", type=int, default=None,
-                   help="shard subjects over the first n local devices (default: one)")
+                   help="shard subjects over the first n devices (default: one; see docs/scaling.md)")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
 

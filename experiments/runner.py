@@ -195,12 +195,13 @@ def run_experiment(cfg: ExperimentConfig, out_dir, *, progress: bool = True, max
                    devices: int | None = None, log=print) -> dict | None:
     """Run (or resume) the whole experiment. Returns the results, or None when
     `max_units` stopped it early (finished units stay checkpointed). `devices`:
-    shard subjects over the first n local devices (None: one device); results do
-    not depend on it."""
-    local = jax.local_devices()
-    if devices is not None and not 1 <= devices <= len(local):
-        raise ExperimentError(f"--devices {devices}: this host has {len(local)} device(s)")
-    use = local[:devices] if devices else None
+    shard subjects over the first n devices (of every process in a multi-host run;
+    None: one device); results do not depend on it."""
+    available = jax.device_count()
+    if devices is not None and not 1 <= devices <= available:
+        raise ExperimentError(f"--devices {devices}: {available} device(s) available "
+                              f"({jax.process_count()} process(es))")
+    use = devices if devices and devices > 1 else None
     store = Store(out_dir, cfg)
     timings = json.loads((store.root / "timings.json").read_text()) if (store.root / "timings.json").exists() else {}
 

@@ -1,6 +1,7 @@
-"""Subjects sharded over 4 (virtual CPU) devices give exactly the unsharded results,
-also for a subject count that is not a multiple of 4. Runs in a subprocess because
-the device count is fixed when JAX starts."""
+"""Subjects sharded over 4 (virtual CPU) devices, and over 2 processes × 2 devices
+(`jax.distributed` on localhost), give exactly the unsharded results, also for a
+subject count that is not a multiple of the device count. Runs in subprocesses
+because the device count is fixed when JAX starts."""
 
 import os
 import subprocess
@@ -36,10 +37,82 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _env(devices: int) -> dict:
+    return dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
+                JAX_PLATFORMS="cpu")
+
+
 def test_sharded_equals_unsharded_on_four_devices():
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
-    root = Path(__file__).resolve().parents[1]
-    proc = subprocess.run([sys.executable, "-c", SCRIPT], cwd=root, env=env, capture_output=True,
+    proc = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, env=_env(4), capture_output=True,
                           text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "SHARDED_OK" in proc.stdout
+
+
+GWR_GDM_SCRIPT = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, "tests")
+    import jax
+    assert jax.device_count() == 4, jax.devices()
+    from sharded_workload import assert_same, reference, sharded
+    for s, devices in ((6, 4), (1, 4), (4, 2)):      # padded 6 → 8, 1 → 4; 4 over 2 unpadded
+        assert_same(reference(s), sharded(s, devices=devices), f"{devices} devices, S={s}")
+    print("SHARDED_OK")
+""")
+
+
+def test_sharded_gwr_and_gdm_entry_points_equal_vmap():
+    proc = subprocess.run([sys.executable, "-c", GWR_GDM_SCRIPT], cwd=ROOT, env=_env(4),
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "SHARDED_OK" in proc.stdout
+
+
+PROCESS_SCRIPT = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, "tests")
+    port, pid, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    from clifer_jax import sharding
+    sharding.initialize(f"localhost:{port}", num_processes=2, process_id=pid)
+    import jax, numpy as np
+    assert (jax.process_count(), jax.device_count(), jax.local_device_count()) == (2, 4, 2)
+    from sharded_workload import experiment_run, sharded
+    res = {"gwr_gdm/" + k: v for k, v in sharded(5).items()}
+    res.update({"experiment/" + k: v for k, v in experiment_run(6, devices=4).items()})
+    np.savez(out, **res)
+    print("PROCESS_OK", pid)
+""")
+
+
+def test_two_processes_equal_one():
+    """Multi-host readiness: 2 processes (2 CPU devices each) joined by jax.distributed."""
+    import socket
+
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from sharded_workload import assert_same, experiment_run, reference
+
+    with socket.socket() as sock:
+        sock.bind(("localhost", 0))
+        port = sock.getsockname()[1]
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        outs = [f"{tmp}/p{i}.npz" for i in range(2)]
+        procs = [subprocess.Popen([sys.executable, "-c", PROCESS_SCRIPT, str(port), str(i), outs[i]],
+                                  cwd=ROOT, env=_env(2), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True) for i in range(2)]
+        logs = [p.communicate(timeout=600) for p in procs]
+        for p, (o, e) in zip(procs, logs):
+            assert p.returncode == 0, o[-3000:] + e[-3000:]
+        got = [dict(np.load(f)) for f in outs]
+    ref = {"gwr_gdm/" + k: v for k, v in reference(5).items()}
+    ref.update({"experiment/" + k: v for k, v in experiment_run(6).items()})
+    for g in got:                                   # every process holds the full results
+        assert_same(ref, g, "2 processes x 2 devices")
+        for k in ref:                               # the experiment's predicted labels exactly
+            if k.startswith("experiment/"):
+                np.testing.assert_array_equal(ref[k], g[k], err_msg=k)

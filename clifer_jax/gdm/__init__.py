@@ -13,11 +13,13 @@ from clifer_jax.gdm.api import init, learn_class, learn_extra, predict
 from clifer_jax.gdm.config import GDMConfig, reference_config
 from clifer_jax.gdm.memory import (GDMPrediction, GDMState, init_unchecked,
                                    learn_class_unchecked, learn_extra_unchecked,
-                                   predict_unchecked, replay)
+                                   predict_unchecked, replay, state_bytes)
 from clifer_jax.gdm.replay import PseudoSamples, pseudo_samples
+from clifer_jax.gdm.sharded import init_sharded, learn_class_sharded, predict_sharded
 
 __all__ = [
-    "GDMConfig", "GDMPrediction", "GDMState", "PseudoSamples", "init", "init_unchecked",
-    "learn_class", "learn_class_unchecked", "learn_extra", "learn_extra_unchecked", "predict",
-    "predict_unchecked", "pseudo_samples", "reference_config", "replay",
+    "GDMConfig", "GDMPrediction", "GDMState", "PseudoSamples", "init", "init_sharded",
+    "init_unchecked", "learn_class", "learn_class_sharded", "learn_class_unchecked", "learn_extra",
+    "learn_extra_unchecked", "predict", "predict_sharded", "predict_unchecked", "pseudo_samples",
+    "reference_config", "replay", "state_bytes",
 ]

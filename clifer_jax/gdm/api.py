@@ -13,7 +13,7 @@ from clifer_jax.gdm.memory import GDMPrediction, GDMState
 from clifer_jax.gwr import checks
 
 
-def _check_step(config: GDMConfig, x, y, mask, need: int, what: str):
+def check_step(config: GDMConfig, x, y, mask, need: int, what: str):
     lead = checks.check_samples(config.episodic, x, f"{what} features")
     if len(lead) != 1:
         raise ValueError(f"{what}: features must be [L, {config.dim}] for one subject "
@@ -35,7 +35,7 @@ def _check_step(config: GDMConfig, x, y, mask, need: int, what: str):
     return jnp.asarray(x), jnp.asarray(y, jnp.int32), jnp.asarray(mask, bool)
 
 
-def _warn_full(before: GDMState, after: GDMState):
+def warn_full(before: GDMState, after: GDMState):
     for name in ("episodic", "semantic"):
         b, a = getattr(before, name), getattr(after, name)
         if checks.is_concrete(a.refused_insertions):
@@ -47,26 +47,26 @@ def _warn_full(before: GDMState, after: GDMState):
 
 def init(config: GDMConfig, x, y, mask=None) -> GDMState:
     """Both memories from the first two valid samples of the first class step."""
-    x, y, mask = _check_step(config, x, y, mask, 2, "init")
+    x, y, mask = check_step(config, x, y, mask, 2, "init")
     return memory.init_jit(config, x, y, mask)
 
 
 def learn_class(config: GDMConfig, state: GDMState, x, y, mask=None) -> GDMState:
     """Learn one class step: x [L, D], y [L] int, mask [L] bool (padding: False)."""
-    x, y, mask = _check_step(config, x, y, mask, 1, "learn_class")
+    x, y, mask = check_step(config, x, y, mask, 1, "learn_class")
     new = memory.learn_class_jit(config, state, x, y, mask)
-    _warn_full(state, new)
+    warn_full(state, new)
     return new
 
 
 def learn_extra(config: GDMConfig, state: GDMState, x, y, mask=None, epochs: int | None = None
                 ) -> GDMState:
     """Train both memories on an extra labelled set (e.g. imagined samples)."""
-    x, y, mask = _check_step(config, x, y, mask, 0, "learn_extra")
+    x, y, mask = check_step(config, x, y, mask, 0, "learn_extra")
     if epochs is not None and (not isinstance(epochs, int) or epochs < 1):
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
     new = memory.learn_extra_jit(config, state, x, y, mask, epochs)
-    _warn_full(state, new)
+    warn_full(state, new)
     return new
 
 

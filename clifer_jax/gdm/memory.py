@@ -157,6 +157,15 @@ def predict_unchecked(config: GDMConfig, state: GDMState, x: jax.Array) -> GDMPr
                          semantic=gwr.predict_unchecked(config.semantic, state.semantic, x))
 
 
+def state_bytes(config: GDMConfig, subjects: int = 1) -> int:
+    """Bytes of `subjects` GDM states (both memories; from shapes, nothing allocated)."""
+    from clifer_jax.gwr.footprint import tree_bytes
+
+    shapes = jax.eval_shape(lambda: init_unchecked(config, jnp.zeros((2, config.dim)),
+                                                   jnp.zeros((2,), jnp.int32), jnp.ones((2,), bool)))
+    return subjects * tree_bytes(shapes)
+
+
 init_jit = jax.jit(init_unchecked, static_argnums=0)
 learn_class_jit = jax.jit(learn_class_unchecked, static_argnums=0)
 learn_extra_jit = jax.jit(learn_extra_unchecked, static_argnums=(0, 5))

@@ -15,8 +15,11 @@ except ImportError:  # pragma: no cover
 
 
 def is_concrete(x) -> bool:
-    """True when x holds values (not a tracer under jit/vmap/grad)."""
-    return not isinstance(x, Tracer)
+    """True when x's values can be read here: not a tracer under jit/vmap/grad, and not
+    a multi-host array with shards on other processes."""
+    if isinstance(x, Tracer):
+        return False
+    return not isinstance(x, jax.Array) or x.is_fully_addressable
 
 
 def _dtype(x) -> np.dtype:

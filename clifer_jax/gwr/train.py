@@ -101,10 +101,15 @@ def train(config: GWRConfig, state: GWRState, xs, ys=None, valid=None, *, epochs
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
     new = train_unchecked(config, state, jnp.asarray(xs), jnp.asarray(ys), jnp.asarray(valid),
                           epochs=epochs, remove_isolated=remove_isolated)
-    if checks.is_concrete(new.refused_insertions) and checks.is_concrete(state.refused_insertions):
-        refused = int(np.sum(new.refused_insertions) - np.sum(state.refused_insertions))
+    warn_refused(state, new)
+    return new
+
+
+def warn_refused(before: GWRState, after: GWRState) -> None:
+    """Warn (when the counters can be read) if insertions were refused between two states."""
+    if checks.is_concrete(after.refused_insertions) and checks.is_concrete(before.refused_insertions):
+        refused = int(np.sum(after.refused_insertions) - np.sum(before.refused_insertions))
         if refused > 0:
             warnings.warn(f"GWR network full: {refused} insertions refused "
-                          f"(max_nodes={np.asarray(new.max_nodes).tolist()}); those samples adapted "
-                          f"their BMU instead", RuntimeWarning, stacklevel=2)
-    return new
+                          f"(max_nodes={np.asarray(after.max_nodes).tolist()}); those samples adapted "
+                          f"their BMU instead", RuntimeWarning, stacklevel=3)

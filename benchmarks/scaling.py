@@ -1,0 +1,247 @@
+"""Scaling study: Gamma-GWR training and a GDM class step against the number of networks
+(subjects) vmapped and against capacity, with the NumPy reference beside; state memory.
+
+* networks sweep (capacity fixed): aggregate samples/s (GWR) or subject-steps/s (GDM) of
+  one `jit(vmap)` over S networks, and the NumPy loop's rate (one network at a time,
+  measured on one network: a sequential loop over S networks runs at that same rate);
+* capacity sweep (one network): the same against N, NumPy beside;
+* memory: exact state bytes per network (from the state's shapes), XLA's compiled working
+  set of one training call (`memory_analysis`), and the largest capacity whose states fit
+  a budget, for 1 and for 1,024 networks.
+
+Writes benchmarks/results/scaling.json (BENCH_TAG adds a suffix) and a figure
+benchmarks/images/scaling_<backend>.png.
+
+    python -m benchmarks.scaling                  # full: 1 … 1,024 networks, N = 256 … 16,384
+    python -m benchmarks.scaling --scale small    # minutes: 1 … 64 networks, N = 256 … 4,096
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from benchmarks.common import device_info, table, timed, write_json
+from benchmarks.gdm import subject_steps
+from benchmarks.gwr_kernel import config as gwr_config, numpy_throughput, stream
+from clifer_jax import gdm, gwr
+from gdm_reference import ReferenceGDM
+
+SCALES = {
+    "smoke": dict(networks=[1, 2], capacities=[64, 128], gwr_steps=60, gdm_capacities=[32, 64]),
+    "small": dict(networks=[1, 4, 16, 64], capacities=[256, 1024, 4096], gwr_steps=500,
+                  gdm_capacities=[160, 640, 2560]),
+    "full": dict(networks=[1, 4, 16, 64, 256, 1024], capacities=[256, 1024, 4096, 16384],
+                 gwr_steps=1000, gdm_capacities=[160, 640, 2560, 10240]),
+}
+DIM = 50
+GIB = 1 << 30
+
+
+def _memory(compiled) -> dict:
+    try:
+        m = compiled.memory_analysis()
+        return {"xla_temp_bytes": int(m.temp_size_in_bytes), "xla_argument_bytes": int(m.argument_size_in_bytes),
+                "xla_output_bytes": int(m.output_size_in_bytes)}
+    except Exception:                                  # not every backend reports it
+        return {}
+
+
+def gwr_jax(capacity: int, networks: int, steps: int) -> dict:
+    """Aggregate samples/s of one jit(vmap(train)) over `networks` networks."""
+    cfg = gwr_config(capacity, DIM)
+    x, y = (jnp.asarray(a) for a in stream(0, steps, DIM, (networks,)))
+    valid = jnp.ones(x.shape[:-1], bool)
+    s0 = jax.jit(jax.vmap(lambda x, y: gwr.init_unchecked(cfg, x[:2], y[:2])))(x, y)
+    fn = jax.jit(jax.vmap(lambda s, x, y, v: gwr.train_unchecked(cfg, s, x, y, v, epochs=1)))
+    t0 = time.perf_counter()
+    compiled = fn.lower(s0, x, y, valid).compile()
+    compile_s = time.perf_counter() - t0
+    seconds = timed(compiled, s0, x, y, valid, repeat=2)
+    nodes = float(np.mean(np.asarray(compiled(s0, x, y, valid).num_nodes)))
+    del s0
+    return dict(samples_per_s=steps * networks / seconds, step_us=1e6 * seconds / steps,
+                compile_s=compile_s, nodes=nodes, state_bytes=gwr.state_bytes(cfg), **_memory(compiled))
+
+
+def gwr_numpy(capacity: int, budget_s: float, max_steps: int) -> dict:
+    cfg = gwr_config(capacity, DIM)
+    probe, _ = numpy_throughput(cfg, 30)
+    n = int(np.clip(probe * budget_s, 50, max_steps))
+    rate, nodes = numpy_throughput(cfg, n)
+    return dict(numpy_samples_per_s=rate, numpy_steps=n, numpy_nodes=nodes)
+
+
+def gdm_jax(capacity: int, subjects: int, length: int = 24) -> dict:
+    """Seconds of one vmapped GDM class step (after a first one), per subject."""
+    cfg = gdm.reference_config(DIM, capacity)
+    x, y, m = (jnp.asarray(a) for a in subject_steps(subjects, length, DIM))
+    init = jax.jit(jax.vmap(gdm.init_unchecked, in_axes=(None, 0, 0, 0)), static_argnums=0)
+    learn = jax.jit(jax.vmap(gdm.learn_class_unchecked, in_axes=(None, 0, 0, 0, 0)), static_argnums=0)
+    state = init(cfg, x[:, 0], y[:, 0], m[:, 0])
+    t0 = time.perf_counter()
+    state = jax.block_until_ready(learn(cfg, state, x[:, 0], y[:, 0], m[:, 0]))
+    first = time.perf_counter() - t0
+    seconds = timed(lambda: learn(cfg, state, x[:, 1], y[:, 1], m[:, 1]), repeat=2)
+    mem = _memory(learn.lower(cfg, state, x[:, 1], y[:, 1], m[:, 1]).compile())
+    return dict(step_s=seconds, subject_steps_per_s=subjects / seconds, compile_s=first - seconds,
+                state_bytes=gdm.state_bytes(cfg), **mem)
+
+
+def gdm_numpy(capacity: int, length: int = 24) -> dict:
+    cfg = gdm.reference_config(DIM, capacity)
+    x, y, m = subject_steps(1, length, DIM)
+    fields = lambda c: {f: getattr(c, f) for f in c.__dataclass_fields__}  # noqa: E731
+    ref = ReferenceGDM(fields(cfg.episodic), fields(cfg.semantic), replay=False)
+    ref.init(x[0, 0], y[0, 0], m[0, 0])
+    ref.learn_class(x[0, 0], y[0, 0], m[0, 0])
+    t0 = time.perf_counter()
+    ref.learn_class(x[0, 1], y[0, 1], m[0, 1])
+    s = time.perf_counter() - t0
+    return dict(numpy_step_s=s, numpy_subject_steps_per_s=1.0 / s)
+
+
+def memory_table(capacities: list[int]) -> list[dict]:
+    rows = []
+    for n in sorted({256, 1024, 4096, 16384, 65536, *capacities}):
+        cfg = gwr_config(n, DIM)
+        rows.append(dict(capacity=n, gwr_state_mib=gwr.state_bytes(cfg) / 2**20,
+                         gdm_state_mib=gdm.state_bytes(gdm.reference_config(DIM, n)) / 2**20))
+    return rows
+
+
+def budget_table() -> list[dict]:
+    cfg = gwr_config(2, DIM)
+    rows = []
+    for gib in (1, 16, 24, 80, 141):
+        rows.append(dict(budget_gib=gib, **{f"max_capacity_{s}_networks": gwr.largest_capacity(cfg, gib * GIB, s)
+                                            for s in (1, 64, 1024)}))
+    return rows
+
+
+def plot(result: dict, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    dev = result["device"]
+    fig, ax = plt.subplots(2, 2, figsize=(11, 8.5))
+    panels = [("gwr_networks", "networks", "samples_per_s", "numpy_samples_per_s", ax[0, 0],
+               f"Gamma-GWR, N = {result['gwr_networks'][0]['capacity']}: samples/s vs networks", "aggregate samples/s"),
+              ("gwr_capacity", "capacity", "samples_per_s", "numpy_samples_per_s", ax[0, 1],
+               "Gamma-GWR, one network: samples/s vs capacity N", "samples/s"),
+              ("gdm_subjects", "subjects", "subject_steps_per_s", "numpy_subject_steps_per_s", ax[1, 0],
+               f"GDM class step, N = {result['gdm_subjects'][0]['capacity']}: vs subjects", "subject-steps/s"),
+              ("gdm_capacity", "capacity", "subject_steps_per_s", "numpy_subject_steps_per_s", ax[1, 1],
+               "GDM class step, one subject: vs episodic capacity N", "subject-steps/s")]
+    for key, xk, yk, nk, a, title, ylabel in panels:
+        rows = result[key]
+        xs = [r[xk] for r in rows]
+        a.loglog(xs, [r[yk] for r in rows], "o-", label=f"JAX ({dev['backend']})")
+        if rows and nk in rows[0]:
+            a.loglog(xs, [r[nk] for r in rows], "s--", label="NumPy reference (one at a time)")
+        a.set_title(title, fontsize=10)
+        a.set_xlabel(xk)
+        a.set_ylabel(ylabel)
+        a.grid(True, which="both", alpha=0.3)
+        a.legend(fontsize=8)
+    fig.suptitle(f"clifer-jax scaling — {dev['device']} ({dev['backend']}, {dev['cpu_count']} CPU cores, "
+                 f"JAX {dev['jax']})", fontsize=11)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--scale", choices=sorted(SCALES), default="full")
+    p.add_argument("--numpy-seconds", type=float, default=2.0, help="time budget per NumPy GWR run")
+    p.add_argument("--gwr-capacity", type=int, default=256, help="capacity of the networks sweep")
+    p.add_argument("--gdm-capacity", type=int, default=160, help="episodic capacity of the subjects sweep")
+    p.add_argument("--figure", default=None, help="figure path (default benchmarks/images/scaling_<backend>.png)")
+    args = p.parse_args(argv)
+    sc = SCALES[args.scale]
+    log = lambda *a: print(*a, flush=True)  # noqa: E731
+    result = {"scale": args.scale, "dim": DIM}
+
+    np_small = gwr_numpy(args.gwr_capacity, args.numpy_seconds, 2000)
+    rows = []
+    for s in sc["networks"]:
+        r = dict(capacity=args.gwr_capacity, networks=s, **gwr_jax(args.gwr_capacity, s, sc["gwr_steps"] // 2),
+                 **np_small)
+        r["speedup_vs_numpy"] = r["samples_per_s"] / r["numpy_samples_per_s"]
+        rows.append(r)
+        log(f"gwr N={args.gwr_capacity} networks={s}: {r['samples_per_s']:,.0f} samples/s "
+            f"(x{r['speedup_vs_numpy']:.1f} numpy)")
+    base = rows[0]["samples_per_s"]
+    for r in rows:
+        r["aggregate_vs_one"] = r["samples_per_s"] / base
+    result["gwr_networks"] = rows
+
+    rows = []
+    for n in sc["capacities"]:
+        r = dict(capacity=n, networks=1, **gwr_jax(n, 1, sc["gwr_steps"]),
+                 **gwr_numpy(n, args.numpy_seconds, sc["gwr_steps"]))
+        r["speedup_vs_numpy"] = r["samples_per_s"] / r["numpy_samples_per_s"]
+        rows.append(r)
+        log(f"gwr N={n}: {r['samples_per_s']:,.0f} samples/s, numpy {r['numpy_samples_per_s']:,.0f} "
+            f"(x{r['speedup_vs_numpy']:.1f}); state {r['state_bytes'] / 2**20:,.1f} MiB")
+    result["gwr_capacity"] = rows
+
+    np_gdm = gdm_numpy(args.gdm_capacity)
+    rows = []
+    for s in sc["networks"]:
+        r = dict(capacity=args.gdm_capacity, subjects=s, **gdm_jax(args.gdm_capacity, s), **np_gdm)
+        r["speedup_vs_numpy"] = r["subject_steps_per_s"] / r["numpy_subject_steps_per_s"]
+        rows.append(r)
+        log(f"gdm N={args.gdm_capacity} subjects={s}: {r['step_s']:.3f} s/step, "
+            f"{r['subject_steps_per_s']:,.1f} subject-steps/s (x{r['speedup_vs_numpy']:.1f} numpy)")
+    result["gdm_subjects"] = rows
+
+    rows = []
+    for n in sc["gdm_capacities"]:
+        r = dict(capacity=n, subjects=1, **gdm_jax(n, 1), **gdm_numpy(n))
+        r["speedup_vs_numpy"] = r["subject_steps_per_s"] / r["numpy_subject_steps_per_s"]
+        rows.append(r)
+        log(f"gdm N={n}: {r['step_s'] * 1e3:.1f} ms/step, numpy {r['numpy_step_s'] * 1e3:.1f} ms "
+            f"(x{r['speedup_vs_numpy']:.1f}); state {r['state_bytes'] / 2**20:,.1f} MiB")
+    result["gdm_capacity"] = rows
+
+    result["memory"] = memory_table(sc["capacities"])
+    result["budget"] = budget_table()
+
+    print()
+    print(table(result["gwr_networks"], ["networks", "samples_per_s", "aggregate_vs_one",
+                                         "numpy_samples_per_s", "speedup_vs_numpy", "compile_s"]))
+    print()
+    print(table(result["gwr_capacity"], ["capacity", "samples_per_s", "numpy_samples_per_s",
+                                         "speedup_vs_numpy", "step_us", "nodes", "xla_temp_bytes"]))
+    print()
+    print(table(result["gdm_subjects"], ["subjects", "step_s", "subject_steps_per_s",
+                                         "numpy_subject_steps_per_s", "speedup_vs_numpy"]))
+    print()
+    print(table(result["gdm_capacity"], ["capacity", "step_s", "numpy_step_s", "speedup_vs_numpy",
+                                         "xla_temp_bytes"]))
+    print()
+    print(table(result["memory"], ["capacity", "gwr_state_mib", "gdm_state_mib"]))
+    print()
+    print(table(result["budget"], ["budget_gib", "max_capacity_1_networks", "max_capacity_64_networks",
+                                   "max_capacity_1024_networks"]))
+    tag = os.environ.get("BENCH_TAG")
+    name = "scaling" + ("" if args.scale == "full" else f"_{args.scale}")
+    path = write_json(name, result)
+    fig = Path(args.figure) if args.figure else (
+        Path(__file__).resolve().parent / "images" / f"{name}_{tag or device_info()['backend']}.png")
+    plot({**result, "device": device_info()}, fig)
+    print(f"wrote {path} and {fig}")
+
+
+if __name__ == "__main__":
+    main()

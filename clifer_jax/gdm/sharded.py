@@ -1,0 +1,87 @@
+"""The GDM for many subjects at once, the subject axis sharded over devices (issue 7).
+
+    states = init_sharded(cfg, x[:, 0], y[:, 0], m[:, 0])        # x [S, C, L, D]
+    for c in range(C):
+        states = learn_class_sharded(cfg, states, x[:, c], y[:, c], m[:, c])
+    preds = predict_sharded(cfg, states, x_test)                 # x_test [S, B, D]
+
+`jax.vmap` of the per-subject kernels run by `clifer_jax.sharding.map_subjects` over
+every device (or `devices=`): results equal `jax.vmap` exactly; states stay sharded
+between calls.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax.numpy as jnp
+import numpy as np
+
+from clifer_jax import sharding
+from clifer_jax.gdm import memory
+from clifer_jax.gdm.api import check_step, warn_full
+from clifer_jax.gdm.config import GDMConfig
+from clifer_jax.gdm.memory import GDMPrediction, GDMState
+from clifer_jax.gwr import checks
+
+
+@functools.lru_cache(maxsize=64)
+def _kernel(name: str, config: GDMConfig):
+    """One stable function object per (kernel, config): compilations are cached by it."""
+    fn = {"init": memory.init_unchecked, "learn_class": memory.learn_class_unchecked,
+          "predict": memory.predict_unchecked}[name]
+    return functools.partial(fn, config)
+
+
+def _subjects(config: GDMConfig, x, y, mask, need: int, what: str):
+    """x [S, L, D], y [S, L], mask [S, L] → validated jax arrays (every subject checked)."""
+    if np.ndim(x) != 3:
+        raise ValueError(f"{what}: features must be [S, L, {config.dim}] (subjects, samples, dim); "
+                         f"got shape {np.shape(x)}")
+    if mask is None:
+        mask = np.ones(np.shape(x)[:2], bool)
+    for name, a in (("labels", y), ("mask", mask)):
+        if tuple(np.shape(a)) != tuple(np.shape(x)[:2]):
+            raise ValueError(f"{what}: {name} must be {tuple(np.shape(x)[:2])}, got {tuple(np.shape(a))}")
+    if checks.is_concrete(x) and checks.is_concrete(y) and checks.is_concrete(mask):
+        xs, ys, ms = np.asarray(x), np.asarray(y), np.asarray(mask)
+        for s in range(xs.shape[0]):
+            check_step(config, xs[s], ys[s], ms[s], need, f"{what} (subject {s})")
+    return jnp.asarray(x), jnp.asarray(y, jnp.int32), jnp.asarray(mask, bool)
+
+
+def _check_states(config: GDMConfig, states: GDMState, s: int) -> None:
+    for name in ("episodic", "semantic"):
+        mem = getattr(states, name)
+        checks.check_state(getattr(config, name), mem)
+        if np.ndim(mem.weights) != 4 or np.shape(mem.weights)[0] != s:
+            raise ValueError(f"states must hold {s} subjects; {name} weights have shape "
+                             f"{np.shape(mem.weights)}")
+
+
+def init_sharded(config: GDMConfig, x, y, mask=None, *, devices=None) -> GDMState:
+    """Both memories of S subjects from their first class step: x [S, L, D], y [S, L], mask [S, L]."""
+    x, y, mask = _subjects(config, x, y, mask, 2, "init")
+    return sharding.map_subjects(_kernel("init", config), x, y, mask,
+                                 mesh=sharding.subject_mesh(devices))
+
+
+def learn_class_sharded(config: GDMConfig, states: GDMState, x, y, mask=None, *, devices=None
+                        ) -> GDMState:
+    """One class step for S subjects: x [S, L, D], y [S, L], mask [S, L] (False: padding)."""
+    x, y, mask = _subjects(config, x, y, mask, 1, "learn_class")
+    _check_states(config, states, x.shape[0])
+    new = sharding.map_subjects(_kernel("learn_class", config), states, x, y, mask,
+                                mesh=sharding.subject_mesh(devices))
+    warn_full(states, new)
+    return new
+
+
+def predict_sharded(config: GDMConfig, states: GDMState, x, *, devices=None) -> GDMPrediction:
+    """Episodic and semantic predictions for S subjects: x [S, B, D] → leading [S, B]."""
+    lead = checks.check_samples(config.episodic, x, "predict features")
+    if len(lead) != 2:
+        raise ValueError(f"predict: features must be [S, B, {config.dim}], got {np.shape(x)}")
+    _check_states(config, states, lead[0])
+    return sharding.map_subjects(_kernel("predict", config), states, jnp.asarray(x),
+                                 mesh=sharding.subject_mesh(devices))

@@ -1,0 +1,39 @@
+"""Memory footprint of a network's state, and the largest capacity a budget holds.
+
+The state is dominated by three N×N arrays (edges bool, edge_birth and temporal
+int32: 9·N² bytes) next to the N·(K+1)·D weights, so memory, not time, bounds
+the capacity: per-step time is O(N·D) but the state is O(N²).
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from clifer_jax.gwr.config import GWRConfig
+from clifer_jax.gwr.state import empty
+
+
+def tree_bytes(tree) -> int:
+    """Total bytes of the arrays (or `jax.ShapeDtypeStruct`s) in a pytree."""
+    return int(sum(np.prod(a.shape, dtype=np.int64) * np.dtype(a.dtype).itemsize
+                   for a in jax.tree.leaves(tree)))
+
+
+def state_bytes(config: GWRConfig, networks: int = 1) -> int:
+    """Bytes of `networks` states of this config (exact: from the state's shapes, nothing allocated)."""
+    return networks * tree_bytes(jax.eval_shape(lambda: empty(config)))
+
+
+def largest_capacity(config: GWRConfig, budget_bytes: int, networks: int = 1) -> int:
+    """The largest capacity N whose `networks` states fit in `budget_bytes` (0 if not even N = 2)."""
+    fits = lambda n: state_bytes(config.replace(capacity=n, max_nodes=n), networks) <= budget_bytes  # noqa: E731
+    if not fits(2):
+        return 0
+    lo, hi = 2, 4
+    while fits(hi):
+        lo, hi = hi, hi * 2
+    while hi - lo > 1:                       # fits(lo), not fits(hi)
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    return lo

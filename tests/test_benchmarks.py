@@ -1,0 +1,38 @@
+"""The benchmark suite runs end to end at its smallest scale and writes its summary
+(structure only: no speed is asserted in tests)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.run_all import tables
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_tables_keeps_markdown_tables_and_checks():
+    out = "noise\n| a | b |\n|---|---|\n| 1 | 2 |\nmore noise\nchecks: {'x': 1}\n| c |\n"
+    assert tables(out) == "| a | b |\n|---|---|\n| 1 | 2 |\n\nchecks: {'x': 1}\n\n| c |"
+
+
+def test_run_all_smoke_writes_summary(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.run_all", "--scale", "smoke", "--only", "scaling",
+                           "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    m = summary["machine"]
+    assert m["backend"] == "cpu" and m["devices"] and m["jax"] and m["cpu_count"] >= 1
+    bench = summary["benchmarks"]["scaling"]
+    assert bench["status"] == "ok", bench
+    res = bench["results"]["scaling_smoke.json"]
+    assert [r["networks"] for r in res["gwr_networks"]] == [1, 2]
+    assert [r["capacity"] for r in res["gwr_capacity"]] == [64, 128]
+    for r in res["gwr_capacity"] + res["gwr_networks"] + res["gdm_subjects"] + res["gdm_capacity"]:
+        assert r["state_bytes"] > 0 and r["speedup_vs_numpy"] > 0
+    # State grows with N² (three N×N arrays dominate): 4× the capacity, > 4× the bytes.
+    mem = {r["capacity"]: r["gwr_state_mib"] for r in res["memory"]}
+    assert mem[16384] / mem[4096] > 4 * 0.99 and mem[16384] / mem[4096] < 16
+    assert (tmp_path / "scaling.png").stat().st_size > 10_000
+    md = (tmp_path / "summary.md").read_text()
+    assert "backend: **cpu**" in md and "## scaling" in md and "| networks |" in md
