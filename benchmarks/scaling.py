@@ -53,21 +53,35 @@ def _memory(compiled) -> dict:
         return {}
 
 
-def gwr_jax(capacity: int, networks: int, steps: int) -> dict:
-    """Aggregate samples/s of one jit(vmap(train)) over `networks` networks."""
+def gwr_jax(capacity: int, networks: int, steps: int, marginal: bool = False) -> dict:
+    """Aggregate samples/s of one training call, jit(vmap(train)) over `networks` networks.
+
+    marginal: also time a call of 4·steps samples, and split the call's time into the
+    cost of one more step (`marginal_step_us`, O(N·D)) and a fixed cost per call
+    (`per_call_ms`: the end-of-call pruning and node removal, O(N²))."""
     cfg = gwr_config(capacity, DIM)
-    x, y = (jnp.asarray(a) for a in stream(0, steps, DIM, (networks,)))
+    x, y = (jnp.asarray(a) for a in stream(0, 4 * steps if marginal else steps, DIM, (networks,)))
     valid = jnp.ones(x.shape[:-1], bool)
     s0 = jax.jit(jax.vmap(lambda x, y: gwr.init_unchecked(cfg, x[:2], y[:2])))(x, y)
     fn = jax.jit(jax.vmap(lambda s, x, y, v: gwr.train_unchecked(cfg, s, x, y, v, epochs=1)))
-    t0 = time.perf_counter()
-    compiled = fn.lower(s0, x, y, valid).compile()
-    compile_s = time.perf_counter() - t0
-    seconds = timed(compiled, s0, x, y, valid, repeat=2)
-    nodes = float(np.mean(np.asarray(compiled(s0, x, y, valid).num_nodes)))
-    del s0
-    return dict(samples_per_s=steps * networks / seconds, step_us=1e6 * seconds / steps,
-                compile_s=compile_s, nodes=nodes, state_bytes=gwr.state_bytes(cfg), **_memory(compiled))
+
+    def run(t: int):
+        args = (s0, x[:, :t], y[:, :t], valid[:, :t])
+        t0 = time.perf_counter()
+        compiled = fn.lower(*args).compile()
+        compile_s = time.perf_counter() - t0
+        return timed(compiled, *args, repeat=3), compile_s, compiled, compiled(*args).num_nodes
+
+    seconds, compile_s, compiled, nodes = run(steps)
+    out = dict(samples_per_s=steps * networks / seconds, step_us=1e6 * seconds / steps,
+               compile_s=compile_s, nodes=float(np.mean(np.asarray(nodes))),
+               state_bytes=gwr.state_bytes(cfg), **_memory(compiled))
+    if marginal:
+        longer, _, _, _ = run(4 * steps)
+        step = max(longer - seconds, 0.0) / (3 * steps)
+        out.update(marginal_step_us=1e6 * step, per_call_ms=1e3 * max(seconds - step * steps, 0.0),
+                   marginal_samples_per_s=networks / step if step > 0 else float("inf"))
+    return out
 
 
 def gwr_numpy(capacity: int, budget_s: float, max_steps: int) -> dict:
@@ -187,12 +201,13 @@ def main(argv=None):
 
     rows = []
     for n in sc["capacities"]:
-        r = dict(capacity=n, networks=1, **gwr_jax(n, 1, sc["gwr_steps"]),
+        r = dict(capacity=n, networks=1, **gwr_jax(n, 1, sc["gwr_steps"], marginal=True),
                  **gwr_numpy(n, args.numpy_seconds, sc["gwr_steps"]))
         r["speedup_vs_numpy"] = r["samples_per_s"] / r["numpy_samples_per_s"]
         rows.append(r)
         log(f"gwr N={n}: {r['samples_per_s']:,.0f} samples/s, numpy {r['numpy_samples_per_s']:,.0f} "
-            f"(x{r['speedup_vs_numpy']:.1f}); state {r['state_bytes'] / 2**20:,.1f} MiB")
+            f"(x{r['speedup_vs_numpy']:.1f}); {r['marginal_step_us']:.1f} µs per extra step, "
+            f"{r['per_call_ms']:.1f} ms per call; state {r['state_bytes'] / 2**20:,.1f} MiB")
     result["gwr_capacity"] = rows
 
     np_gdm = gdm_numpy(args.gdm_capacity)
@@ -222,7 +237,8 @@ def main(argv=None):
                                          "numpy_samples_per_s", "speedup_vs_numpy", "compile_s"]))
     print()
     print(table(result["gwr_capacity"], ["capacity", "samples_per_s", "numpy_samples_per_s",
-                                         "speedup_vs_numpy", "step_us", "nodes", "xla_temp_bytes"]))
+                                         "speedup_vs_numpy", "marginal_step_us", "per_call_ms", "nodes",
+                                         "xla_temp_bytes"]))
     print()
     print(table(result["gdm_subjects"], ["subjects", "step_s", "subject_steps_per_s",
                                          "numpy_subject_steps_per_s", "speedup_vs_numpy"]))

@@ -158,3 +158,19 @@ def test_loop_body_copies_no_large_array():
     big = re.findall(rf"= (?:f32\[{n},1,{d}\]|pred\[{n},{n}\]|s32\[{n},{n}\])\S* copy\(", body)
     assert big == [], big
     assert "while" in hlo                           # the scan really is a loop
+
+
+def test_lazy_pruning_equals_physical_pruning():
+    """mark_pruned (O(1), used between epochs) removes exactly the edges prune_old_edges
+    clears from the N×N array: the same live edges, and the same array once cleared."""
+    from clifer_jax.gwr.train import live_edges, mark_pruned
+
+    cfg = gwr.GWRConfig(dim=4, capacity=40, max_age=6, activity_threshold=0.5, habituation_threshold=0.6)
+    xs = np.random.default_rng(3).uniform(-1, 1, (60, 4)).astype(np.float32)
+    state = gwr.train_unchecked(cfg, gwr.init(cfg, xs[:2]), jnp.asarray(xs), jnp.full((60, 1), -1),
+                                jnp.ones(60, bool), epochs=1, remove_isolated=False)
+    state = state.replace(t=state.t + 3)          # some edges now older than max_age
+    lazy, physical = mark_pruned(state), gwr.prune_old_edges(cfg, state)
+    assert np.asarray(state.edges).sum() > np.asarray(physical.edges).sum() > 0
+    np.testing.assert_array_equal(live_edges(cfg, lazy), physical.edges)
+    np.testing.assert_array_equal(gwr.prune_old_edges(cfg, lazy).edges, physical.edges)

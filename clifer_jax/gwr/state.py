@@ -22,7 +22,8 @@ class GWRState:
       sq_norms: [N, K+1] cached squared norms of the weight rows (distances by matmul).
       active: [N] bool, slot holds a node.
       habituation: [N] firing counter h.
-      edges: [N, N] bool, symmetric topology.
+      edges: [N, N] bool, symmetric topology as written by the steps; an edge is live
+        while pruned_at − edge_birth ≤ max_age (see `live_edges`).
       edge_birth: [N, N] int32, update-clock value at which the edge was (re)set;
         age = t - edge_birth, so aging never touches the N×N array.
       temporal: [N, N] int32, count of BMU transitions i -> j.
@@ -30,6 +31,9 @@ class GWRState:
       prev_weights: [K+1, D] BMU weights of the previous sample (zero: none).
       prev_bmu: [] int32, BMU of the previous sample (-1: none).
       t: [] int32, update steps taken (the edge-age clock).
+      pruned_at: [] int32, clock of the last end-of-epoch pruning. Pruning inside a
+        training call only sets this (O(1)); the N×N `edges` array is cleared once, at
+        the end of the call, so after `train` it holds exactly the live edges.
       num_nodes: [] int32, number of active slots.
       max_nodes: [] int32, node limit of this network (<= N).
       refused_insertions: [] int32, insertions refused because the network was full.
@@ -47,6 +51,7 @@ class GWRState:
     prev_weights: jax.Array
     prev_bmu: jax.Array
     t: jax.Array
+    pruned_at: jax.Array
     num_nodes: jax.Array
     max_nodes: jax.Array
     refused_insertions: jax.Array
@@ -75,6 +80,7 @@ def empty(config: GWRConfig) -> GWRState:
         prev_weights=jnp.zeros((k1, d), dt),
         prev_bmu=jnp.array(-1, i32),
         t=jnp.array(0, i32),
+        pruned_at=jnp.array(0, i32),
         num_nodes=jnp.array(0, i32),
         max_nodes=jnp.array(config.max_nodes, i32),
         refused_insertions=jnp.array(0, i32),

@@ -7,7 +7,9 @@ Written for `lax.scan` on an accelerator or a 2-core CPU (SPEC §7):
 * weights, habituation and histograms change by scatter-add (inactive slots
   hold zeros, so an insertion is an add into a clean slot);
 * edges are written before the BMU's edge row is read, and edge aging is a
-  timestamp, so XLA never copies an N×N array inside the loop.
+  timestamp, so XLA never copies an N×N array inside the loop;
+* end-of-epoch pruning is a clock value (`pruned_at`): the BMU's row is masked
+  by it when read, and the N×N array is cleared once per training call.
 """
 
 from __future__ import annotations
@@ -73,7 +75,8 @@ def step(config: GWRConfig, state: GWRState, x: jax.Array, y: jax.Array,
     edge_birth = state.edge_birth.at[rows, cols].set(t_new, mode="drop")
 
     # Neighbours of b after the b-s edge exists; read after the write (no N×N copy).
-    nbr_row = edges[b]
+    # Edges pruned lazily at an earlier epoch's end are still written but not live.
+    nbr_row = edges[b] & ((state.pruned_at - edge_birth[b]) <= config.max_age)
     nbrs = jnp.nonzero(nbr_row, size=config.max_degree, fill_value=n)[0].astype(i32)
     nbrs = jnp.where(adapt, nbrs, drop)
     too_many = adapt & (jnp.sum(nbr_row, dtype=i32) > config.max_degree)

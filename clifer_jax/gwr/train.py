@@ -15,10 +15,22 @@ from clifer_jax.gwr.state import GWRState
 from clifer_jax.gwr.step import step
 
 
+def live_edges(config: GWRConfig, state: GWRState) -> jax.Array:
+    """[N, N] bool: the edges that exist, with lazily pruned ones removed (one N×N pass)."""
+    return state.edges & ((state.pruned_at - state.edge_birth) <= config.max_age)
+
+
 def prune_old_edges(config: GWRConfig, state: GWRState) -> GWRState:
-    """Remove edges older than max_age (age = t − birth). One N×N pass; once per epoch."""
-    young = (state.t - state.edge_birth) <= config.max_age
-    return state.replace(edges=state.edges & young)
+    """Remove edges older than max_age (age = t − birth) from the N×N array. One N×N pass."""
+    state = state.replace(pruned_at=state.t)
+    return state.replace(edges=live_edges(config, state))
+
+
+def mark_pruned(state: GWRState) -> GWRState:
+    """`prune_old_edges` without touching the N×N array: O(1). Edges it would remove
+    stop being live (`live_edges`, and the step's neighbour read) at once; the array is
+    cleared by the next `prune_old_edges`."""
+    return state.replace(pruned_at=state.t)
 
 
 def remove_isolated_nodes(config: GWRConfig, state: GWRState) -> GWRState:
@@ -63,10 +75,12 @@ def train_unchecked(config: GWRConfig, state: GWRState, xs: jax.Array, ys: jax.A
 
     def epoch(st, _):
         st, _ = jax.lax.scan(sample, st, (xs, ys, valid))
-        return prune_old_edges(config, st), None
+        return mark_pruned(st), None
 
     state = start_call(state)
     state, _ = jax.lax.scan(epoch, state, None, length=epochs)
+    # One N×N pass per call, not per epoch: the last epoch's pruning, made physical.
+    state = prune_old_edges(config, state)
     return remove_isolated_nodes(config, state) if remove_isolated else state
 
 
