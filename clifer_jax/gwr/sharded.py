@@ -21,7 +21,7 @@ from clifer_jax.gwr import checks
 from clifer_jax.gwr.config import GWRConfig
 from clifer_jax.gwr.predict import Prediction, predict_unchecked
 from clifer_jax.gwr.state import GWRState, init_unchecked
-from clifer_jax.gwr.train import train_unchecked, warn_refused
+from clifer_jax.gwr.train import check_train_inputs, train_unchecked, warn_refused
 
 
 @functools.lru_cache(maxsize=64)
@@ -69,17 +69,9 @@ def train_sharded(config: GWRConfig, states: GWRState, xs, ys=None, valid=None, 
     """`train` for S networks: xs [S, T, D], ys [S, T, H], valid [S, T] (False: padding)."""
     lead = _batch(config, xs, "samples")
     _networks(config, states, lead[0])
-    if ys is None:
-        ys = np.full(lead + (config.num_heads,), -1, np.int32)
-    checks.check_labels(config, ys, lead)
-    if valid is None:
-        valid = np.ones(lead, bool)
-    checks.check_valid(valid, lead)
-    if not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    ys, valid = check_train_inputs(config, lead, ys, valid, epochs)
     fn = _kernel("train", config, epochs, bool(remove_isolated))
-    new = sharding.map_subjects(fn, states, jnp.asarray(xs), jnp.asarray(ys, jnp.int32),
-                                jnp.asarray(valid, bool), mesh=sharding.subject_mesh(devices))
+    new = sharding.map_subjects(fn, states, jnp.asarray(xs), ys, valid, mesh=sharding.subject_mesh(devices))
     warn_refused(states, new)
     return new
 

@@ -105,6 +105,16 @@ def train(config: GWRConfig, state: GWRState, xs, ys=None, valid=None, *, epochs
     if len(lead) != 1:
         raise ValueError(f"train takes one sequence xs [T, D]; got shape {np.shape(xs)} "
                          f"(use jax.vmap over networks for a batch)")
+    ys, valid = check_train_inputs(config, lead, ys, valid, epochs)
+    new = train_unchecked(config, state, jnp.asarray(xs), ys, valid,
+                          epochs=epochs, remove_isolated=remove_isolated)
+    warn_refused(state, new)
+    return new
+
+
+def check_train_inputs(config: GWRConfig, lead: tuple[int, ...], ys, valid, epochs):
+    """Labels [*lead, H] (default: none) and validity [*lead] (default: all) → jax arrays;
+    epochs a positive int."""
     if ys is None:
         ys = jnp.full(lead + (config.num_heads,), -1, jnp.int32)
     checks.check_labels(config, ys, lead)
@@ -113,10 +123,7 @@ def train(config: GWRConfig, state: GWRState, xs, ys=None, valid=None, *, epochs
     checks.check_valid(valid, lead)
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
-    new = train_unchecked(config, state, jnp.asarray(xs), jnp.asarray(ys), jnp.asarray(valid),
-                          epochs=epochs, remove_isolated=remove_isolated)
-    warn_refused(state, new)
-    return new
+    return jnp.asarray(ys, jnp.int32), jnp.asarray(valid, bool)
 
 
 def warn_refused(before: GWRState, after: GWRState) -> None:
