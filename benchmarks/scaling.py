@@ -130,11 +130,12 @@ def memory_table(capacities: list[int]) -> list[dict]:
     return rows
 
 
-def budget_table() -> list[dict]:
+def budget_table(budgets_gib: list[float]) -> list[dict]:
+    """Largest GWR capacity (D = 50, K = 0) whose states fit each budget, for 1, 64, 1,024 networks."""
     cfg = gwr_config(2, DIM)
     rows = []
-    for gib in (1, 16, 24, 80, 141):
-        rows.append(dict(budget_gib=gib, **{f"max_capacity_{s}_networks": gwr.largest_capacity(cfg, gib * GIB, s)
+    for gib in budgets_gib:
+        rows.append(dict(budget_gib=gib, **{f"max_capacity_{s}_networks": gwr.largest_capacity(cfg, int(gib * GIB), s)
                                             for s in (1, 64, 1024)}))
     return rows
 
@@ -179,6 +180,8 @@ def main(argv=None):
     p.add_argument("--numpy-seconds", type=float, default=2.0, help="time budget per NumPy GWR run")
     p.add_argument("--gwr-capacity", type=int, default=256, help="capacity of the networks sweep")
     p.add_argument("--gdm-capacity", type=int, default=160, help="episodic capacity of the subjects sweep")
+    p.add_argument("--budgets", type=float, nargs="+", default=[1, 16, 24, 80, 141],
+                   help="memory budgets in GiB for the largest-capacity table (24: this CPU; 80/141: H100/H200)")
     p.add_argument("--figure", default=None, help="figure path (default benchmarks/images/scaling_<backend>.png)")
     args = p.parse_args(argv)
     sc = SCALES[args.scale]
@@ -230,7 +233,7 @@ def main(argv=None):
     result["gdm_capacity"] = rows
 
     result["memory"] = memory_table(sc["capacities"])
-    result["budget"] = budget_table()
+    result["budget"] = budget_table(args.budgets)
 
     print()
     print(table(result["gwr_networks"], ["networks", "samples_per_s", "aggregate_vs_one",
