@@ -35,3 +35,11 @@ def test_largest_capacity_is_the_boundary(budget, networks):
         assert size(2) > budget
     else:
         assert size(n) <= budget < size(n + 1)
+
+
+def test_largest_capacity_counts_copies_and_rejects_bad_counts():
+    cfg = gwr.episodic_config(50, 2)
+    one, two = gwr.largest_capacity(cfg, 1 << 30), gwr.largest_capacity(cfg, 1 << 30, copies=2)
+    assert two < one and 2 * gwr.state_bytes(cfg.replace(capacity=two, max_nodes=two)) <= 1 << 30
+    with pytest.raises(ValueError, match=">= 1"):
+        gwr.largest_capacity(cfg, 1 << 30, networks=0)

@@ -25,9 +25,15 @@ def state_bytes(config: GWRConfig, networks: int = 1) -> int:
     return networks * tree_bytes(jax.eval_shape(lambda: empty(config)))
 
 
-def largest_capacity(config: GWRConfig, budget_bytes: int, networks: int = 1) -> int:
-    """The largest capacity N whose `networks` states fit in `budget_bytes` (0 if not even N = 2)."""
-    fits = lambda n: state_bytes(config.replace(capacity=n, max_nodes=n), networks) <= budget_bytes  # noqa: E731
+def largest_capacity(config: GWRConfig, budget_bytes: int, networks: int = 1, copies: int = 1) -> int:
+    """The largest capacity N whose `networks` states fit in `budget_bytes` (0 if not even N = 2).
+
+    copies: states alive at once. A training call that does not donate its input
+    holds the input and the output states (copies=2); XLA's scratch on top of that
+    is small (O(N·D), see `benchmarks/scaling.py`)."""
+    if copies < 1 or networks < 1:
+        raise ValueError(f"networks and copies must be >= 1, got {networks}, {copies}")
+    fits = lambda n: copies * state_bytes(config.replace(capacity=n, max_nodes=n), networks) <= budget_bytes  # noqa: E731
     if not fits(2):
         return 0
     lo, hi = 2, 4
