@@ -41,11 +41,18 @@ BENCHMARKS: dict[str, dict[str, list[str]]] = {
 LIMITS = {"smoke": 300, "small": 1200, "full": 3600}
 
 
-def machine() -> dict:
-    """Where the numbers come from: hardware, software, devices."""
-    import jax
-    import jaxlib
+MACHINE_PROBE = """
+import json, jax, jaxlib
+print(json.dumps({"jax": jax.__version__, "jaxlib": jaxlib.__version__, "backend": jax.default_backend(),
+                  "process_count": jax.process_count(),
+                  "devices": [getattr(d, "device_kind", str(d)) for d in jax.devices()]}))
+"""
 
+
+def machine() -> dict:
+    """Where the numbers come from: hardware, software, devices. JAX is asked in a child
+    process, so this process never holds an accelerator (a GPU client would reserve
+    most of the memory the benchmarks need)."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -58,14 +65,14 @@ def machine() -> dict:
         mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     except (ValueError, OSError, AttributeError):
         mem = None
-    devices = jax.devices()
+    probe = subprocess.run([sys.executable, "-c", MACHINE_PROBE], capture_output=True, text=True, timeout=300)
+    if probe.returncode != 0:
+        raise RuntimeError(f"could not start JAX: {probe.stderr.strip()[-1000:]}")
     return {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "host": platform.node(), "os": platform.platform(), "cpu": cpu, "cpu_count": os.cpu_count(),
-        "memory_gib": None if mem is None else round(mem, 1),
-        "python": platform.python_version(), "jax": jax.__version__, "jaxlib": jaxlib.__version__,
-        "backend": jax.default_backend(), "process_count": jax.process_count(),
-        "devices": [getattr(d, "device_kind", str(d)) for d in devices],
+        "memory_gib": None if mem is None else round(mem, 1), "python": platform.python_version(),
+        **json.loads(probe.stdout.strip().splitlines()[-1]),
     }
 
 

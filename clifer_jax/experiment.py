@@ -110,12 +110,12 @@ def run_subjects(run, key: jax.Array, data: SubjectData, order, imagine_params=N
                  devices=None) -> dict:
     """All subjects at once: `jit(vmap(run))` over the leading axis of data, one key per subject.
 
-    devices: None (the default device), an int n (the first n devices of every
-    process) or a sequence of devices; with more than one, subjects are sharded
-    over them (`clifer_jax.sharding.map_subjects`: each device vmaps its own block,
-    padding to a multiple of the device count is added and removed inside).
-    Results do not depend on the number of devices. Returns numpy arrays (on
-    every process of a multi-host run).
+    devices: None (the default device), an int n (the first n of `jax.devices()`)
+    or a sequence of devices; with more than one, subjects are sharded over them
+    (`clifer_jax.sharding.map_subjects`: each device vmaps its own block; padding
+    to a multiple of the device count is added and removed). Predictions do not
+    depend on the number of devices. Returns numpy arrays (on every process of a
+    multi-host run).
     """
     s = data.x.shape[0]
     keys = jax.random.split(key, s)

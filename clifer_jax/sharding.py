@@ -3,22 +3,24 @@
 Every per-subject kernel of clifer-jax is a pure function of one subject's (or one
 network's) arrays, so a batch is `vmap(fn)`. Across devices it is the same `vmap`
 run by each device on its own block of subjects: `shard_map` over a one-axis
-`Mesh` (axis ``"subjects"``). No device talks to another, so sharded results
-equal the unsharded `vmap` bit for bit.
+`Mesh` (axis ``"subjects"``). Devices do not communicate while they compute.
 
     mesh = subject_mesh()                                  # every device of every host
     states = map_subjects(init_fn, xs0, mesh=mesh)         # [S, ...] built on the devices
     states = map_subjects(train_fn, states, xs, mesh=mesh) # stays sharded between calls
     host = gather(states)                                  # numpy, on every process
 
-A subject count S that is not a multiple of the device count is padded inside the
-compiled function (the last subject repeated) and the extra rows are cut off again,
-so callers never see them.
+A subject count S that is not a multiple of the device count is padded (the last
+subject repeated) and the extra rows are cut off again, so callers never see them.
+
+Results equal the single-device `vmap` in everything discrete (topology, BMUs,
+labels); floats can differ in the last bit, because XLA compiles each vmap batch
+size separately (docs/scaling.md).
 
 Several hosts: call `initialize()` in every process first (it is
 `jax.distributed.initialize`), give every process the same inputs, and use the
-default mesh (all global devices). Each process computes its own devices' blocks;
-`gather` brings the full result to every process.
+default mesh (all global devices). Each process places and computes only its own
+devices' blocks; `gather` brings the full result to every process.
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ def subject_mesh(devices: int | Sequence | None = None) -> Mesh:
     """A one-axis mesh ("subjects") over `devices`.
 
     devices: None for every device of every process (`jax.devices()`), an int n for
-    the first n of them, or an explicit sequence of devices.
+    the first n of `jax.devices()` (global order: on several hosts n must reach
+    every process), or an explicit sequence of devices.
     """
     all_devices = jax.devices()
     if devices is None:
@@ -76,11 +79,12 @@ def padded_size(size: int, mesh: Mesh) -> int:
     return -(-size // n) * n
 
 
-def _pad(tree, total: int):
-    def pad(a):
-        extra = total - a.shape[0]
-        return a if extra == 0 else jnp.concatenate([a, jnp.repeat(a[-1:], extra, axis=0)])
-    return jax.tree.map(pad, tree)
+def _pad_rows(a, total: int):
+    extra = total - a.shape[0]
+    if extra == 0:
+        return a
+    xp = np if isinstance(a, np.ndarray) else jnp
+    return xp.concatenate([a, xp.repeat(a[-1:], extra, axis=0)])
 
 
 @functools.lru_cache(maxsize=128)
@@ -93,25 +97,37 @@ def _compiled(fn: Callable, mesh: Mesh, in_axes: tuple, size: int):
                          out_specs=P(AXIS), check_vma=False)
 
     def run(*args):
-        args = tuple(_pad(a, total) if ax == 0 else a for a, ax in zip(args, in_axes))
+        # Inputs arrive padded by `_place`, except global arrays from an earlier call
+        # (S rows): those are padded here.
+        args = tuple(jax.tree.map(lambda a: _pad_rows(a, total), a) if ax == 0 else a
+                     for a, ax in zip(args, in_axes))
         out = body(*args)
         return out if total == size else jax.tree.map(lambda o: o[:size], out)
 
     return jax.jit(run)
 
 
-def _global(tree, mesh: Mesh):
-    """Host values → global arrays replicated over the mesh (every process holds the same
-    values; each places only its own devices' copies). jax.Arrays pass through."""
-    if jax.process_count() == 1:
-        return tree
-    rep = NamedSharding(mesh, P())
+def _place(tree, mesh: Mesh, mapped: bool, total: int):
+    """Put host values and single-device arrays where the compiled function wants them:
+    mapped ones padded to `total` rows and split over the mesh, shared ones replicated.
+    Arrays that already span the mesh (an earlier call's outputs) pass through."""
+    sharding = NamedSharding(mesh, P(AXIS) if mapped else P())
+    multi = jax.process_count() > 1
 
     def put(a):
-        if isinstance(a, jax.Array):
+        if isinstance(a, jax.Array) and (not a.is_fully_addressable or a.sharding == sharding):
             return a
-        a = np.asarray(a)
-        return jax.make_array_from_callback(a.shape, rep, lambda idx: a[idx])
+        if isinstance(a, jax.Array) and jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
+            return jax.random.wrap_key_data(put(jax.random.key_data(a)), impl=jax.random.key_impl(a))
+        if isinstance(a, jax.Array) and len(a.devices()) > 1 and not multi:
+            return a                                       # spread over devices already: jit reshards
+        if mapped:
+            a = _pad_rows(np.asarray(a) if multi else a, total)
+        if not multi:
+            return jax.device_put(a, sharding)
+        a = np.asarray(a)                                  # every process holds the same values
+        return jax.make_array_from_callback(a.shape, sharding, lambda idx: a[idx])
+
     return jax.tree.map(put, tree)
 
 
@@ -119,16 +135,21 @@ def map_subjects(fn: Callable, *args, in_axes: int | None | Sequence = 0,
                  mesh: Mesh | None = None):
     """`vmap(fn)(*args)` with the mapped axis sharded over `mesh` (default: all devices).
 
-    fn: a pure per-subject function. Pass the *same* function object on every call
-    (compilations are cached per function, mesh, in_axes and subject count).
+    fn: a pure per-subject function. Pass the *same* function object on every call:
+    compilations are cached per (function, mesh, in_axes, subject count), and a new
+    lambda each call would compile each time.
     in_axes: 0 (the leading axis is the subject axis) or None (shared by all
     subjects), for each positional argument (a pytree each) or one for all.
-    Returns fn's outputs with a leading subject axis, as global jax.Arrays.
+    Returns fn's outputs with a leading subject axis, as global jax.Arrays: sharded
+    by subject when S is a multiple of the device count; otherwise the last rows are
+    padding that is cut off, and the trimmed result (which cannot be split evenly) is
+    gathered onto every device — pad S yourself (`padded_size`) to avoid that copy
+    for large states.
     """
     if not args:
         raise ValueError("map_subjects needs at least one argument")
     axes = tuple(in_axes) if isinstance(in_axes, (tuple, list)) else (in_axes,) * len(args)
-    if len(axes) != len(args) or any(ax not in (0, None) for ax in axes):
+    if len(axes) != len(args) or not all(ax is None or (type(ax) is int and ax == 0) for ax in axes):
         raise ValueError(f"in_axes must be 0 or None for each of the {len(args)} arguments, got {in_axes!r}")
     sizes = {leaf.shape[0] if np.ndim(leaf) else None
              for a, ax in zip(args, axes) if ax == 0 for leaf in jax.tree.leaves(a)}
@@ -140,7 +161,9 @@ def map_subjects(fn: Callable, *args, in_axes: int | None | Sequence = 0,
     if size < 1:
         raise ValueError("map_subjects: zero subjects")
     mesh = mesh if mesh is not None else subject_mesh()
-    return _compiled(fn, mesh, axes, size)(*_global(args, mesh))
+    total = padded_size(size, mesh)
+    placed = tuple(_place(a, mesh, ax == 0, total) for a, ax in zip(args, axes))
+    return _compiled(fn, mesh, axes, size)(*placed)
 
 
 def gather(tree):

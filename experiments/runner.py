@@ -195,8 +195,8 @@ def run_experiment(cfg: ExperimentConfig, out_dir, *, progress: bool = True, max
                    devices: int | None = None, log=print) -> dict | None:
     """Run (or resume) the whole experiment. Returns the results, or None when
     `max_units` stopped it early (finished units stay checkpointed). `devices`:
-    shard subjects over the first n devices (of every process in a multi-host run;
-    None: one device); results do not depend on it."""
+    shard subjects over the first n of `jax.devices()` (None: one device); results
+    do not depend on it. The runner is one process (docs/scaling.md)."""
     available = jax.device_count()
     if devices is not None and not 1 <= devices <= available:
         raise ExperimentError(f"--devices {devices}: {available} device(s) available "

@@ -1,5 +1,6 @@
 """Invariants of the Gamma-GWR state (hypothesis) and its composition under jit/vmap/scan."""
 
+import functools
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -160,17 +161,42 @@ def test_loop_body_copies_no_large_array():
     assert "while" in hlo                           # the scan really is a loop
 
 
-def test_lazy_pruning_equals_physical_pruning():
-    """mark_pruned (O(1), used between epochs) removes exactly the edges prune_old_edges
-    clears from the N×N array: the same live edges, and the same array once cleared."""
-    from clifer_jax.gwr.train import live_edges, mark_pruned
+def test_lazy_pruning_equals_pruning_the_array_after_every_epoch():
+    """`train` prunes by clock between epochs and clears the N×N array once per call; a
+    scan that clears it after every epoch (the reference's schedule) ends identical."""
+    from clifer_jax.gwr.step import step
+    from clifer_jax.gwr.train import remove_isolated_nodes, start_call
 
-    cfg = gwr.GWRConfig(dim=4, capacity=40, max_age=6, activity_threshold=0.5, habituation_threshold=0.6)
-    xs = np.random.default_rng(3).uniform(-1, 1, (60, 4)).astype(np.float32)
-    state = gwr.train_unchecked(cfg, gwr.init(cfg, xs[:2]), jnp.asarray(xs), jnp.full((60, 1), -1),
-                                jnp.ones(60, bool), epochs=1, remove_isolated=False)
-    state = state.replace(t=state.t + 3)          # some edges now older than max_age
-    lazy, physical = mark_pruned(state), gwr.prune_old_edges(cfg, state)
-    assert np.asarray(state.edges).sum() > np.asarray(physical.edges).sum() > 0
-    np.testing.assert_array_equal(live_edges(cfg, lazy), physical.edges)
-    np.testing.assert_array_equal(gwr.prune_old_edges(cfg, lazy).edges, physical.edges)
+    @functools.partial(jax.jit, static_argnums=(0, 5))
+    def eager(cfg, st, xs, ys, valid, epochs):
+        def sample(s, inp):
+            return step(cfg, s, *inp), None
+
+        def epoch(s, _):
+            s, _ = jax.lax.scan(sample, s, (xs, ys, valid))
+            return gwr.prune_old_edges(cfg, s), None
+
+        st, _ = jax.lax.scan(epoch, start_call(st), None, length=epochs)
+        return remove_isolated_nodes(cfg, st)
+
+    rng = np.random.default_rng(0)
+    pruned = 0
+    for max_age in (1, 2, 5):
+        cfg = gwr.GWRConfig(dim=3, capacity=30, max_age=max_age, activity_threshold=0.6,
+                            habituation_threshold=0.7, max_degree=3)
+        xs = jnp.asarray(rng.uniform(-1, 1, (40, 3)).astype(np.float32))
+        ys = jnp.full((40, 1), -1)
+        valid = jnp.asarray(rng.uniform(size=40) > 0.2)
+        lazy = physical = gwr.init(cfg, xs[:2])
+        for _ in range(2):
+            lazy = gwr.train_unchecked(cfg, lazy, xs, ys, valid, epochs=4)
+            physical = eager(cfg, physical, xs, ys, valid, 4)
+            for field in ("weights", "sq_norms", "active", "habituation", "edges", "edge_birth", "temporal",
+                          "label_hist", "t", "num_nodes", "degree_overflow", "pruned_at"):
+                np.testing.assert_array_equal(getattr(lazy, field), getattr(physical, field), err_msg=field)
+        # Pruning really changed the outcome (against never pruning).
+        never = gwr.init(cfg, xs[:2])
+        for _ in range(2):
+            never = gwr.train_unchecked(cfg.replace(max_age=10**6), never, xs, ys, valid, epochs=4)
+        pruned += int(np.sum(np.asarray(never.edges) != np.asarray(lazy.edges)))
+    assert pruned > 0

@@ -60,6 +60,24 @@ GWR_GDM_SCRIPT = textwrap.dedent("""
     from sharded_workload import assert_same, reference, sharded
     for s, devices in ((6, 4), (1, 4), (4, 2)):      # padded 6 → 8, 1 → 4; 4 over 2 unpadded
         assert_same(reference(s), sharded(s, devices=devices), f"{devices} devices, S={s}")
+
+    import numpy as np
+    from jax.sharding import PartitionSpec as P
+    from clifer_jax import gwr, sharding
+    from sharded_workload import GWR_CFG, gwr_data
+    fn = lambda a, b: a * 2 + b
+    out = sharding.map_subjects(fn, np.arange(5.0), np.float32(1.0), in_axes=(0, None))   # 5 → 8 → 5
+    np.testing.assert_array_equal(np.asarray(out), np.arange(5.0) * 2 + 1)
+    # Arrays committed to single devices (e.g. restored parameters) are placed on the mesh.
+    a = jax.device_put(np.arange(8.0), jax.devices()[1])
+    b = jax.device_put(np.float32(1.0), jax.devices()[0])
+    out = sharding.map_subjects(fn, a, b, in_axes=(0, None))
+    np.testing.assert_array_equal(np.asarray(out), np.arange(8.0) * 2 + 1)
+    assert out.sharding.spec == P("subjects"), out.sharding
+    # With S a multiple of the device count, states stay split by network between calls.
+    xs, ys, _ = gwr_data(8)
+    st = gwr.train_sharded(GWR_CFG, gwr.init_sharded(GWR_CFG, xs[:, :2], ys[:, :2]), xs, ys)
+    assert st.weights.sharding.spec == P("subjects") and len(st.weights.sharding.device_set) == 4
     print("SHARDED_OK")
 """)
 

@@ -19,10 +19,21 @@ def test_map_subjects_pads_and_trims():
     np.testing.assert_array_equal(np.asarray(out), np.arange(5.0) * 2 + 1)
 
 
+def test_map_subjects_compiles_once_per_function():
+    fn = lambda a: a + 1                               # noqa: E731
+    sharding.map_subjects(fn, np.zeros(3, np.float32))
+    before = sharding._compiled.cache_info()
+    out = sharding.map_subjects(fn, np.ones(3, np.float32))
+    after = sharding._compiled.cache_info()
+    assert (after.misses, after.hits) == (before.misses, before.hits + 1)
+    np.testing.assert_array_equal(np.asarray(out), 2.0)
+
+
 @pytest.mark.parametrize("args, in_axes, match", [
     ((np.zeros(3), np.zeros(4)), 0, "one leading subject axis"),
     ((np.zeros(3),), (0, 0), "for each of the 1"),
     ((np.zeros(3),), 1, "0 or None"),
+    ((np.zeros(3),), False, "0 or None"),
     ((np.zeros(3),), None, "no argument is mapped"),
     ((np.zeros((0, 2)),), 0, "zero subjects"),
     ((np.float32(1.0),), 0, "one leading subject axis"),

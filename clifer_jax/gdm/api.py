@@ -13,11 +13,15 @@ from clifer_jax.gdm.memory import GDMPrediction, GDMState
 from clifer_jax.gwr import checks
 
 
-def check_step(config: GDMConfig, x, y, mask, need: int, what: str):
+def check_step(config: GDMConfig, x, y, mask, need: int, what: str, subjects: bool = False):
+    """x [L, D] (or [S, L, D] with subjects), y and mask of x's leading shape: shapes,
+    dtypes, finite features, labels of valid samples in range, at least `need` valid
+    samples (per subject). Returns jax arrays."""
     lead = checks.check_samples(config.episodic, x, f"{what} features")
-    if len(lead) != 1:
-        raise ValueError(f"{what}: features must be [L, {config.dim}] for one subject "
-                         f"(jax.vmap the *_unchecked functions over subjects); got {np.shape(x)}")
+    if len(lead) != (2 if subjects else 1):
+        want = f"[S, L, {config.dim}] (subjects, samples, dim)" if subjects else (
+            f"[L, {config.dim}] for one subject (jax.vmap the *_unchecked functions over subjects)")
+        raise ValueError(f"{what}: features must be {want}; got {np.shape(x)}")
     if mask is None:
         mask = np.ones(lead, bool)
     if tuple(np.shape(mask)) != lead or tuple(np.shape(y)) != lead:
@@ -25,21 +29,27 @@ def check_step(config: GDMConfig, x, y, mask, need: int, what: str):
     if not np.issubdtype(np.asarray(y).dtype, np.integer):
         raise TypeError(f"{what}: labels must be integers, got {np.asarray(y).dtype}")
     if checks.is_concrete(y) and checks.is_concrete(mask):
-        m = np.asarray(mask, bool)
-        yv = np.asarray(y)[m]
-        if yv.size and (yv.min() < 0 or yv.max() >= config.num_classes):
-            raise ValueError(f"{what}: labels of valid samples must lie in [0, {config.num_classes}); "
-                             f"found [{yv.min()}, {yv.max()}]")
-        if m.sum() < need:
-            raise ValueError(f"{what}: needs at least {need} valid sample(s), got {int(m.sum())}")
+        m = np.asarray(mask, bool).reshape(-1, lead[-1])
+        yv = np.asarray(y).reshape(-1, lead[-1])
+        where = lambda rows: f" (subject {int(np.flatnonzero(rows)[0])})" if subjects else ""  # noqa: E731
+        bad = ((yv < 0) | (yv >= config.num_classes)) & m
+        if bad.any():
+            v = yv[m]
+            raise ValueError(f"{what}{where(bad.any(axis=1))}: labels of valid samples must lie in "
+                             f"[0, {config.num_classes}); found [{v.min()}, {v.max()}]")
+        few = m.sum(axis=1) < need
+        if few.any():
+            raise ValueError(f"{what}{where(few)}: needs at least {need} valid sample(s), "
+                             f"got {int(m.sum(axis=1)[few][0])}")
     return jnp.asarray(x), jnp.asarray(y, jnp.int32), jnp.asarray(mask, bool)
 
 
 def warn_full(before: GDMState, after: GDMState):
     for name in ("episodic", "semantic"):
-        b, a = getattr(before, name), getattr(after, name)
-        if checks.is_concrete(a.refused_insertions):
-            n = int(np.sum(a.refused_insertions) - np.sum(b.refused_insertions))
+        b = checks.host_value(getattr(before, name).refused_insertions)
+        a = checks.host_value(getattr(after, name).refused_insertions)
+        if a is not None and b is not None:
+            n = int(np.sum(a) - np.sum(b))
             if n > 0:
                 warnings.warn(f"{name} memory full: {n} insertions refused", RuntimeWarning,
                               stacklevel=3)

@@ -6,8 +6,9 @@
     preds = predict_sharded(cfg, states, x_test)                 # x_test [S, B, D]
 
 `jax.vmap` of the per-subject kernels run by `clifer_jax.sharding.map_subjects` over
-every device (or `devices=`): results equal `jax.vmap` exactly; states stay sharded
-between calls.
+every device (or `devices=`): the same computation as `jax.vmap` (floats may differ in
+the last bit between batch sizes; docs/scaling.md); states stay on the devices between
+calls (sharded by subject when S is a multiple of the device count).
 """
 
 from __future__ import annotations
@@ -35,19 +36,7 @@ def _kernel(name: str, config: GDMConfig):
 
 def _subjects(config: GDMConfig, x, y, mask, need: int, what: str):
     """x [S, L, D], y [S, L], mask [S, L] → validated jax arrays (every subject checked)."""
-    if np.ndim(x) != 3:
-        raise ValueError(f"{what}: features must be [S, L, {config.dim}] (subjects, samples, dim); "
-                         f"got shape {np.shape(x)}")
-    if mask is None:
-        mask = np.ones(np.shape(x)[:2], bool)
-    for name, a in (("labels", y), ("mask", mask)):
-        if tuple(np.shape(a)) != tuple(np.shape(x)[:2]):
-            raise ValueError(f"{what}: {name} must be {tuple(np.shape(x)[:2])}, got {tuple(np.shape(a))}")
-    if checks.is_concrete(x) and checks.is_concrete(y) and checks.is_concrete(mask):
-        xs, ys, ms = np.asarray(x), np.asarray(y), np.asarray(mask)
-        for s in range(xs.shape[0]):
-            check_step(config, xs[s], ys[s], ms[s], need, f"{what} (subject {s})")
-    return jnp.asarray(x), jnp.asarray(y, jnp.int32), jnp.asarray(mask, bool)
+    return check_step(config, x, y, mask, need, what, subjects=True)
 
 
 def _check_states(config: GDMConfig, states: GDMState, s: int) -> None:

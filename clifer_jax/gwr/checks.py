@@ -22,6 +22,17 @@ def is_concrete(x) -> bool:
     return not isinstance(x, jax.Array) or x.is_fully_addressable
 
 
+def host_value(x) -> np.ndarray | None:
+    """x's values as numpy, or None under tracing. A multi-host array is gathered
+    (a collective: every process must call this together)."""
+    if isinstance(x, Tracer):
+        return None
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+        from jax.experimental import multihost_utils
+        return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+    return np.asarray(x)
+
+
 def _dtype(x) -> np.dtype:
     return np.dtype(x.dtype) if hasattr(x, "dtype") else np.asarray(x).dtype
 

@@ -5,8 +5,10 @@
     preds = predict_sharded(config, states, xs_test)             # xs_test [S, B, D]
 
 Each is `jax.vmap` of the single-network kernel, run by `clifer_jax.sharding.map_subjects`
-over a mesh of every device (or `devices=`): results equal `jax.vmap` exactly. States
-come back as global arrays sharded by network and can go straight into the next call.
+over a mesh of every device (or `devices=`): the same computation as `jax.vmap` (floats
+may differ in the last bit between batch sizes; docs/scaling.md). States come back as
+global arrays, sharded by network when S is a multiple of the device count, and go
+straight into the next call.
 """
 
 from __future__ import annotations

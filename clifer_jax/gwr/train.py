@@ -128,9 +128,10 @@ def check_train_inputs(config: GWRConfig, lead: tuple[int, ...], ys, valid, epoc
 
 def warn_refused(before: GWRState, after: GWRState) -> None:
     """Warn (when the counters can be read) if insertions were refused between two states."""
-    if checks.is_concrete(after.refused_insertions) and checks.is_concrete(before.refused_insertions):
-        refused = int(np.sum(after.refused_insertions) - np.sum(before.refused_insertions))
+    a, b = checks.host_value(after.refused_insertions), checks.host_value(before.refused_insertions)
+    if a is not None and b is not None:
+        refused = int(np.sum(a) - np.sum(b))
         if refused > 0:
             warnings.warn(f"GWR network full: {refused} insertions refused "
-                          f"(max_nodes={np.asarray(after.max_nodes).tolist()}); those samples adapted "
-                          f"their BMU instead", RuntimeWarning, stacklevel=3)
+                          f"(max_nodes={checks.host_value(after.max_nodes).tolist()}); those samples "
+                          f"adapted their BMU instead", RuntimeWarning, stacklevel=3)
