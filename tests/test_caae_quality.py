@@ -11,7 +11,8 @@ from clifer_jax.caae import evaluate as EV
 from clifer_jax.caae import train as T
 from clifer_jax.data import synthetic as S
 
-# the class terms at 0.1 (as our first cpu runs) learn transfer in fewer steps
+# the cpu preset's losses (cycle term, TV over translations included), with the class
+# terms at 0.1 (as our first cpu runs): they learn transfer in fewer steps
 SMALL = C.cpu().replace(name="small", image_size=32, epochs=10, latent_class_weight=0.1, imagine_class_weight=0.1)
 DATA = S.SyntheticConfig(image_size=32, n_subjects=6, n_train_identities=8, clips_per_class=3,
                          test_clips_per_class=1, frames_per_clip=4)
@@ -33,16 +34,16 @@ def test_evaluation_classifiers_work_on_real_faces(report):
 
 
 def test_expression_transfer(report):
-    assert report["expression_transfer_accuracy"] >= 0.3, report  # chance: 1/6; measured 0.37
+    assert report["expression_transfer_accuracy"] >= 0.33, report  # chance: 1/6; measured 0.40
 
 
 def test_identity_kept(report):
-    assert report["identity_kept_accuracy"] >= 0.25, report  # chance: 1/6; measured 0.31
+    assert report["identity_kept_accuracy"] >= 0.27, report  # chance: 1/6; measured 0.33
 
 
 def test_latent_probe_and_imagination(report):
-    assert report["linear_probe_accuracy"] >= 0.5, report  # chance: 1/6
-    assert report["imagined_latent_probe_accuracy"] >= 0.3, report
+    assert report["linear_probe_accuracy"] >= 0.5, report  # chance: 1/6; measured 0.90
+    assert report["imagined_latent_probe_accuracy"] >= 0.3, report  # measured 0.53
 
 
 def test_image_metrics_are_sane(report):

@@ -96,3 +96,66 @@ def test_training_input_validation():
         T.train(TINY, bad, y, progress=False)
     with pytest.raises(ValueError, match="VGG"):
         T.train(TINY.replace(identity_weight=0.5), x, y, progress=False)
+
+
+
+def _step_terms(cfg, seed=0):
+    """One train_step from a fresh state, and its own recomputation of the E/G terms
+    (cycle, TV of the reconstructions and of the translations) from the initial parameters."""
+    from clifer_jax.caae import api, losses
+
+    x, y = _data(8, seed)
+    state = T.CAAEState.create(cfg, jax.random.key(seed), 10)
+    p = state.inference_params(cfg)
+    key = jax.random.key(7)
+    c_other = T._other_condition(jax.random.split(key)[0], jax.numpy.asarray(y), cfg.num_classes)
+    xm = x.astype(np.float32) / 127.5 - 1.0
+    z = api.encode_fn(p, xm)
+    recon, trans = api.generate_fn(p, z, y), api.generate_fn(p, z, c_other)
+    ref = {"cycle": float(losses.cycle_loss(api.translate_fn(p, trans, y), xm)),
+           "tv_recon": float(losses.total_variation(recon)), "tv_trans": float(losses.total_variation(trans))}
+    old_d = _leaves(state.d_params)  # copied: the step donates the state
+    new, m = T.train_step(cfg, state, x, y, key)
+    return old_d, new, m, ref
+
+
+def test_cycle_and_translation_tv_terms_and_their_off_path():
+    off = TINY.replace(cycle_weight=0.0, tv_translation=False)
+    _, new_off, m_off, ref = _step_terms(off)
+    assert float(m_off["cycle"]) == 0.0  # not computed, not in the objective
+    np.testing.assert_allclose(float(m_off["tv"]), ref["tv_recon"], rtol=1e-4)
+    on = off.replace(cycle_weight=1.0, tv_translation=True)
+    _, new_on, m_on, _ = _step_terms(on)
+    assert ref["cycle"] > 0 and np.isfinite(float(m_on["loss"]))
+    np.testing.assert_allclose(float(m_on["cycle"]), ref["cycle"], rtol=1e-4)
+    np.testing.assert_allclose(float(m_on["tv"]), (ref["tv_recon"] + ref["tv_trans"]) / 2, rtol=1e-4)
+    extra = ref["cycle"] + on.tv_weight * (float(m_on["tv"]) - float(m_off["tv"]))
+    np.testing.assert_allclose(float(m_on["loss"]) - float(m_off["loss"]), extra, rtol=1e-4)
+    # the terms change the E/G update, not the discriminators' (updated first, on the same fakes)
+    enc_off, enc_on = _leaves(new_off.ae_params["encoder"]), _leaves(new_on.ae_params["encoder"])
+    assert any(not np.array_equal(a, b) for a, b in zip(enc_off, enc_on, strict=True))
+    for a, b in zip(_leaves(new_off.d_params), _leaves(new_on.d_params), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_image_discriminator_skipped_when_no_term_reads_it_and_d_lr_scale():
+    cfg = TINY.replace(adv_img_weight=0.0, aux_class_weight=0.0, d_lr_scale=0.0)
+    assert not cfg.uses_image_discriminator and TINY.uses_image_discriminator
+    old, new, m, _ = _step_terms(cfg)
+    for a, b in zip(old, _leaves(new.d_params), strict=True):  # D_img skipped, D_z at lr 0
+        np.testing.assert_array_equal(a, b)
+    assert float(m["d_img"]) == 0.0 and float(m["adv_img"]) == 0.0 and float(m["d_z"]) > 0
+
+
+def test_augmentation_flips_and_retones_within_range_and_is_off_by_default():
+    x = jax.numpy.asarray(np.random.default_rng(0).uniform(-1, 1, (16, 4, 4, 1)), jax.numpy.float32)
+    assert T.augment(TINY, x, jax.random.key(0)) is x
+    flip = np.asarray(T.augment(TINY.replace(augment_flip=True), x, jax.random.key(0)))
+    xs = np.asarray(x)
+    same = np.all(flip == xs, axis=(1, 2, 3))
+    mirrored = np.all(flip == xs[:, :, ::-1], axis=(1, 2, 3))
+    assert np.all(same | mirrored) and mirrored.any() and same.any()
+    cfg = TINY.replace(augment_flip=True, augment_tone=0.2)
+    a1, a2 = (np.asarray(T.augment(cfg, x, jax.random.key(3))) for _ in range(2))
+    np.testing.assert_array_equal(a1, a2)
+    assert a1.min() >= -1.0 and a1.max() <= 1.0 and not np.allclose(a1, flip)

@@ -71,11 +71,25 @@ class CAAEConfig:
     latent_class_weight: float = 0.05
     imagine_class_weight: float = 0.03
     identity_weight: float = 0.0  # VGG-Face perceptual loss (SPEC §6: 0.5 when enabled)
+    # Deliberate additions against the translations' texture and identity drift
+    # (docs/caae.md): a StarGAN-style cycle term L1(G(E(G(z, c')), y), x) — translate to
+    # the random c', re-encode, translate back, compare with the input (0 disables it) —
+    # and the total variation taken over the translations G(z, c') too, not only over the
+    # reconstructions.
+    cycle_weight: float = 0.0
+    tv_translation: bool = False
+    # Deliberate addition: augmentation of the training faces (input and target alike) so
+    # that E and G meet more identities than the pool's few: a random horizontal flip and a
+    # random tone change x → a·x + b in [0, 1] (a ∈ 1 ± augment_tone, b ∈ ±augment_tone,
+    # clipped). Without it G drifts held-out faces towards training identities.
+    augment_flip: bool = False
+    augment_tone: float = 0.0
     # ---- optimiser / schedule -------------------------------------------------------
     learning_rate: float = 1e-3  # cpu: ~600 updates fit the budget; 2e-4 learns too slowly in that many
+    d_lr_scale: float = 1.0  # discriminators' learning rate = learning_rate × this
     beta1: float = 0.5
     batch_size: int = 32
-    epochs: int = 3
+    epochs: int = 2  # cpu: more epochs fit the 48 training identities better and held-out ones worse
     d_steps: int = 1  # discriminator updates per E/G update (alternating)
     batch_norm_momentum: float = 0.9
 
@@ -97,6 +111,11 @@ class CAAEConfig:
     def image_shape(self) -> tuple[int, int, int]:
         """[H, W, C] of one image."""
         return (self.image_size, self.image_size, self.channels)
+
+    @property
+    def uses_image_discriminator(self) -> bool:
+        """Whether an E/G term reads D_img (else training skips it: it would change nothing)."""
+        return self.adv_img_weight > 0 or self.aux_class_weight > 0
 
     @property
     def gen_start(self) -> int:
@@ -134,8 +153,9 @@ def paper() -> CAAEConfig:
 
 
 def cpu() -> CAAEConfig:
-    """64×64 grayscale, narrow layers: minutes on two CPU cores (the default without an accelerator)."""
-    return CAAEConfig()
+    """64×64 grayscale, narrow layers: minutes on two CPU cores (the default without an
+    accelerator). With the cycle term and the TV over translations (docs/caae.md)."""
+    return CAAEConfig(cycle_weight=1.0, tv_translation=True, tv_weight=0.02)
 
 
 def default_preset() -> CAAEConfig:

@@ -4,6 +4,7 @@
 * `total_variation`: Zhang's form, (½Σ(∂_y x)²/H + ½Σ(∂_x x)²/W) / B.
 * `d_loss` / `g_loss`: non-saturating sigmoid cross-entropy on logits.
 * `identity_loss`: mean |φ_l(x) − φ_l(y)| averaged over VGG-Face layers l.
+* `cycle_loss`: StarGAN's cycle-consistency term, mean |G(E(G(z, c')), y) − x|.
 """
 
 from __future__ import annotations
@@ -62,3 +63,10 @@ def identity_loss(
     fy = features(y)
     terms = [jnp.mean(jnp.abs(jax.lax.stop_gradient(a) - b)) for a, b in zip(fx, fy, strict=True)]
     return sum(terms) / len(terms)
+
+
+def cycle_loss(cycled: jax.Array, x: jax.Array) -> jax.Array:
+    """Cycle-consistency (StarGAN, Choi et al. 2018): mean |cycled − x| of images [B, H, W, C],
+    where cycled = G(E(G(E(x), c')), y) went to a random expression c' and back to x's own y.
+    A self-supervised identity-preserving term; the target x is a constant."""
+    return l1_loss(cycled, jax.lax.stop_gradient(x))

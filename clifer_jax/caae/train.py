@@ -90,7 +90,7 @@ def make_optimizers(config: CAAEConfig, total_steps: int) -> tuple[optax.Gradien
     The discriminator schedule counts its own updates (`d_steps` per E/G step)."""
     total = max(int(total_steps), 1)
     ae_lr = optax.linear_schedule(config.learning_rate, 0.0, total)
-    d_lr = optax.linear_schedule(config.learning_rate, 0.0, total * config.d_steps)
+    d_lr = optax.linear_schedule(config.learning_rate * config.d_lr_scale, 0.0, total * config.d_steps)
     return optax.adam(ae_lr, b1=config.beta1), optax.adam(d_lr, b1=config.beta1)
 
 
@@ -99,10 +99,30 @@ def _other_condition(key: jax.Array, y: jax.Array, k: int) -> jax.Array:
     return (y + jax.random.randint(key, y.shape, 1, k)) % k
 
 
+def augment(config: CAAEConfig, x: jax.Array, key: jax.Array) -> jax.Array:
+    """Training augmentation of images x [B, H, W, C] in [-1, 1] (the identity when both
+    `augment_flip` and `augment_tone` are off): per image, a horizontal flip with
+    probability ½ and a tone change a·u + b of u = (x + 1) / 2, clipped to [0, 1]."""
+    if not config.augment_flip and config.augment_tone <= 0:
+        return x
+    k_flip, k_a, k_b = jax.random.split(key, 3)
+    b = x.shape[0]
+    if config.augment_flip:
+        flip = jax.random.bernoulli(k_flip, 0.5, (b, 1, 1, 1))
+        x = jnp.where(flip, x[:, :, ::-1, :], x)
+    if config.augment_tone > 0:
+        t = config.augment_tone
+        gain = jax.random.uniform(k_a, (b, 1, 1, 1), minval=1.0 - t, maxval=1.0 + t)
+        shift = jax.random.uniform(k_b, (b, 1, 1, 1), minval=-t, maxval=t)
+        x = jnp.clip(gain * (x + 1.0) * 0.5 + shift, 0.0, 1.0) * 2.0 - 1.0
+    return x
+
+
 def _forward_ae(config, ae_params, x, y, c_other):
     """z = E(x), the reconstruction G(z, y), the translation G(z, c_other), the latent
     head's logits on z and on E(G(z, c_other)) (E and head frozen there: only G and,
-    through z, E's first pass learn from that term)."""
+    through z, E's first pass learn from that term), and the cycle G(E(G(z, c_other)), y)
+    [B, H, W, C] (E and G both trained through it; a zero scalar when `cycle_weight` is 0)."""
     enc = Encoder(config)
     z = enc.apply({"params": ae_params["encoder"]}, x)
     gen = Generator(config)
@@ -115,7 +135,11 @@ def _forward_ae(config, ae_params, x, y, c_other):
     if config.imagine_class_weight > 0:
         frozen = jax.lax.stop_gradient((ae_params["encoder"], ae_params["zhead"]))
         logits_imag = head.apply({"params": frozen[1]}, enc.apply({"params": frozen[0]}, trans))
-    return z, recon, trans, logits_z, logits_imag
+    cycle = jnp.zeros(())
+    if config.cycle_weight > 0:
+        z_back = enc.apply({"params": ae_params["encoder"]}, trans)
+        cycle = gen.apply({"params": ae_params["generator"]}, z_back, y)
+    return z, recon, trans, logits_z, logits_imag, cycle
 
 
 def _fake_batch(config: CAAEConfig, recon, trans, y, c_other):
@@ -147,6 +171,7 @@ def train_step(
     y = labels.astype(jnp.int32)
     b = x.shape[0]
     k_c, k_d = jax.random.split(key)
+    x = augment(config, x, jax.random.fold_in(key, 1))
     c_other = _other_condition(k_c, y, config.num_classes)
     dz_mod, di_mod = DiscriminatorZ(config), DiscriminatorImage(config)
 
@@ -165,14 +190,17 @@ def train_step(
         )
         real_z, s_z = call_z(prior, stats["dz"])
         fake_z, s_z = call_z(z, s_z["batch_stats"])
-        (real_i, real_cls), s_i = call_i(x, y, stats["dimg"])
-        (fake_i, _), s_i = call_i(fake_x, fake_c, s_i["batch_stats"])
         loss_z = losses.d_loss(real_z, fake_z)
-        loss_i = losses.d_loss(real_i, fake_i)
-        loss_cls = losses.class_loss(real_cls, y)
+        loss_i = loss_cls = acc = jnp.zeros(())
+        new_stats = {"dz": s_z["batch_stats"], "dimg": stats["dimg"]}
+        if config.uses_image_discriminator:  # else D_img is left as initialised (no E/G term reads it)
+            (real_i, real_cls), s_i = call_i(x, y, stats["dimg"])
+            (fake_i, _), s_i = call_i(fake_x, fake_c, s_i["batch_stats"])
+            loss_i = losses.d_loss(real_i, fake_i)
+            loss_cls = losses.class_loss(real_cls, y)
+            new_stats["dimg"] = s_i["batch_stats"]
+            acc = jnp.mean((jnp.argmax(real_cls, -1) == y).astype(jnp.float32))
         total = loss_z + loss_i + (loss_cls if config.aux_class_weight > 0 else 0.0)
-        new_stats = {"dz": s_z["batch_stats"], "dimg": s_i["batch_stats"]}
-        acc = jnp.mean((jnp.argmax(real_cls, -1) == y).astype(jnp.float32))
         return total, (new_stats, {"d_z": loss_z, "d_img": loss_i, "d_aux": loss_cls, "d_aux_acc": acc})
 
     d_metrics = {}
@@ -187,15 +215,19 @@ def train_step(
     d_vars_i = {"params": state.d_params["dimg"], "batch_stats": state.d_batch_stats["dimg"]}
 
     def ae_objective(outs):
-        z, recon, trans, logits_z, logits_imag = outs
+        z, recon, trans, logits_z, logits_imag, cycle = outs
         logit_z, _ = dz_mod.apply(d_vars_z, z, train=True, mutable=["batch_stats"])
-        fx, fc = _fake_batch(config, recon, trans, y, c_other)
-        (logit_i, cls_logits), _ = di_mod.apply(d_vars_i, fx, fc, train=True, mutable=["batch_stats"])
         rec = losses.l1_loss(recon, x)
-        tv = losses.total_variation(recon)
+        tv = losses.total_variation(jnp.concatenate([recon, trans]) if config.tv_translation else recon)
         adv_z = losses.g_loss(logit_z)
-        adv_i = losses.g_loss(logit_i)
-        aux = losses.class_loss(cls_logits, fc)
+        adv_i = aux = trans_acc = jnp.zeros(())
+        if config.uses_image_discriminator:
+            fx, fc = _fake_batch(config, recon, trans, y, c_other)
+            (logit_i, cls_logits), _ = di_mod.apply(d_vars_i, fx, fc, train=True, mutable=["batch_stats"])
+            adv_i = losses.g_loss(logit_i)
+            aux = losses.class_loss(cls_logits, fc)
+            t_logits, t_c = (cls_logits[b:], c_other) if config.random_condition else (cls_logits, y)
+            trans_acc = jnp.mean((jnp.argmax(t_logits, -1) == t_c).astype(jnp.float32))
         total = (
             config.l1_weight * rec
             + config.tv_weight * tv
@@ -210,14 +242,16 @@ def train_step(
             total = total + config.latent_class_weight * latent_ce
         if config.imagine_class_weight > 0:
             total = total + config.imagine_class_weight * imag_ce
+        cyc = jnp.zeros(())
+        if config.cycle_weight > 0:
+            cyc = losses.cycle_loss(cycle, x)
+            total = total + config.cycle_weight * cyc
         ident = jnp.zeros(())
         if config.identity_weight > 0:
             ident = losses.identity_loss(functools.partial(vgg_features, vgg), x, recon)
             total = total + config.identity_weight * ident
-        t_logits, t_c = (cls_logits[b:], c_other) if config.random_condition else (cls_logits, y)
-        trans_acc = jnp.mean((jnp.argmax(t_logits, -1) == t_c).astype(jnp.float32))
         return total, {"loss": total, "l1": rec, "tv": tv, "adv_z": adv_z, "adv_img": adv_i,
-                       "g_aux": aux, "g_aux_acc": trans_acc, "identity": ident,
+                       "g_aux": aux, "g_aux_acc": trans_acc, "identity": ident, "cycle": cyc,
                        "latent_ce": latent_ce, "imagine_ce": imag_ce,
                        "latent_acc": jnp.mean((jnp.argmax(logits_z, -1) == y).astype(jnp.float32)),
                        "imagine_acc": jnp.mean((jnp.argmax(logits_imag, -1) == c_other).astype(jnp.float32))}
