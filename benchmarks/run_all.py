@@ -34,8 +34,7 @@ BENCHMARKS: dict[str, dict[str, list[str]]] = {
                    "small": ["--subjects", "8", "--models", "gdm", "clifer", "mlp_joint"], "full": []},
     "caae": {"smoke": ["--presets", "cpu", "--steps", "2"], "small": ["--presets", "cpu"], "full": []},
     "render": {"smoke": ["--quick", "--repeat", "1"], "small": ["--quick"], "full": []},
-    "scaling": {"smoke": ["--scale", "smoke", "--numpy-seconds", "0.2", "--gwr-capacity", "64",
-                          "--gdm-capacity", "32"],
+    "scaling": {"smoke": ["--scale", "smoke", "--gwr-capacity", "64", "--gdm-capacity", "32"],
                 "small": ["--scale", "small"], "full": ["--scale", "full"]},
 }
 LIMITS = {"smoke": 300, "small": 1200, "full": 3600}

@@ -84,12 +84,11 @@ def gwr_jax(capacity: int, networks: int, steps: int, marginal: bool = False) ->
     return out
 
 
-def gwr_numpy(capacity: int, budget_s: float, max_steps: int) -> dict:
-    cfg = gwr_config(capacity, DIM)
-    probe, _ = numpy_throughput(cfg, 30)
-    n = int(np.clip(probe * budget_s, 50, max_steps))
-    rate, nodes = numpy_throughput(cfg, n)
-    return dict(numpy_samples_per_s=rate, numpy_steps=n, numpy_nodes=nodes)
+def gwr_numpy(capacity: int, steps: int) -> dict:
+    """The NumPy reference on the same stream and the same number of steps as JAX (one
+    training call: its end-of-call work weighs the same in both)."""
+    rate, nodes = numpy_throughput(gwr_config(capacity, DIM), steps)
+    return dict(numpy_samples_per_s=rate, numpy_steps=steps, numpy_nodes=nodes)
 
 
 def gdm_jax(capacity: int, subjects: int, length: int = 24) -> dict:
@@ -182,7 +181,6 @@ def plot(result: dict, path: Path) -> None:
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scale", choices=sorted(SCALES), default="full")
-    p.add_argument("--numpy-seconds", type=float, default=2.0, help="time budget per NumPy GWR run")
     p.add_argument("--gwr-capacity", type=int, default=256, help="capacity of the networks sweep")
     p.add_argument("--gdm-capacity", type=int, default=160, help="episodic capacity of the subjects sweep")
     p.add_argument("--budgets", type=float, nargs="+", default=[1, 16, 24, 80, 141],
@@ -197,7 +195,7 @@ def main(argv=None):
     name = "scaling" + ("" if args.scale == "full" else f"_{args.scale}")
     save = lambda r: write_json(name, r)  # noqa: E731  (after each sweep: a timeout keeps what finished)
 
-    np_small = gwr_numpy(args.gwr_capacity, args.numpy_seconds, sc["gwr_steps"] // 2)
+    np_small = gwr_numpy(args.gwr_capacity, sc["gwr_steps"] // 2)
     rows = []
     for s in sc["networks"]:
         r = dict(capacity=args.gwr_capacity, networks=s, **gwr_jax(args.gwr_capacity, s, sc["gwr_steps"] // 2),
@@ -215,7 +213,7 @@ def main(argv=None):
     rows = []
     for n in sc["capacities"]:
         r = dict(capacity=n, networks=1, **gwr_jax(n, 1, sc["gwr_steps"], marginal=True),
-                 **gwr_numpy(n, args.numpy_seconds, sc["gwr_steps"]))
+                 **gwr_numpy(n, sc["gwr_steps"]))
         r["speedup_vs_numpy"] = r["samples_per_s"] / r["numpy_samples_per_s"]
         rows.append(r)
         log(f"gwr N={n}: {r['samples_per_s']:,.0f} samples/s, numpy {r['numpy_samples_per_s']:,.0f} "
