@@ -32,11 +32,21 @@ from clifer_jax.classes import EXPRESSIONS, NUM_CLASSES
 DEFAULT_CKPT = "checkpoints/caae_{preset}"
 
 
-def synthetic_pool(config: caae_config.CAAEConfig, pool: str = "train", seed: int = 0) -> dict:
-    """The synthetic pool rendered at the CAAE's image size (SPEC §5)."""
+def synthetic_pool(config: caae_config.CAAEConfig, pool: str = "train", seed: int = 0,
+                   identities: int | None = None) -> dict:
+    """The synthetic pool rendered at the CAAE's image size (SPEC §5).
+
+    identities: a training pool of this many identities with the default pool's image
+    count (48 identities × 4 clips per class): 48 · 4 / identities clips each."""
     from clifer_jax.data.synthetic import SyntheticConfig, generate
 
-    return generate(SyntheticConfig(image_size=config.image_size, seed=seed), pool)
+    if identities is None or pool != "train":
+        return generate(SyntheticConfig(image_size=config.image_size, seed=seed), pool)
+    if identities < 1 or (4 * 48) % identities:
+        raise ValueError(f"--train-identities must divide 192 (48 identities × 4 clips), got {identities}")
+    clips = 4 * 48 // identities
+    return generate(SyntheticConfig(image_size=config.image_size, seed=seed, n_train_identities=identities,
+                                    clips_per_class=clips, test_clips_per_class=min(1, clips - 1)), pool)
 
 
 def load_dir(path: str) -> dict:
@@ -129,6 +139,8 @@ def main(argv=None) -> dict:
     p.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
     p.add_argument("--seed", type=int, default=0, help="training seed (init, batches, noise)")
     p.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic pools")
+    p.add_argument("--train-identities", type=int, default=None,
+                   help="synthetic training identities, same image count (a divisor of 192; default 48)")
     p.add_argument("--data-dir", default=None, help="directory with image.npy and expression.npy")
     p.add_argument("--ckpt-dir", default=None, help=f"default {DEFAULT_CKPT}")
     p.add_argument("--grid", default="docs/images/caae_grid.png")
@@ -148,7 +160,8 @@ def main(argv=None) -> dict:
         vgg = load_vgg_face_mat(args.vgg_face)
         cfg = cfg.replace(identity_weight=0.5)
     ckpt = os.path.abspath(args.ckpt_dir or DEFAULT_CKPT.format(preset=cfg.name))
-    data = load_dir(args.data_dir) if args.data_dir else synthetic_pool(cfg, "train", args.data_seed)
+    data = load_dir(args.data_dir) if args.data_dir else synthetic_pool(cfg, "train", args.data_seed,
+                                                                        args.train_identities)
     t0 = time.time()
     history: list = []
     state, history = train(cfg, data["image"], data["expression"], seed=args.seed, ckpt_dir=ckpt, vgg=vgg,
