@@ -46,8 +46,9 @@ class ExperimentConfig:
     feature_norm: "pool" standardises every latent dimension with the mean and
     std of the CAAE's own training pool (no evaluation subject is used), "none"
     feeds the raw latents (docs/differences.md says why "pool" is the default).
-    synthetic_*: size of the synthetic data (subjects, CAAE identities, clips
-    per class, frames per clip).
+    synthetic_*: size of the synthetic data: the evaluation pool's subjects, clips
+    per class and frames per clip; the CAAE pool's identities and frames per clip
+    (one clip per class; `experiments.train_caae.train_pool_config`).
     subjects: use only the first n subjects (None: all).
     """
 
@@ -63,7 +64,8 @@ class ExperimentConfig:
     caae_epochs: int | None = None
     feature_norm: str = "pool"
     synthetic_subjects: int = 24
-    synthetic_train_identities: int = 48
+    synthetic_train_identities: int = 768
+    synthetic_train_frames: int = 2
     synthetic_clips: int = 4
     synthetic_frames: int = 8
     subjects: int | None = None

@@ -133,7 +133,6 @@ def synthetic_config(cfg: ExperimentConfig, image_size: int = 64):
     from clifer_jax.data import synthetic
 
     return synthetic.SyntheticConfig(image_size=image_size, n_subjects=cfg.synthetic_subjects,
-                                     n_train_identities=cfg.synthetic_train_identities,
                                      clips_per_class=cfg.synthetic_clips,
                                      frames_per_clip=cfg.synthetic_frames, seed=cfg.seed)
 
@@ -142,8 +141,10 @@ def caae_pool(cfg: ExperimentConfig, ccfg) -> dict:
     """The CAAE's training images: the synthetic identity pool, disjoint from every
     evaluation subject, rendered at the CAAE's size (gray repeated to RGB if needed)."""
     from clifer_jax.data import synthetic
+    from experiments.train_caae import train_pool_config
 
-    pool = synthetic.generate(synthetic_config(cfg, ccfg.image_size), "train")
+    pool = synthetic.generate(train_pool_config(ccfg.image_size, cfg.seed, cfg.synthetic_train_identities,
+                                                cfg.synthetic_train_frames), "train")
     img = pool["image"]
     if ccfg.channels == 3 and img.shape[-1] == 1:
         img = np.repeat(img, 3, axis=-1)

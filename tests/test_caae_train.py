@@ -65,6 +65,13 @@ def test_checkpoint_errors(tmp_path):
     T.train(TINY, x, y, seed=0, ckpt_dir=ckpt, stop_after_epochs=1, progress=False)
     with pytest.raises(ValueError, match="seed"):
         T.train(TINY, x, y, seed=9, ckpt_dir=ckpt, progress=False)
+    # other images of the same count (e.g. a changed synthetic pool) are refused too
+    x2, y2 = _data(seed=1)
+    with pytest.raises(ValueError, match="data_sha256"):
+        T.train(TINY, x2, y, seed=0, ckpt_dir=ckpt, progress=False)
+    with pytest.raises(ValueError, match="data_sha256"):
+        T.train(TINY, x, y2, seed=0, ckpt_dir=ckpt, progress=False)
+    assert T.data_fingerprint(TINY, x, y) == T.data_fingerprint(TINY, x.copy(), y.copy())
     with pytest.raises(ValueError, match="config"):
         T.restore_params(TINY.replace(enc_dense=8), ckpt)
 

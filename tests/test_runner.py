@@ -12,7 +12,7 @@ from experiments.runner import ExperimentError, run_experiment
 pytestmark = pytest.mark.filterwarnings("ignore")
 
 TINY = ExperimentConfig(models=("gdm", "mlp_finetune", "clifer"), caae_preset="tiny",
-                        synthetic_subjects=2, synthetic_train_identities=2, synthetic_clips=2,
+                        synthetic_subjects=2, synthetic_train_identities=6, synthetic_clips=2,
                         synthetic_frames=3, seed=3)
 
 

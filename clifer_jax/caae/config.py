@@ -89,7 +89,7 @@ class CAAEConfig:
     d_lr_scale: float = 1.0  # discriminators' learning rate = learning_rate × this
     beta1: float = 0.5
     batch_size: int = 32
-    epochs: int = 2  # cpu: more epochs fit the 48 training identities better and held-out ones worse
+    epochs: int = 2  # cpu: 3 epochs gave held-out faces nothing more (docs/caae.md)
     d_steps: int = 1  # discriminator updates per E/G update (alternating)
     batch_norm_momentum: float = 0.9
 

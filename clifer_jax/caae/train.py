@@ -10,6 +10,7 @@ epoch and resumed from its checkpoint takes exactly the steps an uninterrupted r
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -292,6 +293,17 @@ def _validate_data(config: CAAEConfig, images: np.ndarray, labels: np.ndarray) -
     return images, labels.astype(np.int32)
 
 
+def data_fingerprint(config: CAAEConfig, images: np.ndarray, labels: np.ndarray) -> str:
+    """SHA-256 of a training set as `train` sees it (validated uint8 images and labels):
+    a checkpoint records it, so resuming on other data of the same size is refused."""
+    images, labels = _validate_data(config, images, labels)
+    h = hashlib.sha256()
+    for a in (images, labels):
+        h.update(str((a.shape, a.dtype.str)).encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
 def train(
     config: CAAEConfig,
     images: np.ndarray,
@@ -322,7 +334,8 @@ def train(
     history: list[dict] = []
     start_epoch = 0
     mngr = _manager(ckpt_dir, keep) if ckpt_dir is not None else None
-    meta = {"config": _config_dict(config), "seed": seed, "n_images": n}
+    meta = {"config": _config_dict(config), "seed": seed, "n_images": n,
+            "data_sha256": data_fingerprint(config, images, labels)}
     if mngr is not None and mngr.latest_step() is not None:
         step = mngr.latest_step()
         restored = mngr.restore(
@@ -333,9 +346,10 @@ def train(
             ),
         )
         saved = restored["meta"]
-        for k in ("config", "seed", "n_images"):
-            if saved[k] != meta[k]:
-                raise ValueError(f"checkpoint in {ckpt_dir!r} was made with a different {k}: {saved[k]} ≠ {meta[k]}")
+        for k in ("config", "seed", "n_images", "data_sha256"):
+            if saved.get(k) != meta[k]:
+                raise ValueError(f"checkpoint in {ckpt_dir!r} was made with a different {k}: {saved.get(k)} ≠ "
+                                 f"{meta[k]}; remove it or choose another checkpoint directory")
         state = restored["state"]
         history = saved["history"]
         start_epoch = int(state.step) // steps_per_epoch
