@@ -165,6 +165,8 @@ def main(argv=None) -> dict:
     p.add_argument("--metrics", default="experiments/results/caae_{preset}.json")
     p.add_argument("--vgg-face", default=None, help="vgg_face.mat: enables the identity loss (weight 0.5)")
     p.add_argument("--evaluate", action="store_true", help="measure the issue-5 figures on held-out identities")
+    p.add_argument("--diagnose", action="store_true",
+                   help="where identity is lost: blur, reconstruction, translation, z probe (frames 0, 3, 6)")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
 
@@ -207,6 +209,12 @@ def main(argv=None) -> dict:
         report["evaluation_seed"] = args.data_seed
         report["evaluation_seconds"] = round(time.time() - t1, 1)
         print({k: round(v, 4) for k, v in report["evaluation"].items()})
+    if args.diagnose:
+        from clifer_jax.caae.evaluate import identity_diagnosis
+
+        ev = synthetic_pool(cfg, "eval", args.data_seed)
+        report["identity_diagnosis"] = identity_diagnosis(params, ev, seed=args.data_seed, frames=(0, 3, 6))
+        print({k: v if isinstance(v, list) else round(v, 4) for k, v in report["identity_diagnosis"].items()})
     save_json(args.metrics.format(preset=cfg.name), report)
     return report
 

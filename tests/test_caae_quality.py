@@ -19,13 +19,31 @@ DATA = S.SyntheticConfig(image_size=32, n_subjects=6, n_train_identities=8, clip
 
 
 @pytest.fixture(scope="module")
-def report():
+def trained():
     train = S.generate(DATA, "train")
     state, history = T.train(SMALL, train["image"], train["expression"], seed=0, progress=False)
     assert history[-1]["l1"] < history[0]["l1"]
-    ev = S.generate(DATA, "eval")
+    return state.inference_params(SMALL), S.generate(DATA, "eval")
+
+
+@pytest.fixture(scope="module")
+def report(trained):
+    params, ev = trained
     ids = S.sample_identities(DATA.seed, DATA.n_subjects, "eval")
-    return EV.evaluate(state.inference_params(SMALL), ev, ids, seed=0, classifier_steps=150)
+    return EV.evaluate(params, ev, ids, seed=0, classifier_steps=150)
+
+
+def test_identity_diagnosis_agrees_with_the_report(trained, report):
+    params, ev = trained
+    d = EV.identity_diagnosis(params, ev, seed=0, classifier_steps=150, blur_sigmas=(0.0, 1.0))
+    # the same subject classifier and sources as `evaluate`: the same identity figure
+    assert d["translation_identity_accuracy"] == pytest.approx(report["identity_kept_accuracy"])
+    assert d["blurred_0px_subject_accuracy"] == d["real_subject_accuracy"] == report["real_subject_accuracy"]
+    per = d["reconstruction_identity_per_subject"]
+    assert len(per) == DATA.n_subjects  # equal sources per subject: the mean is the total
+    assert np.mean(per) == pytest.approx(d["reconstruction_identity_accuracy"])
+    assert d["z_subject_probe_accuracy"] >= 0.5, d  # chance 1/6
+    assert d["n_sources"] == report["n_sources"]
 
 
 def test_evaluation_classifiers_work_on_real_faces(report):

@@ -220,3 +220,43 @@ def evaluate(
         hits.append(probe(_standardise(z[tr], zi)[1]) == c)
     out["imagined_latent_probe_accuracy"] = float(np.mean(np.concatenate(hits)))
     return out
+
+
+def identity_diagnosis(
+    params: CAAEParams,
+    data: dict,
+    *,
+    seed: int = 0,
+    frames: tuple[int, ...] | None = None,
+    classifier_steps: int = 400,
+    blur_sigmas: tuple[float, ...] = (1.0, 2.0),
+) -> dict:
+    """Where identity is lost (docs/caae.md): the subject classifier of `evaluate` (same
+    seed, same training) applied to real held-out faces blurred by Gaussians of
+    `blur_sigmas` px, to reconstructions G(E(x), y) and to translations into every class;
+    a linear probe reading the subject from z (train clips → held-out clips); and the
+    reconstructions' hit rate per subject. `data` as for `evaluate`.
+    """
+    from scipy.ndimage import gaussian_filter
+
+    cfg = params.config
+    _, k_subj, k_probe = jax.random.split(jax.random.key(seed), 3)
+    x01 = np.asarray((images_to_model(data["image"], cfg) + 1.0) * 0.5)
+    expr, subj, split = (np.asarray(data[k]) for k in ("expression", "subject", "split"))
+    n_subj = int(subj.max()) + 1
+    tr, te = split == 0, split == 1
+    src = te if frames is None else te & np.isin(np.asarray(data["frame"]), frames)
+    subj_clf = fit_classifier(SmallCNN(n_subj), x01[tr], subj[tr], k_subj, steps=classifier_steps)
+    xs, ys = x01[src], subj[src]
+    out: dict = {"n_sources": int(src.sum()), "real_subject_accuracy": float(np.mean(subj_clf(xs) == ys))}
+    for s in blur_sigmas:
+        out[f"blurred_{s:g}px_subject_accuracy"] = float(np.mean(subj_clf(gaussian_filter(xs, (0, s, s, 0))) == ys))
+    rec_hit = subj_clf(translate(params, xs, expr[src])) == ys
+    out["reconstruction_identity_accuracy"] = float(np.mean(rec_hit))
+    out["translation_identity_accuracy"] = float(np.mean(
+        np.concatenate([subj_clf(translate(params, xs, c)) == ys for c in range(NUM_CLASSES)])))
+    out["reconstruction_identity_per_subject"] = [float(np.mean(rec_hit[ys == s])) for s in range(n_subj)]
+    z_tr, z_te = _standardise(*(np.asarray(encode(params, data["image"][m])) for m in (tr, te)))
+    probe = fit_classifier(Linear(n_subj), z_tr, subj[tr], k_probe, steps=2000, lr=1e-2, batch_size=512)
+    out["z_subject_probe_accuracy"] = float(np.mean(probe(z_te) == subj[te]))
+    return out

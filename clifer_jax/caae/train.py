@@ -296,9 +296,12 @@ def _validate_data(config: CAAEConfig, images: np.ndarray, labels: np.ndarray) -
 def data_fingerprint(config: CAAEConfig, images: np.ndarray, labels: np.ndarray) -> str:
     """SHA-256 of a training set as `train` sees it (validated uint8 images and labels):
     a checkpoint records it, so resuming on other data of the same size is refused."""
-    images, labels = _validate_data(config, images, labels)
+    return _sha256(*_validate_data(config, images, labels))
+
+
+def _sha256(*arrays: np.ndarray) -> str:
     h = hashlib.sha256()
-    for a in (images, labels):
+    for a in arrays:
         h.update(str((a.shape, a.dtype.str)).encode())
         h.update(np.ascontiguousarray(a).tobytes())
     return h.hexdigest()
@@ -335,7 +338,7 @@ def train(
     start_epoch = 0
     mngr = _manager(ckpt_dir, keep) if ckpt_dir is not None else None
     meta = {"config": _config_dict(config), "seed": seed, "n_images": n,
-            "data_sha256": data_fingerprint(config, images, labels)}
+            "data_sha256": _sha256(images, labels)}  # = data_fingerprint: already validated
     if mngr is not None and mngr.latest_step() is not None:
         step = mngr.latest_step()
         restored = mngr.restore(
