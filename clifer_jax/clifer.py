@@ -1,50 +1,105 @@
-"""CLIFER = GDM + imagination (SPEC §1, §3).
+"""CLIFER = GDM + imagination (docs/design.md, "The CLIFER step").
 
-After the GDM has learned a class step, every episodic BMU v of the step's
-samples is translated by the CAAE into each expression c, z' = E(G(v, c)),
-and the imagined latents — with the BMUs themselves and every episodic node —
-train both memories, so they hold prototypes of classes not yet seen.
+After the GDM has learned a class step, every episodic BMU v of the step's samples is
+translated by the CAAE into each expression c, v' = imagine(v, c), and the imagined
+features — with the BMUs themselves and every episodic node — train both memories, so
+they hold prototypes of classes not yet seen. `imagine` works in the memories' feature
+space (`clifer_jax.features.imagine_fn` maps to the CAAE's latents and back).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable
 
 import jax
 import jax.numpy as jnp
 
 from clifer_jax import gdm, gwr
+from clifer_jax.classes import INDEX
 
-# imagine(z [B, D], c int [B]) -> z' [B, D]; pure and traceable (e.g. CAAE params closed over).
+# imagine(v [B, D], c int [B]) -> v' [B, D] in feature space; pure and traceable.
 ImagineFn = Callable[[jax.Array, jax.Array], jax.Array]
+
+# The reference's class loop when it imagines: Anger, Fear, Happiness, Sadness, Surprise, Neutral.
+REFERENCE_CLASS_ORDER: tuple[int, ...] = tuple(
+    INDEX[n] for n in ("Anger", "Fear", "Happiness", "Sadness", "Surprise", "Neutral"))
+ORDERS: tuple[str, ...] = ("reference", "blocks")
+
+
+@dataclasses.dataclass(frozen=True)
+class CLIFERConfig:
+    """How the imagination set is laid out (static: it sets shapes and loop lengths).
+
+    order: "reference" — per BMU, v then its imaginings class by class (the reference's
+      order); "blocks" — all v, then every imagining of class 0, of class 1, …
+    times: the BMU/imagination list is repeated this many times (the reference: 1).
+    class_order: the classes imagined, in order; None: the reference's order for the six
+      expressions, else 0..C−1.
+    """
+
+    order: str = "reference"
+    times: int = 1
+    class_order: tuple[int, ...] | None = None
+
+    def __post_init__(self):
+        if self.order not in ORDERS:
+            raise ValueError(f"CLIFERConfig: order must be one of {ORDERS}, got {self.order!r}")
+        if not isinstance(self.times, int) or isinstance(self.times, bool) or self.times < 1:
+            raise ValueError(f"CLIFERConfig: times must be a positive int, got {self.times!r}")
+        if self.class_order is not None and len(set(self.class_order)) != len(self.class_order):
+            raise ValueError(f"CLIFERConfig: class_order repeats a class: {self.class_order}")
+
+    def classes(self, num_classes: int) -> tuple[int, ...]:
+        if self.class_order is not None:
+            if any(not 0 <= c < num_classes for c in self.class_order):
+                raise ValueError(f"CLIFERConfig: class_order {self.class_order} outside [0, {num_classes})")
+            return tuple(self.class_order)
+        if num_classes == len(REFERENCE_CLASS_ORDER):
+            return REFERENCE_CLASS_ORDER
+        return tuple(range(num_classes))
 
 
 def imagination_set(config: gdm.GDMConfig, state: gdm.GDMState, x: jax.Array, mask: jax.Array,
-                    imagine: ImagineFn) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """The set CLIFER trains on after a class step (SPEC §3), in this order:
-    {v with its label} ∪ {E(G(v, c)) labelled c, for each class c} ∪ {each episodic
-    node with its argmax label}.
+                    imagine: ImagineFn, clifer_config: CLIFERConfig = CLIFERConfig()
+                    ) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """The set CLIFER trains on after a class step: the episodic BMU v of every sample (with
+    its label) and its imaginings imagine(v, c) labelled c, repeated `times` times, then
+    every episodic node with its argmax label, in creation order.
 
-    x [L, D], mask [L] -> samples [(1 + C)·L + N_e, D], labels [...], valid [...].
+    x [L, D], mask [L] -> samples [M, D], labels [M], valid [M], M = times·(1 + C')·L + N_e
+    (C' imagined classes).
     """
-    c_num = config.num_classes
-    length = x.shape[0]
+    classes = jnp.asarray(clifer_config.classes(config.num_classes), jnp.int32)
+    n_cls, length = classes.shape[0], x.shape[0]
     bmu = gwr.predict_unchecked(config.episodic, state.episodic, x)
-    v, v_labels = bmu.weights[:, 0], bmu.labels[:, 0]
-    targets = jnp.repeat(jnp.arange(c_num, dtype=jnp.int32), length)          # [C·L]
-    imagined = imagine(jnp.tile(v, (c_num, 1)), targets).astype(v.dtype)
+    v, v_labels = bmu.weights[:, 0], bmu.labels[:, 0]                                  # [L, D], [L]
+    targets = jnp.tile(classes, length)                                                # [L·C'] per BMU
+    imagined = imagine(jnp.repeat(v, n_cls, axis=0), targets).astype(v.dtype)          # [L·C', D]
+    imagined = imagined.reshape(length, n_cls, -1)
+    if clifer_config.order == "reference":    # v, its imaginings; next v, …
+        block = jnp.concatenate([v[:, None], imagined], axis=1).reshape(length * (1 + n_cls), -1)
+        block_labels = jnp.concatenate([v_labels[:, None], targets.reshape(length, n_cls)], axis=1).reshape(-1)
+        block_valid = jnp.repeat(mask, 1 + n_cls)
+    else:                                      # all v; all imaginings of the first class; …
+        block = jnp.concatenate([v, imagined.transpose(1, 0, 2).reshape(n_cls * length, -1)])
+        block_labels = jnp.concatenate([v_labels, jnp.repeat(classes, length)])
+        block_valid = jnp.concatenate([mask, jnp.tile(mask, n_cls)])
+    t = clifer_config.times
     ep = state.episodic
+    nodes = gwr.creation_order(ep)
     node_labels = jnp.argmax(ep.label_hist[0], axis=-1).astype(jnp.int32)
-    samples = jnp.concatenate([v, imagined, ep.weights[:, 0]])
-    labels = jnp.concatenate([v_labels, targets, node_labels])
-    valid = jnp.concatenate([mask, jnp.tile(mask, c_num), ep.active])
+    samples = jnp.concatenate([jnp.tile(block, (t, 1)), ep.weights[nodes, 0]])
+    labels = jnp.concatenate([jnp.tile(block_labels, t), node_labels[nodes]])
+    valid = jnp.concatenate([jnp.tile(block_valid.astype(bool), t), ep.active[nodes]])
     return samples, labels, valid
 
 
 def learn_class_unchecked(config: gdm.GDMConfig, state: gdm.GDMState, x: jax.Array, y: jax.Array,
-                          mask: jax.Array, imagine: ImagineFn) -> gdm.GDMState:
-    """One CLIFER class step: the GDM step, then once the imagination set."""
+                          mask: jax.Array, imagine: ImagineFn,
+                          clifer_config: CLIFERConfig = CLIFERConfig()) -> gdm.GDMState:
+    """One CLIFER class step: the GDM step, then once the imagination set (`extra_epochs`
+    epochs for each memory)."""
     state = gdm.learn_class_unchecked(config, state, x, y, mask)
-    samples, labels, valid = imagination_set(config, state, x, mask, imagine)
+    samples, labels, valid = imagination_set(config, state, x, mask, imagine, clifer_config)
     return gdm.learn_extra_unchecked(config, state, samples, labels, valid)
-

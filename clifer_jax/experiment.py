@@ -1,8 +1,8 @@
 """The per-subject continual-learning loop of every model, one jit-compiled function
 vmapped over subjects (SPEC §3-§4), and the scores of its predictions.
 
-    run = make_run("clifer", gdm_config, mlp_config, imagine_fn=caae.imagine_fn)
-    preds = run_subjects(run, key, data, order, imagine_params)   # {memory: [S, T, C, Lt]}
+    run = make_run("clifer", gdm_config, mlp_config, imagine_fn=features.imagine_fn)
+    preds = run_subjects(run, key, data, order, (caae_params, transform))   # {memory: [S, T, C, Lt]}
     scores = score(preds["episodic"], data.y_test, data.mask_test, order)
 """
 
@@ -43,7 +43,7 @@ class SubjectData:
     mask_test: jax.Array
 
 
-def _gdm_run(model: str, config: gdm.GDMConfig, imagine_fn):
+def _gdm_run(model: str, config: gdm.GDMConfig, imagine_fn, clifer_config: clifer.CLIFERConfig):
     cfg = config.replace(replay=(model == "gdm_replay"))
 
     def run(key, data: SubjectData, order, imagine_params):
@@ -57,7 +57,7 @@ def _gdm_run(model: str, config: gdm.GDMConfig, imagine_fn):
             x, y, m = data.x[cls], data.y[cls], data.mask[cls]
             if model == "clifer":
                 imagine = lambda z, t: imagine_fn(imagine_params, z, t)
-                state = clifer.learn_class_unchecked(cfg, state, x, y, m, imagine)
+                state = clifer.learn_class_unchecked(cfg, state, x, y, m, imagine, clifer_config)
             else:
                 state = gdm.learn_class_unchecked(cfg, state, x, y, m)
             p = gdm.predict_unchecked(cfg, state, x_test)
@@ -84,9 +84,13 @@ def _mlp_run(model: str, config: mlp.MLPConfig):
 
 
 def make_run(model: str, gdm_config: gdm.GDMConfig | None = None, mlp_config: mlp.MLPConfig | None = None,
-             imagine_fn: Callable | None = None):
+             imagine_fn: Callable | None = None, clifer_config: clifer.CLIFERConfig | None = None):
     """`run(key, data: SubjectData, order [T], imagine_params) -> {memory: preds [T, C, Lt]}`
-    for one subject: pure, jittable, vmappable over (key, data)."""
+    for one subject: pure, jittable, vmappable over (key, data).
+
+    imagine_fn(imagine_params, v, c) imagines in the memories' feature space (e.g.
+    `clifer_jax.features.imagine_fn` with imagine_params = (CAAE params, transform));
+    clifer_config lays out CLIFER's imagination set (default: the reference's order)."""
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; expected one of {MODELS}")
     if model in GDM_MODELS:
@@ -94,7 +98,7 @@ def make_run(model: str, gdm_config: gdm.GDMConfig | None = None, mlp_config: ml
             raise ValueError(f"model {model!r} needs a GDMConfig")
         if model == "clifer" and imagine_fn is None:
             raise ValueError("model 'clifer' needs an imagine_fn(params, z, c)")
-        return _gdm_run(model, gdm_config, imagine_fn)
+        return _gdm_run(model, gdm_config, imagine_fn, clifer_config or clifer.CLIFERConfig())
     if mlp_config is None:
         raise ValueError(f"model {model!r} needs an MLPConfig")
     return _mlp_run(model, mlp_config)

@@ -32,7 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--subjects", type=int, default=None, help="use only the first n subjects")
     r.add_argument("--data-dir", default=None, help="where a real dataset's TFDS build lives")
     r.add_argument("--manual-dir", default=None, help="the downloaded dataset files (docs/data.md)")
-    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--seed", type=int, default=0, help="data seed (and the CAAE's, without --caae-seeds)")
+    r.add_argument("--caae-seeds", type=int, nargs="+", default=None,
+                   help="train one CAAE per seed and run every model on each; results over seeds "
+                        "(the first seed's make the headline table)")
     r.add_argument("--devices", type=int, default=None,
                    help="shard subjects over the first n devices (default: one; see docs/scaling.md)")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -48,7 +51,8 @@ def main(argv=None) -> int:
         changes = dict(protocol=args.protocol, models=tuple(args.models), order_study=args.order_study,
                        order_models=tuple(args.order_models), caae_epochs=args.caae_epochs,
                        subjects=args.subjects, data_dir=args.data_dir, manual_dir=args.manual_dir,
-                       seed=args.seed, feature_norm=args.feature_norm)
+                       seed=args.seed, feature_norm=args.feature_norm,
+                       caae_seeds=tuple(args.caae_seeds) if args.caae_seeds else None)
         if args.order:
             changes["order"] = tuple(class_index(n) for n in args.order)
         if args.caae_preset:

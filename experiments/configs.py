@@ -50,6 +50,10 @@ class ExperimentConfig:
     per class and frames per clip; the CAAE pool's identities and frames per clip
     (one clip per class; `experiments.train_caae.train_pool_config`).
     subjects: use only the first n subjects (None: all).
+    seed: the data seed (synthetic data, CAAE pool, MLP keys, order-study orders).
+    caae_seeds: CAAE training seeds (None: one CAAE, trained with `seed`). With several,
+    every model runs on each seed's features; the first seed's make the headline
+    results, and results.json["over_caae_seeds"] summarises the figures over seeds.
     """
 
     dataset: str = "synthetic"
@@ -70,6 +74,7 @@ class ExperimentConfig:
     synthetic_frames: int = 8
     subjects: int | None = None
     seed: int = 0
+    caae_seeds: tuple[int, ...] | None = None
 
     def __post_init__(self):
         if self.dataset not in DATASETS:
@@ -87,6 +92,11 @@ class ExperimentConfig:
             raise ValueError(f"unknown CAAE preset {self.caae_preset!r}; expected one of {CAAE_PRESETS}")
         if self.feature_norm not in ("pool", "none"):
             raise ValueError(f"feature_norm must be 'pool' or 'none', got {self.feature_norm!r}")
+        if self.caae_seeds is not None:
+            seeds = tuple(self.caae_seeds)
+            if not seeds or len(set(seeds)) != len(seeds) or any(
+                    not isinstance(x, int) or isinstance(x, bool) or x < 0 for x in seeds):
+                raise ValueError(f"caae_seeds must be distinct non-negative ints, got {self.caae_seeds}")
         if self.subjects is not None and self.subjects < 1:
             raise ValueError(f"subjects must be >= 1, got {self.subjects}")
 

@@ -22,7 +22,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from tqdm import tqdm
 
-from clifer_jax import experiment, gdm, mlp
+from clifer_jax import experiment, features, gdm, mlp
 from clifer_jax.caae import api as caae
 from clifer_jax.classes import EXPRESSIONS
 from clifer_jax.data import loading
@@ -54,6 +54,16 @@ def units(cfg: ExperimentConfig) -> list[tuple[str, str, tuple[int, ...]]]:
         for name, order in order_study_orders(cfg).items():
             out += [(m, name, order) for m in cfg.order_models]
     return out
+
+
+def caae_seeds(cfg: ExperimentConfig) -> tuple[int, ...]:
+    """The CAAE training seeds of a run; the first one's features make the headline results."""
+    return tuple(cfg.caae_seeds) if cfg.caae_seeds else (cfg.seed,)
+
+
+def seed_tag(cfg: ExperimentConfig, caae_seed: int) -> str:
+    """Suffix of the units of a CAAE seed: "" for the first, "~caae<N>" for the others."""
+    return "" if caae_seed == caae_seeds(cfg)[0] else f"~caae{caae_seed}"
 
 
 # ----------------------------------------------------------------------------- storage
@@ -151,27 +161,18 @@ def caae_pool(cfg: ExperimentConfig, ccfg) -> dict:
     return {"image": img, "expression": pool["expression"]}
 
 
-def encode_arrays(params, arrays: loading.SubjectArrays) -> np.ndarray:
-    """Images [S, C, L, H, W, ch] -> features [S, C, L, z]; padding rows get zeros."""
-    x, m = np.asarray(arrays.x), np.asarray(arrays.mask)
-    z = np.zeros(m.shape + (params.config.z_dim,), np.float32)
-    if m.any():
-        z[m] = np.asarray(caae.encode(params, x[m]))
-    return z
-
-
 def encode_all(params, train, test, pool: dict, norm: str) -> dict:
-    """Latents of train and test; with norm="pool", standardised per dimension by the
-    statistics of the CAAE's training pool (no evaluation subject is looked at)."""
-    feats = {"train": encode_arrays(params, train), "test": encode_arrays(params, test)}
-    if norm == "pool":
-        z = np.asarray(caae.encode(params, pool["image"]))
-        mean, std = z.mean(0), z.std(0) + 1e-6
-        for k in ("train", "test"):
-            m = np.asarray((train if k == "train" else test).mask)
-            feats[k] = np.where(m[..., None], (feats[k] - mean) / std, 0.0).astype(np.float32)
-        feats["norm_mean"], feats["norm_std"] = mean.astype(np.float32), std.astype(np.float32)
-    return feats
+    """Memory features of train and test [S, C, L, D] (padding rows 0) and the feature
+    transform, fitted on the CAAE's training pool (no evaluation subject is looked at)."""
+    transform = features.fit(caae.encode(params, pool["image"]), norm)
+    return {"train": features.encode_masked(params, transform, train.x, train.mask),
+            "test": features.encode_masked(params, transform, test.x, test.mask),
+            "transform_mean": np.asarray(transform.mean), "transform_std": np.asarray(transform.std)}
+
+
+def transform_of(feats: dict) -> features.FeatureTransform:
+    """The feature transform stored with a run's features."""
+    return features.FeatureTransform.from_dict({"mean": feats["transform_mean"], "std": feats["transform_std"]})
 
 
 def subject_data(feats: dict, train, test) -> experiment.SubjectData:
@@ -223,37 +224,49 @@ def run_experiment(cfg: ExperimentConfig, out_dir, *, progress: bool = True, max
     from experiments.train_caae import load_or_train
 
     pool = caae_pool(cfg, ccfg)
-    params = timed("caae", lambda: load_or_train(ccfg, str(store.root / "caae"), seed=cfg.seed,
-                                                 data=pool, progress=progress))
-    if store.has("features"):
-        feats = store.load("features")
-    else:
-        feats = timed("encoding", lambda: encode_all(params, train, test, pool, cfg.feature_norm))
-        store.save("features", feats)
-    data = subject_data(feats, train, test)
-    gdm_cfg, mlp_cfg = model_configs(data)
-
-    todo = units(cfg)
+    seeds = caae_seeds(cfg)
+    runs = {}            # one run function per model: every order and CAAE seed reuses its compilation
     done_now = 0
-    runs = {}
-    bar = tqdm(todo, desc="models", disable=not progress)
-    for model, order_name, order in bar:
-        name = f"{model}@{order_name}"
-        bar.set_postfix_str(name)
-        if store.has(name):
-            continue
-        if max_units is not None and done_now >= max_units:
-            log(f"stopped after {done_now} unit(s); run again to resume")
-            return None
-        if model not in runs:   # one run function per model: every order reuses its compilation
-            runs[model] = experiment.make_run(model, gdm_cfg, mlp_cfg, imagine_fn=caae.imagine_fn)
-        run = runs[model]
-        key = jax.random.fold_in(jax.random.key(cfg.seed), experiment.MODELS.index(model))
-        preds = timed(f"model:{name}", lambda: experiment.run_subjects(run, key, data, order, params, devices=use))
-        store.save(name, {k: np.asarray(v) for k, v in preds.items()})
-        done_now += 1
+    datas = {}
+    for caae_seed in seeds:
+        tag = seed_tag(cfg, caae_seed)
+        params = timed(f"caae{tag}", lambda: load_or_train(
+            ccfg, str(store.root / ("caae" if not tag else f"caae-seed{caae_seed}")), seed=caae_seed, data=pool, progress=progress))
+        if store.has(f"features{tag}"):
+            feats = store.load(f"features{tag}")
+        else:
+            feats = timed(f"encoding{tag}", lambda: encode_all(params, train, test, pool, cfg.feature_norm))
+            store.save(f"features{tag}", feats)
+        features.save(store.root / f"feature_transform{tag}.json", transform_of(feats), cfg.feature_norm)
+        data = datas[caae_seed] = subject_data(feats, train, test)
+        gdm_cfg, mlp_cfg = model_configs(data)
+        imagine_params = (params, transform_of(feats))
 
+        todo = units(cfg) if not tag else [(m, "default", tuple(cfg.order)) for m in cfg.models]
+        bar = tqdm(todo, desc=f"models (CAAE seed {caae_seed})" if len(seeds) > 1 else "models",
+                   disable=not progress)
+        for model, order_name, order in bar:
+            name = f"{model}@{order_name}{tag}"
+            bar.set_postfix_str(name)
+            if store.has(name):
+                continue
+            if max_units is not None and done_now >= max_units:
+                log(f"stopped after {done_now} unit(s); run again to resume")
+                return None
+            if model not in runs:
+                runs[model] = experiment.make_run(model, gdm_cfg, mlp_cfg, imagine_fn=features.imagine_fn)
+            run = runs[model]
+            key = jax.random.fold_in(jax.random.key(cfg.seed), experiment.MODELS.index(model))
+            preds = timed(f"model:{name}", lambda: experiment.run_subjects(run, key, data, order, imagine_params,
+                                                                           devices=use))
+            store.save(name, {k: np.asarray(v) for k, v in preds.items()})
+            done_now += 1
+
+    data = datas[seeds[0]]
     results = collect(cfg, store, data, train, timings)
+    if len(seeds) > 1:
+        results["over_caae_seeds"] = collect_over_seeds(cfg, store, datas)
+    results["caae_seeds"] = list(seeds)
     report.write_all(results, store.root)
     tmp = store.root / "results.json.tmp"          # results.json appears whole or not at all
     tmp.write_text(json.dumps(results, indent=2))
@@ -302,4 +315,36 @@ def collect(cfg: ExperimentConfig, store: Store, data, train, timings) -> dict:
                         groups = {n: per_unit[(model, n, memory)][exp][:, step].tolist() for n in names}
                         entry[f"{exp}_{label}"] = {"per_order": groups, **metrics.kruskal_orders(groups)}
                 out["order_study"].setdefault(model, {})[memory] = entry
+    return out
+
+
+SEED_FIGURES = ("exp1_f1_avg", "exp2_f1_first_step", "exp2_f1_final", "backward_transfer", "forward_transfer")
+
+
+def seed_figures(scores: dict) -> dict[str, np.ndarray]:
+    """Per-subject headline figures [S] of one model/memory's scores (`experiment.score`)."""
+    return {"exp1_f1_avg": scores["exp1_f1"].mean(axis=1), "exp2_f1_first_step": scores["exp2_f1"][:, 0],
+            "exp2_f1_final": scores["exp2_f1"][:, -1], "backward_transfer": scores["backward_transfer"],
+            "forward_transfer": scores["forward_transfer"]}
+
+
+def collect_over_seeds(cfg: ExperimentConfig, store: Store, datas: dict) -> dict:
+    """Every headline figure per CAAE seed (the mean over subjects) and as mean ± 95% CI
+    over seeds of those subject means: {model: {memory: {figure: {mean, ci95, per_seed}}}}."""
+    from clifer_jax import metrics
+
+    out = {}
+    for model in cfg.models:
+        for memory in experiment.memories(model):
+            per_seed = {f: [] for f in SEED_FIGURES}
+            for caae_seed, data in datas.items():
+                preds = store.load(f"{model}@default{seed_tag(cfg, caae_seed)}")
+                figs = seed_figures(experiment.score(preds[memory], data.y_test, data.mask_test, cfg.order))
+                for f in SEED_FIGURES:
+                    per_seed[f].append(float(np.mean(figs[f])))
+            entry = {}
+            for f, vals in per_seed.items():
+                mean, ci = metrics.mean_ci(np.asarray(vals), axis=0)
+                entry[f] = {"mean": float(mean), "ci95": float(ci), "per_seed": vals}
+            out.setdefault(model, {})[memory] = entry
     return out

@@ -103,3 +103,43 @@ def test_order_asking_for_classes_the_data_lacks(tmp_path, monkeypatch):
     with pytest.raises(ExperimentError, match=r"does not have.*Neutral|Neutral.*does not have"):
         run_experiment(TINY, tmp_path, progress=False, log=lambda *_: None)
     assert not (tmp_path / "results.json").exists()
+
+
+def test_library_rebuilds_the_runs_features_from_its_checkpoint(uninterrupted):
+    """The CAAE checkpoint and feature transform saved with a run give back its features."""
+    import numpy as np
+    import orbax.checkpoint as ocp
+
+    from clifer_jax import features
+    from clifer_jax.caae.train import restore_params
+    from experiments.configs import caae_preset
+    from experiments.runner import load_data
+
+    out, _ = uninterrupted
+    params, meta = restore_params(caae_preset("tiny"), str(out / "caae"))
+    assert meta["done"]
+    transform, kind = features.load(out / "feature_transform.json")
+    assert kind == "pool"
+    train, test = load_data(TINY)
+    stored = ocp.PyTreeCheckpointer().restore(out / "units" / "features" / "data")
+    rebuilt = features.encode_masked(params, transform, test.x, test.mask)
+    np.testing.assert_allclose(rebuilt, stored["test"], rtol=1e-5, atol=1e-5)
+
+
+def test_several_caae_seeds_report_figures_over_seeds(tmp_path):
+    import numpy as np
+
+    cfg = TINY.replace(models=("gdm", "clifer"), caae_seeds=(3, 5))
+    results = run_experiment(cfg, tmp_path, progress=False, log=lambda *_: None)
+    assert results["caae_seeds"] == [3, 5]
+    over = results["over_caae_seeds"]
+    assert set(over) == {"gdm", "clifer"} and set(over["clifer"]) == {"episodic", "semantic"}
+    for fig in ("exp1_f1_avg", "exp2_f1_first_step", "exp2_f1_final", "backward_transfer", "forward_transfer"):
+        e = over["clifer"]["episodic"][fig]
+        assert len(e["per_seed"]) == 2 and np.isclose(e["mean"], np.mean(e["per_seed"]))
+    # The first seed's figures are the headline ones.
+    head = results["models"]["clifer"]["episodic"]["exp2_f1"]["mean"][-1]
+    assert np.isclose(over["clifer"]["episodic"]["exp2_f1_final"]["per_seed"][0], head)
+    assert (tmp_path / "caae-seed5").exists() and (tmp_path / "units" / "clifer@default~caae5" / "done").exists()
+    with pytest.raises(ValueError, match="caae_seeds"):
+        TINY.replace(caae_seeds=(1, 1))
