@@ -29,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--caae-epochs", type=int, default=None, help="override the preset's CAAE epochs")
     r.add_argument("--feature-norm", default="pool", choices=["pool", "none"],
                    help="standardise latents by the CAAE training pool's statistics (default) or not")
+    r.add_argument("--imagination-order", default="reference", choices=["reference", "blocks"],
+                   help="CLIFER's imagination set: per BMU v then its imaginings (reference) or in blocks")
     r.add_argument("--subjects", type=int, default=None, help="use only the first n subjects")
     r.add_argument("--data-dir", default=None, help="where a real dataset's TFDS build lives")
     r.add_argument("--manual-dir", default=None, help="the downloaded dataset files (docs/data.md)")
@@ -52,7 +54,8 @@ def main(argv=None) -> int:
                        order_models=tuple(args.order_models), caae_epochs=args.caae_epochs,
                        subjects=args.subjects, data_dir=args.data_dir, manual_dir=args.manual_dir,
                        seed=args.seed, feature_norm=args.feature_norm,
-                       caae_seeds=tuple(args.caae_seeds) if args.caae_seeds else None)
+                       caae_seeds=tuple(args.caae_seeds) if args.caae_seeds else None,
+                       imagination_order=args.imagination_order)
         if args.order:
             changes["order"] = tuple(class_index(n) for n in args.order)
         if args.caae_preset:

@@ -54,6 +54,8 @@ class ExperimentConfig:
     caae_seeds: CAAE training seeds (None: one CAAE, trained with `seed`). With several,
     every model runs on each seed's features; the first seed's make the headline
     results, and results.json["over_caae_seeds"] summarises the figures over seeds.
+    imagination_order: CLIFER's imagination set, "reference" (per BMU: v, then its
+    imaginings) or "blocks" (`clifer_jax.clifer.CLIFERConfig`).
     """
 
     dataset: str = "synthetic"
@@ -75,6 +77,7 @@ class ExperimentConfig:
     subjects: int | None = None
     seed: int = 0
     caae_seeds: tuple[int, ...] | None = None
+    imagination_order: str = "reference"
 
     def __post_init__(self):
         if self.dataset not in DATASETS:
@@ -97,6 +100,8 @@ class ExperimentConfig:
             if not seeds or len(set(seeds)) != len(seeds) or any(
                     not isinstance(x, int) or isinstance(x, bool) or x < 0 for x in seeds):
                 raise ValueError(f"caae_seeds must be distinct non-negative ints, got {self.caae_seeds}")
+        if self.imagination_order not in ("reference", "blocks"):
+            raise ValueError(f"imagination_order must be 'reference' or 'blocks', got {self.imagination_order!r}")
         if self.subjects is not None and self.subjects < 1:
             raise ValueError(f"subjects must be >= 1, got {self.subjects}")
 

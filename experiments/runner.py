@@ -22,7 +22,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from tqdm import tqdm
 
-from clifer_jax import experiment, features, gdm, mlp
+from clifer_jax import clifer, experiment, features, gdm, mlp
 from clifer_jax.caae import api as caae
 from clifer_jax.classes import EXPRESSIONS
 from clifer_jax.data import loading
@@ -254,7 +254,8 @@ def run_experiment(cfg: ExperimentConfig, out_dir, *, progress: bool = True, max
                 log(f"stopped after {done_now} unit(s); run again to resume")
                 return None
             if model not in runs:
-                runs[model] = experiment.make_run(model, gdm_cfg, mlp_cfg, imagine_fn=features.imagine_fn)
+                runs[model] = experiment.make_run(model, gdm_cfg, mlp_cfg, imagine_fn=features.imagine_fn,
+                                                  clifer_config=clifer.CLIFERConfig(order=cfg.imagination_order))
             run = runs[model]
             key = jax.random.fold_in(jax.random.key(cfg.seed), experiment.MODELS.index(model))
             preds = timed(f"model:{name}", lambda: experiment.run_subjects(run, key, data, order, imagine_params,
