@@ -19,8 +19,8 @@ from clifer_jax.gwr.train import (prune_old_edges, remove_isolated_nodes, train,
                                   train_unchecked)
 
 __all__ = [
-    "GWRConfig", "GWRState", "Prediction", "creation_order", "empty", "episodic_config", "init", "init_sharded",
-    "init_unchecked", "largest_capacity", "predict", "predict_sharded", "predict_unchecked",
+    "GWRConfig", "GWRState", "Prediction", "creation_order", "empty", "episodic_config", "init",
+    "init_sharded", "init_unchecked", "largest_capacity", "predict", "predict_sharded", "predict_unchecked",
     "prune_old_edges", "quantization_error", "remove_isolated_nodes", "semantic_config",
     "state_bytes", "step", "train", "train_sharded", "train_unchecked", "with_max_nodes",
 ]
