@@ -1,5 +1,9 @@
 """An independent NumPy reference of the Growing Dual Memory (SPEC §3), built on
-the NumPy Gamma-GWR reference: plain loops over mini-batches and trajectories."""
+the NumPy Gamma-GWR reference: plain loops over mini-batches and trajectories.
+
+With `compact=True` in both memories' keyword dicts the networks delete removed nodes as
+the authors' code does, so `pseudo_samples` walks the nodes in creation order and a tie in
+a temporal row goes to the older node, like the authors' replay."""
 
 from __future__ import annotations
 

@@ -6,6 +6,13 @@ times: age = clock − reset time, i.e. "every updating step ages every edge by
 one" without an N×N increment, so the loop is O(N·D) per sample like the
 kernel) and shares no code with `clifer_jax.gwr`. Used by the tests as
 ground truth and by `benchmarks/gwr_kernel.py` as the baseline.
+
+`compact=True` removes nodes as the authors' code does: the node's row and column
+are deleted from every array and later nodes move down, so a new node is always
+appended and node index = creation order. `compact=False` frees the slot and a new
+node takes the lowest free one (the kernel's layout, compared slot by slot).
+`predict_context="input"` predicts as the authors' test routine: every context row
+is the previous raw input (its loop copies row j−1 into row j, upwards).
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ class ReferenceGWR:
                  activity_threshold=0.4, habituation_threshold=0.5, eps_b=0.2, eps_n=0.001,
                  tau_b=0.3, tau_n=0.1, kappa=1.05, a_inc=1.0, a_dec=0.1, max_age=1000,
                  regulated=False, mod_rate=0.01, inactivity_scaling=True, distance="clifer",
-                 num_heads=1, num_classes=6, dtype=np.float64, **_ignored):
+                 num_heads=1, num_classes=6, dtype=np.float64, compact=False,
+                 predict_context="bmu", **_ignored):
         self.dim, self.N, self.K = dim, capacity, context
         self.max_nodes = capacity if max_nodes is None else max_nodes
         self.beta = beta
@@ -30,6 +38,7 @@ class ReferenceGWR:
         self.regulated, self.mod_rate = regulated, mod_rate
         self.inactivity_scaling = inactivity_scaling
         self.distance_kind = distance
+        self.compact, self.predict_context = compact, predict_context
         self.H, self.C = num_heads, num_classes
         alpha = np.exp(-np.arange(context + 1, dtype=np.float64))
         self.alpha = alpha / alpha.sum()
@@ -149,6 +158,8 @@ class ReferenceGWR:
             self.remove_isolated_nodes()
 
     def remove_isolated_nodes(self):
+        if self.compact:
+            return self._remove_isolated_compacting()
         for i in range(self.N):
             if self.active.sum() <= 2:
                 break
@@ -160,11 +171,43 @@ class ReferenceGWR:
                 self.temporal[i, :] = 0
                 self.temporal[:, i] = 0
 
+    def _remove_isolated_compacting(self):
+        """The authors' loop: walk the nodes; pop an isolated one (the next node moves
+        into its index) while more than 2 remain, else step on."""
+        i = 0
+        while i < int(self.active.sum()):
+            if not self.edges[i].any():
+                if int(self.active.sum()) <= 2:
+                    return
+                self._delete(i)
+            else:
+                i += 1
+
+    def _delete(self, i):
+        keep = np.arange(self.N) != i
+        last = self.N - 1
+        for name in ("W", "h", "active"):
+            a = getattr(self, name)
+            a[:last] = a[keep]
+            a[last] = 0
+        self.hist[:, :last] = self.hist[:, keep]
+        self.hist[:, last] = 0.0
+        for name in ("edges", "reset_at", "temporal"):
+            a = getattr(self, name)
+            a[:last, :last] = a[np.ix_(keep, keep)]
+            a[last, :] = 0
+            a[:, last] = 0
+
     def predict(self, xs):
         bmus, labels, acts, weights = [], [], [], []
         prev_w = np.zeros_like(self.W[0])
+        input_context = np.zeros_like(self.W[0])
         for x in xs:
-            g = self.context(x, prev_w)
+            if self.predict_context == "input":
+                input_context[0] = x
+                g = input_context.copy()
+            else:
+                g = self.context(x, prev_w)
             d = self.dist(g)
             b = int(np.argmin(d))
             bmus.append(b)
@@ -172,4 +215,6 @@ class ReferenceGWR:
             labels.append([int(np.argmax(self.hist[l, b])) for l in range(self.H)])
             weights.append(self.W[b].copy())
             prev_w = self.W[b]
+            for j in range(1, self.K + 1):
+                input_context[j] = input_context[j - 1]
         return np.array(bmus), np.array(acts), np.array(labels), np.array(weights)

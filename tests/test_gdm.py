@@ -173,3 +173,38 @@ def test_bad_input_is_rejected():
         gdm.learn_class(cfg, state, nan, y, m)
     with pytest.raises(ValueError, match="regulated"):
         gdm.GDMConfig(episodic=cfg.semantic, semantic=cfg.semantic)
+
+
+def test_replay_in_creation_order_matches_compacting_reference():
+    """Short episodic edge lives: nodes are removed at the end of training calls and
+    new ones take their slots. Replay walks the trajectories in creation order (the
+    reference's: it compacts its arrays), so both memories equal a NumPy GDM whose
+    networks compact on removal, node for node, after every class step. Replayed in
+    slot order, the episodic memory ended the third step with 6 nodes against the
+    reference's 7 on this stream."""
+    from test_gwr_creation_order import assert_same_compacted_network, reused_slot
+
+    base = small_config(replay=True)
+    cfg = base.replace(episodic=base.episodic.replace(max_age=10))
+    steps = class_steps(2, per_class=10, length=12)
+    ref = ReferenceGDM(dict(ref_kwargs(cfg.episodic), compact=True),
+                       dict(ref_kwargs(cfg.semantic), compact=True),
+                       batch_size=5, epochs=2, replay=True, replay_epochs=2)
+    state = gdm.init(cfg, *steps[0])
+    ref.init(*steps[0])
+    seen = []
+    for x, y, m in steps:
+        state = gdm.learn_class(cfg, state, x, y, m)
+        ref.learn_class(x, y, m)
+        perms = [assert_same_compacted_network(mem, r, atol=1e-4)
+                 for mem, r in ((state.episodic, ref.ep), (state.semantic, ref.se))]
+        # The next replay's order: trajectory k starts at the k-th oldest episodic node.
+        p = gdm.pseudo_samples(state.episodic, cfg.trajectory_length)
+        n = int(state.episodic.num_nodes)
+        np.testing.assert_allclose(np.asarray(p.samples[:n, 0]), ref.ep.W[:n, 0], atol=1e-4)
+        seen.append((state, perms))
+    # Creation order is the reference's node order, also where a freed slot was reused.
+    for st, perms in seen:
+        for mem, perm in zip((st.episodic, st.semantic), perms):
+            np.testing.assert_array_equal(np.asarray(gwr.creation_order(mem))[:len(perm)], perm)
+    assert any(reused_slot(st.episodic) for st, _ in seen), "the stream should reuse a freed slot"

@@ -38,6 +38,8 @@ def check_invariants(state):
     assert not np.diag(edges).any()                                     # no self-loops
     assert np.all((h[active] > 0) & (h[active] <= 1))                   # habituation in (0, 1]
     assert int(state.num_nodes) == int(active.sum())
+    created = np.asarray(state.created)[active]                         # distinct creation stamps
+    assert len(set(created.tolist())) == len(created) and np.all(created < int(state.next_id))
     assert np.all(np.asarray(state.weights)[~active] == 0)              # free slots are clean
     assert np.all(np.asarray(state.label_hist) >= 0)
     assert int(state.num_nodes) <= int(state.max_nodes)
@@ -192,7 +194,7 @@ def test_lazy_pruning_equals_pruning_the_array_after_every_epoch():
             lazy = gwr.train_unchecked(cfg, lazy, xs, ys, valid, epochs=4)
             physical = eager(cfg, physical, xs, ys, valid, 4)
             for field in ("weights", "sq_norms", "active", "habituation", "edges", "edge_birth", "temporal",
-                          "label_hist", "t", "num_nodes", "degree_overflow", "pruned_at"):
+                          "label_hist", "t", "num_nodes", "degree_overflow", "pruned_at", "created", "next_id"):
                 np.testing.assert_array_equal(getattr(lazy, field), getattr(physical, field), err_msg=field)
         # Pruning really changed the outcome (against never pruning).
         never = gwr.init(cfg, xs[:2])

@@ -78,11 +78,13 @@ def _train_both(config: GDMConfig, ep: GWRState, se: GWRState, x_ep, y_ep, x_se,
 
 
 def replay(config: GDMConfig, ep: GWRState, se: GWRState, pseudo: PseudoSamples):
-    """Train both memories on every valid trajectory, one training call per trajectory.
+    """Train both memories on every valid trajectory, one training call per trajectory,
+    in the order of `pseudo` (`pseudo_samples` gives the nodes' creation order, the
+    reference's).
 
-    Trajectories are compacted first and a `while_loop` runs only as many calls
-    as there are valid ones (the scan over all N slots cost as much for an empty
-    network as for a full one)."""
+    Trajectories are compacted first (stably, so their order is kept) and a
+    `while_loop` runs only as many calls as there are valid ones (the scan over
+    all N slots cost as much for an empty network as for a full one)."""
     order = jnp.argsort(~pseudo.valid, stable=True)
     xs, ys = pseudo.samples[order], pseudo.labels[order]
     count = jnp.sum(pseudo.valid, dtype=jnp.int32)

@@ -6,16 +6,17 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from clifer_jax.gwr.state import GWRState
+from clifer_jax.gwr.state import GWRState, creation_order
 
 
 @struct.dataclass
 class PseudoSamples:
-    """One trajectory per episodic slot. N = episodic capacity, T = 2K + 1.
+    """One trajectory per episodic slot, in the nodes' creation order (free slots last).
+    N = episodic capacity, T = 2K + 1.
 
     samples [N, T, D] (input part of each visited node's weights),
     labels [N, T] (each visited node's argmax label, head 0),
-    valid [N] (the slot holds a node).
+    valid [N] (the trajectory starts at a node, not a free slot).
     """
 
     samples: jax.Array
@@ -25,16 +26,24 @@ class PseudoSamples:
 
 def pseudo_samples(state: GWRState, length: int) -> PseudoSamples:
     """Trajectory of `length` nodes from every active node i: i, then the argmax
-    of the current node's temporal row, repeatedly (ties: lower index). A node
-    with no outgoing temporal link repeats itself. Jittable and vmappable."""
+    of the current node's temporal row, repeatedly. A node with no outgoing
+    temporal link repeats itself. Jittable and vmappable.
+
+    The reference keeps its nodes compacted in creation order, so it replays the
+    trajectories oldest node first and breaks a tie in a temporal row towards the
+    older node; both follow `creation_order` here (slots are reused, so slot order
+    differs once a node was removed and another inserted; docs/gwr.md)."""
     n = state.active.shape[0]
+    order = creation_order(state)                                              # [N] slots
     labels_of = jnp.argmax(state.label_hist[0], axis=-1).astype(jnp.int32)   # [N]
+    by_age = state.temporal[:, order]                    # columns oldest first: argmax ties -> older
     has_next = jnp.any(state.temporal > 0, axis=1)
-    nxt = jnp.where(has_next, jnp.argmax(state.temporal, axis=1), jnp.arange(n)).astype(jnp.int32)
+    nxt = jnp.where(has_next, order[jnp.argmax(by_age, axis=1)], jnp.arange(n)).astype(jnp.int32)
 
     def follow(node, _):
         return nxt[node], node
 
-    _, path = jax.lax.scan(follow, jnp.arange(n, dtype=jnp.int32), None, length=length)
+    _, path = jax.lax.scan(follow, order, None, length=length)
     path = path.T                                                              # [N, T]
-    return PseudoSamples(samples=state.weights[path, 0], labels=labels_of[path], valid=state.active)
+    return PseudoSamples(samples=state.weights[path, 0], labels=labels_of[path],
+                         valid=state.active[order])

@@ -11,15 +11,16 @@ Every function is pure and composes under `jax.jit` (config static) and `jax.vma
 from clifer_jax.gwr.config import GWRConfig, episodic_config, semantic_config
 from clifer_jax.gwr.footprint import largest_capacity, state_bytes
 from clifer_jax.gwr.predict import Prediction, predict, predict_unchecked, quantization_error
-from clifer_jax.gwr.state import GWRState, empty, init, init_unchecked, with_max_nodes
+from clifer_jax.gwr.state import (GWRState, creation_order, empty, init, init_unchecked,
+                                  with_max_nodes)
 from clifer_jax.gwr.sharded import init_sharded, predict_sharded, train_sharded
 from clifer_jax.gwr.step import step
 from clifer_jax.gwr.train import (prune_old_edges, remove_isolated_nodes, train,
                                   train_unchecked)
 
 __all__ = [
-    "GWRConfig", "GWRState", "Prediction", "empty", "episodic_config", "init", "init_sharded",
-    "init_unchecked", "largest_capacity", "predict", "predict_sharded", "predict_unchecked",
+    "GWRConfig", "GWRState", "Prediction", "creation_order", "empty", "episodic_config", "init",
+    "init_sharded", "init_unchecked", "largest_capacity", "predict", "predict_sharded", "predict_unchecked",
     "prune_old_edges", "quantization_error", "remove_isolated_nodes", "semantic_config",
     "state_bytes", "step", "train", "train_sharded", "train_unchecked", "with_max_nodes",
 ]

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 Distance = Literal["clifer", "gdm"]
+PredictContext = Literal["bmu", "input"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +36,10 @@ class GWRConfig:
       mod_rate: learning-rate factor of a regulated update.
       inactivity_scaling: multiply the BMU update by (1 - a) (CLIFER's code).
       distance: "clifer" (Σ_k α_k ‖g_k − w_k‖) or "gdm" (‖Σ_k α_k (g_k − w_k)‖).
+      predict_context: with K > 0, what `predict` builds each sample's context from:
+        "bmu" (default) the previous sample's BMU weights, blended with β as in
+        training; "input" the previous raw input in every context row, as the
+        reference's test routine does (docs/gwr.md). No effect when K = 0.
       num_heads: H label heads; num_classes: C classes per head.
       max_degree: neighbours of the BMU updated per step (a node with more edges
         has the rest ignored and the event is counted in the state).
@@ -60,6 +65,7 @@ class GWRConfig:
     mod_rate: float = 0.01
     inactivity_scaling: bool = True
     distance: Distance = "clifer"
+    predict_context: PredictContext = "bmu"
     num_heads: int = 1
     num_classes: int = 6
     max_degree: int = 64
@@ -95,6 +101,8 @@ class GWRConfig:
         need(isinstance(self.max_age, int) and self.max_age >= 1, f"max_age must be an int >= 1, got {self.max_age}")
         need(0.0 < self.mod_rate <= 1.0, f"mod_rate must lie in (0, 1], got {self.mod_rate}")
         need(self.distance in ("clifer", "gdm"), f"distance must be 'clifer' or 'gdm', got {self.distance!r}")
+        need(self.predict_context in ("bmu", "input"),
+             f"predict_context must be 'bmu' or 'input', got {self.predict_context!r}")
         need(self.num_heads >= 1, f"num_heads must be >= 1, got {self.num_heads}")
         need(self.num_classes >= 1, f"num_classes must be >= 1, got {self.num_classes}")
         need(self.max_degree >= 1, f"max_degree must be >= 1, got {self.max_degree}")

@@ -36,11 +36,20 @@ def _match(config: GWRConfig, state: GWRState, g: jax.Array):
 
 @functools.partial(jax.jit, static_argnames=("config",))
 def predict_unchecked(config: GWRConfig, state: GWRState, xs: jax.Array) -> Prediction:
-    """xs [B, D]. With K = 0 samples are independent (vmapped); with K > 0 the
-    context follows the sequence, each sample's context built from the previous BMU."""
+    """xs [B, D]. With K = 0 samples are independent (vmapped). With K > 0 the context
+    follows the sequence (the first sample's is zero): with `predict_context="bmu"` it is
+    built from the previous sample's BMU weights as in training; with "input" every
+    context row is the previous raw input, as in the reference's test routine."""
     if config.context == 0:
         zero = jnp.zeros_like(state.prev_weights)
         return jax.vmap(lambda x: _match(config, state, context(config, x, zero)))(xs)
+
+    if config.predict_context == "input":
+        x = xs.astype(config.jnp_dtype)
+        prev = jnp.concatenate([jnp.zeros_like(x[:1]), x[:-1]])                # [B, D]
+        g = jnp.concatenate([x[:, None], jnp.repeat(prev[:, None], config.context, axis=1)],
+                            axis=1)                                             # [B, K+1, D]
+        return jax.vmap(lambda gi: _match(config, state, gi))(g)
 
     def one(prev, x):
         p = _match(config, state, context(config, x, prev))

@@ -38,6 +38,11 @@ class GWRState:
       max_nodes: [] int32, node limit of this network (<= N).
       refused_insertions: [] int32, insertions refused because the network was full.
       degree_overflow: [] int32, steps whose BMU had more than max_degree neighbours.
+      created: [N] int32, creation stamp of the node in each slot (the value of `next_id`
+        when it was inserted; the initial nodes are 0 and 1). A freed slot keeps its old
+        stamp, masked by `active`. The reference compacts its arrays, so its node order is
+        creation order; `creation_order` recovers that order (docs/gwr.md).
+      next_id: [] int32, the stamp the next inserted node gets.
     """
 
     weights: jax.Array
@@ -56,6 +61,8 @@ class GWRState:
     max_nodes: jax.Array
     refused_insertions: jax.Array
     degree_overflow: jax.Array
+    created: jax.Array
+    next_id: jax.Array
 
 
 def label_rows(config: GWRConfig, labels: jax.Array) -> jax.Array:
@@ -85,6 +92,8 @@ def empty(config: GWRConfig) -> GWRState:
         max_nodes=jnp.array(config.max_nodes, i32),
         refused_insertions=jnp.array(0, i32),
         degree_overflow=jnp.array(0, i32),
+        created=jnp.zeros((n,), i32),
+        next_id=jnp.array(0, i32),
     )
 
 
@@ -104,7 +113,18 @@ def init_unchecked(config: GWRConfig, samples: jax.Array, labels: jax.Array) -> 
         habituation=state.habituation.at[:2].set(1.0),
         label_hist=state.label_hist.at[:, :2].set(jnp.swapaxes(label_rows(config, labels), 0, 1)),
         num_nodes=jnp.array(2, jnp.int32),
+        created=state.created.at[:2].set(jnp.arange(2, dtype=jnp.int32)),
+        next_id=jnp.array(2, jnp.int32),
     )
+
+
+def creation_order(state: GWRState) -> jax.Array:
+    """Slot indices [N]: the active nodes from oldest to newest, then the free slots in
+    slot order. `state.weights[creation_order(state)]` lists the nodes as the reference
+    (which compacts its arrays on removal) holds them. One stable argsort of N; works on a
+    vmapped batch of states (indices per network along the last axis)."""
+    key = jnp.where(state.active, state.created, jnp.iinfo(jnp.int32).max)
+    return jnp.argsort(key, axis=-1, stable=True).astype(jnp.int32)
 
 
 def with_max_nodes(state: GWRState, max_nodes) -> GWRState:

@@ -137,6 +137,9 @@ def step(config: GWRConfig, state: GWRState, x: jax.Array, y: jax.Array,
         prev_bmu=jnp.where(valid, b, state.prev_bmu),
         t=t_new,
         num_nodes=state.num_nodes + insert.astype(i32),
+        # Creation stamp of the new node (the reference's order: docs/gwr.md).
+        created=state.created.at[r_w].set(state.next_id, mode="drop"),
+        next_id=state.next_id + insert.astype(i32),
         refused_insertions=state.refused_insertions + (learn & wants_insert & ~has_room).astype(i32),
         degree_overflow=state.degree_overflow + too_many.astype(i32),
     )

@@ -11,7 +11,7 @@ import numpy as np
 
 from clifer_jax.gwr import checks
 from clifer_jax.gwr.config import GWRConfig
-from clifer_jax.gwr.state import GWRState
+from clifer_jax.gwr.state import GWRState, creation_order
 from clifer_jax.gwr.step import step
 
 
@@ -34,13 +34,17 @@ def mark_pruned(state: GWRState) -> GWRState:
 
 
 def remove_isolated_nodes(config: GWRConfig, state: GWRState) -> GWRState:
-    """Deactivate nodes without edges, lowest index first, never going below 2 nodes.
+    """Deactivate nodes without edges, oldest first, never going below 2 nodes.
 
+    "Oldest first" is the reference's order (it walks its compacted arrays, i.e.
+    creation order); it decides which isolated nodes stay when the floor of 2 binds.
     Freed slots are zeroed (weights, norms, habituation, histograms, temporal
     links) so that the next insertion writes into a clean slot.
     """
     isolated = state.active & ~jnp.any(state.edges, axis=1)
-    rank = jnp.cumsum(isolated.astype(jnp.int32))                     # 1-based among isolated
+    order = creation_order(state)
+    ranked = jnp.cumsum(isolated[order].astype(jnp.int32))           # 1-based among isolated
+    rank = jnp.zeros_like(ranked).at[order].set(ranked)              # back to slot order
     remove = isolated & (rank <= jnp.maximum(state.num_nodes - 2, 0))
     keep = ~remove
     kf = keep.astype(state.weights.dtype)
