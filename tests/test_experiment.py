@@ -59,7 +59,8 @@ def results():
     for model in ("mlp_finetune", "gdm", "clifer"):
         run = experiment.make_run(model, g, m, imagine_fn=oracle_imagine)
         preds = experiment.run_subjects(run, jax.random.key(0), data, ORDER, params)
-        out[model] = {mem: experiment.score(p, data.y_test, data.mask_test, ORDER) for mem, p in preds.items()}
+        out[model] = {mem: experiment.score(preds[mem], data.y_test, data.mask_test, ORDER)
+                      for mem in experiment.memories(model)}
         out[model]["_preds"] = preds
     return data, out
 
