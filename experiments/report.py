@@ -99,8 +99,10 @@ def markdown(results: dict) -> str:
                         fcells = (f"{fr['statistic']:.2f} | {fr['p_value']:.3g} | {fr['kendall_w']:.2f}"
                                   if fr else "— | — | —")
                         best = r.get("best_order")
-                        bcell = (f"{best['order'].replace('first-', '')} ({best['mean']:.2f})"
-                                 + (", beats all" if best.get("significantly_best") else "")) if best else "—"
+                        bcell = "—"
+                        if best:
+                            bcell = f"{best['order'].replace('first-', '')} ({best['mean']:.2f})"
+                            bcell += ", beats all" if best.get("significantly_best") else ""
                         out.append(f"| {model} | {memory} | {exp[:4]} | {step.replace('_', ' ')} | "
                                    f"{fcells} | {_pairs(r)} | {bcell} | {_neutral(r)} | "
                                    f"{r['H']:.2f} | {r['p']:.3g} |")
