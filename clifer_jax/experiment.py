@@ -75,10 +75,11 @@ def _mlp_run(model: str, config: mlp.MLPConfig):
     def run(key, data: SubjectData, order, imagine_params):
         del imagine_params
         c, l, d = data.x.shape
-        _, preds = mlp.protocol_unchecked(
+        _, preds, train_acc = mlp.protocol_unchecked(
             config, key, data.x.reshape(c * l, d), data.y.reshape(c * l), data.mask.reshape(c * l),
             data.x_test.reshape(-1, d), order, jnp.asarray(joint))
-        return {"mlp": preds.reshape(order.shape[0], *data.y_test.shape)}
+        # "train_acc" is no predictor: `memories(model)` lists only "mlp"
+        return {"mlp": preds.reshape(order.shape[0], *data.y_test.shape), "train_acc": train_acc}
 
     return run
 
@@ -90,7 +91,9 @@ def make_run(model: str, gdm_config: gdm.GDMConfig | None = None, mlp_config: ml
 
     imagine_fn(imagine_params, v, c) imagines in the memories' feature space (e.g.
     `clifer_jax.features.imagine_fn` with imagine_params = (CAAE params, transform));
-    clifer_config lays out CLIFER's imagination set (default: the reference's order)."""
+    clifer_config lays out CLIFER's imagination set (default: the reference's order).
+    The MLPs' dict also holds "train_acc" [T], the accuracy on the samples trained on at
+    each step."""
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; expected one of {MODELS}")
     if model in GDM_MODELS:

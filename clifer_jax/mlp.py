@@ -3,8 +3,13 @@
     x [D=50] → Dense 64, ReLU, BatchNorm → Dense 32, ReLU, BatchNorm
              → Dense 16, ReLU → Dense 6 (logits; softmax cross-entropy)
 
-Adam (lr 2e-3, β₁ 0.5), mini-batches of 64, 20 epochs. Pure functions over an
-``MLPState`` pytree; ``MLPConfig`` is static (hashable) under ``jit``.
+Adam (lr 2e-3, β₁ 0.5), mini-batches of 64, 20 epochs and at least 500 steps per
+training call. Kernels drawn from N(0, 0.02²) (hidden) and N(0, 0.025²)
+(output), zero biases, batch norm without a scale (γ), as the reference's Keras
+model; batch-norm momentum 0.9, and after training the running statistics are
+set to the full training set's, so that ``mlp_joint`` fits what it was trained
+on (``docs/metrics.md``). Pure functions over an ``MLPState`` pytree; ``MLPConfig``
+is static (hashable) under ``jit``.
 
 Padding: every sample set is a fixed-size array [N, D] with a validity mask [N],
 so one compiled ``train`` serves every subject and class step and can be
@@ -37,7 +42,7 @@ from clifer_jax.classes import NUM_CLASSES
 from clifer_jax.gwr.checks import is_concrete
 
 __all__ = ["MLP", "MLPConfig", "MLPState", "init", "logits", "mlp_finetune", "mlp_joint",
-           "predict", "protocol_unchecked", "train", "train_unchecked"]
+           "predict", "protocol_unchecked", "recalibrate_unchecked", "train", "train_unchecked"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,8 +56,22 @@ class MLPConfig:
       num_classes: C, output size.
       learning_rate, b1, b2, eps: Adam (eps 1e-7 as in Keras, the reference).
       batch_size: mini-batch size B.
-      epochs: passes over the data per ``train`` call.
-      bn_momentum, bn_epsilon: batch norm (Keras defaults 0.99, 1e-3).
+      epochs: passes over the data per ``train`` call (at least; see min_steps).
+      min_steps: at least this many Adam steps per ``train`` call: a call on
+        n valid samples runs max(epochs, ⌈min_steps / ⌈n/B⌉⌉) epochs. A class
+        step of a few dozen samples is one mini-batch, and 20 epochs (20 steps)
+        neither fit it nor let the batch-norm running statistics settle.
+      bn_momentum, bn_epsilon: batch norm (momentum 0.9: Keras' 0.99 leaves the
+        running statistics near their initial values after a class step of a
+        few dozen samples, so the network did not fit what it was trained on).
+      hidden_init_std, output_init_std: standard deviations of the normal
+        kernel initialisers of the hidden and the output Dense layers.
+      bn_recalibrate: after training, set the batch-norm running statistics to
+        the final network's statistics over all the valid training samples (one
+        full-batch pass), so that prediction normalises as training did. Without
+        it the running averages of mini-batch statistics (a last mini-batch of a
+        handful of samples included) can leave a network that fits its training
+        data in training mode far off it at prediction (docs/metrics.md).
     """
 
     feature_dim: int = 50
@@ -65,8 +84,12 @@ class MLPConfig:
     eps: float = 1e-7
     batch_size: int = 64
     epochs: int = 20
-    bn_momentum: float = 0.99
+    min_steps: int = 500
+    bn_momentum: float = 0.9
     bn_epsilon: float = 1e-3
+    hidden_init_std: float = 0.02
+    output_init_std: float = 0.025
+    bn_recalibrate: bool = True
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -80,7 +103,10 @@ class MLPConfig:
             (0 <= self.b1 < 1 and 0 <= self.b2 < 1, f"b1, b2 must lie in [0, 1), got {self.b1}, {self.b2}"),
             (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
             (self.epochs >= 0, f"epochs must be >= 0, got {self.epochs}"),
+            (self.min_steps >= 0, f"min_steps must be >= 0, got {self.min_steps}"),
             (0 <= self.bn_momentum < 1, f"bn_momentum must lie in [0, 1), got {self.bn_momentum}"),
+            (self.hidden_init_std > 0 and self.output_init_std > 0,
+             f"init stds must be > 0, got {self.hidden_init_std}, {self.output_init_std}"),
         ]
         for ok, msg in checks:
             if not ok:
@@ -89,7 +115,7 @@ class MLPConfig:
     @property
     def model(self) -> "MLP":
         return MLP(self.hidden, self.num_classes, self.batch_norm_layers,
-                   self.bn_momentum, self.bn_epsilon)
+                   self.bn_momentum, self.bn_epsilon, self.hidden_init_std, self.output_init_std)
 
     @property
     def optimizer(self) -> optax.GradientTransformation:
@@ -104,17 +130,22 @@ class MLP(nn.Module):
     batch_norm_layers: int
     bn_momentum: float
     bn_epsilon: float
+    hidden_init_std: float = 0.02
+    output_init_std: float = 0.025
+    bn_recalibrate: bool = True
 
     @nn.compact
     def __call__(self, x, train: bool, mask=None):
-        dense = functools.partial(nn.Dense, kernel_init=nn.initializers.glorot_uniform())
+        normal = nn.initializers.normal
         for i, width in enumerate(self.hidden):
-            x = nn.relu(dense(width)(x))
+            x = nn.relu(nn.Dense(width, kernel_init=normal(self.hidden_init_std))(x))
             if i < self.batch_norm_layers:
+                # Keras' BatchNormalization(scale=False): a shift β, no scale γ (a
+                # following linear layer can absorb it).
                 x = nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum,
-                                 epsilon=self.bn_epsilon)(
+                                 epsilon=self.bn_epsilon, use_scale=False)(
                     x, mask=None if mask is None else mask[:, None])
-        return dense(self.num_classes)(x)
+        return nn.Dense(self.num_classes, kernel_init=normal(self.output_init_std))(x)
 
 
 @struct.dataclass
@@ -131,7 +162,8 @@ class MLPState:
 
 @functools.partial(jax.jit, static_argnums=0)
 def init(config: MLPConfig, key: jax.Array) -> MLPState:
-    """A fresh network (Glorot-uniform kernels, zero biases, BN mean 0 / var 1) and Adam state."""
+    """A fresh network (normal kernels of the config's stds, zero biases, BN shift 0 and
+    running mean 0 / var 1) and Adam state."""
     variables = config.model.init(key, jnp.zeros((1, config.feature_dim)), train=False)
     params = variables["params"]
     return MLPState(params=params, batch_stats=variables["batch_stats"],
@@ -207,14 +239,19 @@ def _train_step(config: MLPConfig, state: MLPState, xb, yb, wb) -> MLPState:
 
 def train_unchecked(config: MLPConfig, state: MLPState, key: jax.Array, x: jax.Array,
                     y: jax.Array, mask: jax.Array) -> MLPState:
-    """``train`` without validation, traceable: epochs (scan) × valid mini-batches (fori_loop)."""
+    """``train`` without validation, traceable: epochs × valid mini-batches (nested fori_loops
+    with data-dependent trip counts; a masked ``while`` under ``vmap``)."""
     x = x.astype(jnp.float32)  # the parameters' dtype, also under jax_enable_x64
     n = x.shape[0]
     b = config.batch_size
     padded = -(-n // b) * b
     num_batches = (jnp.sum(mask, dtype=jnp.int32) + b - 1) // b
+    # at least config.min_steps Adam steps: more epochs over a small set
+    num_epochs = jnp.where(num_batches > 0, jnp.maximum(
+        config.epochs, (config.min_steps + num_batches - 1) // jnp.maximum(num_batches, 1)), 0)
 
-    def epoch(state, epoch_key):
+    def epoch(e, state):
+        epoch_key = jax.random.fold_in(key, e)
         perm = jnp.concatenate([_epoch_order(epoch_key, mask),
                                 jnp.zeros((padded - n,), jnp.int32)])
         slot_ok = jnp.concatenate([jnp.ones((n,), bool), jnp.zeros((padded - n,), bool)])
@@ -229,10 +266,24 @@ def train_unchecked(config: MLPConfig, state: MLPState, key: jax.Array, x: jax.A
 
         # Only the batches that hold valid samples: the last one may be partial,
         # none is empty (valid samples come first), as in Keras on n_valid samples.
-        return jax.lax.fori_loop(0, num_batches, batch, state), None
+        return jax.lax.fori_loop(0, num_batches, batch, state)
 
-    state, _ = jax.lax.scan(epoch, state, jax.random.split(key, config.epochs))
-    return state
+    state = jax.lax.fori_loop(0, num_epochs, epoch, state)
+    return recalibrate_unchecked(config, state, x, mask) if config.bn_recalibrate else state
+
+
+def recalibrate_unchecked(config: MLPConfig, state: MLPState, x: jax.Array, mask: jax.Array
+                          ) -> MLPState:
+    """Batch-norm running statistics := the statistics of the valid rows of x [N, D]
+    under the current parameters (a full-batch pass with momentum 0). Unchanged when
+    no row is valid. Traceable, no validation."""
+    full = dataclasses.replace(config, bn_momentum=0.0).model
+    xz = jnp.where(mask[:, None], x.astype(jnp.float32), 0.0)
+    _, upd = full.apply({"params": state.params, "batch_stats": state.batch_stats}, xz,
+                        train=True, mask=mask, mutable=["batch_stats"])
+    stats = jax.tree.map(lambda new, old: jnp.where(jnp.any(mask), new, old),
+                         upd["batch_stats"], state.batch_stats)
+    return state.replace(batch_stats=stats)
 
 
 _train_jit = jax.jit(train_unchecked, static_argnums=0)
@@ -240,12 +291,13 @@ _train_jit = jax.jit(train_unchecked, static_argnums=0)
 
 def train(config: MLPConfig, state: MLPState, key: jax.Array, x: jax.Array,
           y: jax.Array, mask: jax.Array) -> MLPState:
-    """``config.epochs`` epochs of shuffled mini-batch Adam on the valid samples.
+    """Shuffled mini-batch Adam on the valid samples: ``config.epochs`` epochs, more
+    when needed to make at least ``config.min_steps`` steps.
 
     Args:
       config: static.
       state: network to continue from (``init`` for a fresh one).
-      key: PRNG key for the shuffles (one split per epoch).
+      key: PRNG key for the shuffles (epoch e shuffles with ``fold_in(key, e)``).
       x: [N, D] float samples (padded; invalid rows may hold anything).
       y: [N] int labels in [0, C) where valid.
       mask: [N] bool, valid samples.
@@ -262,7 +314,7 @@ def train(config: MLPConfig, state: MLPState, key: jax.Array, x: jax.Array,
 
 
 def protocol_unchecked(config: MLPConfig, key, x, y, mask, x_test, order, joint
-                       ) -> tuple[MLPState, jax.Array]:
+                       ) -> tuple[MLPState, jax.Array, jax.Array]:
     """Both protocols without validation, traceable (for an outer jit/vmap).
 
     Arguments and returns as ``mlp_finetune``; ``joint`` is a (traced) bool
@@ -281,13 +333,16 @@ def protocol_unchecked(config: MLPConfig, key, x, y, mask, x_test, order, joint
                              init(config, k_init), state)
         sel = jnp.logical_and(mask, jnp.where(joint, seen[y], y == cls))
         state = train_unchecked(config, state, k_train, x, y, sel)
-        return (state, seen), predict(config, state, x_test)
+        # how well the step fits what it was trained on (running batch-norm statistics)
+        hit = jnp.logical_and(sel, predict(config, state, x) == y)
+        fit = jnp.sum(hit, dtype=jnp.float32) / jnp.sum(sel, dtype=jnp.float32)
+        return (state, seen), (predict(config, state, x_test), fit)
 
     k0, k_steps = jax.random.split(key)
     carry = (init(config, k0), jnp.zeros((config.num_classes,), bool))
     steps = (order, jax.random.split(k_steps, order.shape[0]))
-    (state, _), preds = jax.lax.scan(step, carry, steps)
-    return state, preds
+    (state, _), (preds, train_acc) = jax.lax.scan(step, carry, steps)
+    return state, preds, train_acc
 
 
 _protocol_jit = jax.jit(protocol_unchecked, static_argnums=0)
@@ -313,7 +368,7 @@ def _run_protocol(config, key, x, y, mask, x_test, order, joint: bool):
 
 
 def mlp_finetune(config: MLPConfig, key: jax.Array, x, y, mask, x_test, order
-                 ) -> tuple[MLPState, jax.Array]:
+                 ) -> tuple[MLPState, jax.Array, jax.Array]:
     """The reference protocol: one network, trained at step t on class ``order[t]`` only.
 
     Args:
@@ -322,14 +377,17 @@ def mlp_finetune(config: MLPConfig, key: jax.Array, x, y, mask, x_test, order
       x_test: [M, D] test samples (padding rows are predicted too; mask them when scoring).
       order: [T] classes in learning order.
     Returns:
-      (final state, predictions [T, M] int32 after each step).
+      (final state, predictions [T, M] int32 after each step, train_acc [T]
+      float32: after each step, the accuracy on the samples trained on at that
+      step — the current class here, every class seen for ``mlp_joint`` — NaN
+      for a step without valid samples).
     Vmappable over subjects (all arguments but ``config``; ``order`` may be shared).
     """
     return _run_protocol(config, key, x, y, mask, x_test, order, joint=False)
 
 
 def mlp_joint(config: MLPConfig, key: jax.Array, x, y, mask, x_test, order
-              ) -> tuple[MLPState, jax.Array]:
+              ) -> tuple[MLPState, jax.Array, jax.Array]:
     """The paper's protocol: at step t a fresh network trained on classes ``order[:t+1]``.
 
     Same arguments and returns as ``mlp_finetune``.

@@ -14,11 +14,35 @@ def _fmt(m, ci) -> str:
     return f"{m:.2f} ± {ci:.2f}" if np.isfinite(ci) else f"{m:.2f}"
 
 
+NOT_MEMORIES = ("train_acc",)   # entries of a model beside its predictors (the MLPs' fit)
+
+
 def lines(results: dict):
     """(model, memory, summary) for every reported predictor, in a stable order."""
     for model, mems in results["models"].items():
         for memory, s in mems.items():
-            yield model, memory, s
+            if memory not in NOT_MEMORIES:
+                yield model, memory, s
+
+
+def _pairs(r: dict, alpha: float = 0.05) -> str:
+    """The order pairs the Holm-corrected Wilcoxon post-hoc separates, higher mean first."""
+    short = lambda n: n.replace("first-", "")[:4]
+    sig = [(p["a"], p["b"]) if p["mean_diff"] > 0 else (p["b"], p["a"])
+           for p in r.get("posthoc", []) if p["p_holm"] <= alpha]
+    return ", ".join(f"{short(a)}>{short(b)}" for a, b in sig) or "none"
+
+
+def _neutral(r: dict) -> str:
+    n = r.get("neutral_first")
+    if n is None:
+        return "—"
+    verdict = "best" if n["is_best"] else f"rank {n['rank']}"
+    if n["better_than"] or n["worse_than"]:
+        verdict += f" (above {len(n['better_than'])}, below {len(n['worse_than'])} at p≤0.05)"
+    else:
+        verdict += " (no pair separated)"
+    return verdict
 
 
 def markdown(results: dict) -> str:
@@ -30,15 +54,26 @@ def markdown(results: dict) -> str:
            f"{len(results['subjects'])} subjects, backend {results['backend']}, seed {results['config']['seed']}.",
            f"Class order: {', '.join(order)}. Scores: macro-F1, mean ± 95% CI over subjects (t-distribution).",
            ""]
-    out += ["## Final step", "",
-            "| model | memory | Exp. 1 F1 | Exp. 2 F1 | Exp. 1 acc | Exp. 2 acc | ACC | BWT | FWT |",
+    out += ["## Headline", "",
+            "Exp. 1 F1 is each subject's Experiment 1 F1 (classes seen so far) averaged over the "
+            "steps; at the last step Experiment 1 and 2 test the same classes, so their final "
+            "figures coincide and only Experiment 2's is shown.", "",
+            "| model | memory | Exp. 1 F1, avg over steps | Exp. 2 F1, step 1 | Exp. 2 F1, final | "
+            "Exp. 2 acc, final | ACC | BWT | FWT |",
             "|---|---|---|---|---|---|---|---|---|"]
     for model, memory, s in lines(results):
-        f = lambda k: _fmt(s[k]["mean"][-1], s[k]["ci95"][-1])
-        g = lambda k: _fmt(s[k]["mean"], s[k]["ci95"])
-        out.append(f"| {model} | {memory} | {f('exp1_f1')} | {f('exp2_f1')} | {f('exp1_acc')} | "
-                   f"{f('exp2_acc')} | {g('average_accuracy')} | {g('backward_transfer')} | "
+        f = lambda k, t: _fmt(s[k]["mean"][t], s[k]["ci95"][t])
+        g = lambda k: _fmt(s[k]["mean"], s[k]["ci95"]) if k in s else "—"
+        out.append(f"| {model} | {memory} | {g('exp1_f1_avg')} | {f('exp2_f1', 0)} | {f('exp2_f1', -1)} | "
+                   f"{f('exp2_acc', -1)} | {g('average_accuracy')} | {g('backward_transfer')} | "
                    f"{g('forward_transfer')} |")
+    fits = {m: e["train_acc"] for m, e in results["models"].items() if "train_acc" in e}
+    if fits:
+        out += ["", "## MLP training accuracy after each step (on the samples trained on at that step)", "",
+                "| model | " + " | ".join(f"{i + 1}: {c[:4]}" for i, c in enumerate(order)) + " |",
+                "|---|" + "---|" * len(order)]
+        for model, t in fits.items():
+            out.append(f"| {model} | " + " | ".join(_fmt(m, c) for m, c in zip(t["mean"], t["ci95"])) + " |")
     for exp, title in EXPERIMENTS.items():
         out += ["", f"## {title} — macro-F1 after each step", "",
                 "| model | memory | " + " | ".join(f"{i + 1}: {c[:4]}" for i, c in enumerate(order)) + " |",
@@ -47,14 +82,29 @@ def markdown(results: dict) -> str:
             cells = [_fmt(m, c) for m, c in zip(s[exp]["mean"], s[exp]["ci95"])]
             out.append(f"| {model} | {memory} | " + " | ".join(cells) + " |")
     if results.get("order_study"):
-        out += ["", "## Order study (Kruskal-Wallis H-test across six orders)", "",
-                "| model | memory | experiment | step | H | p |", "|---|---|---|---|---|---|"]
+        out += ["", "## Order study (six orders on the same subjects)", "",
+                "Friedman's test (repeated measures) with Kendall's W; post-hoc: pairwise Wilcoxon "
+                "signed-rank tests, Holm-corrected, pairs listed where p ≤ 0.05 (higher mean first). "
+                "Kruskal-Wallis (H, p), which treats the orders as independent groups, as the "
+                "poster reported it.", "",
+                "| model | memory | experiment | step | Friedman χ² | p | W | separated pairs | "
+                "best order (mean) | Neutral first | KW H | KW p |",
+                "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for model, mems in results["order_study"].items():
             for memory, e in mems.items():
                 for exp in ("exp1_f1", "exp2_f1"):
                     for step in ("first_step", "last_step"):
                         r = e[f"{exp}_{step}"]
+                        fr = r.get("friedman")
+                        fcells = (f"{fr['statistic']:.2f} | {fr['p_value']:.3g} | {fr['kendall_w']:.2f}"
+                                  if fr else "— | — | —")
+                        best = r.get("best_order")
+                        bcell = "—"
+                        if best:
+                            bcell = f"{best['order'].replace('first-', '')} ({best['mean']:.2f})"
+                            bcell += ", beats all" if best.get("significantly_best") else ""
                         out.append(f"| {model} | {memory} | {exp[:4]} | {step.replace('_', ' ')} | "
+                                   f"{fcells} | {_pairs(r)} | {bcell} | {_neutral(r)} | "
                                    f"{r['H']:.2f} | {r['p']:.3g} |")
     t = results.get("timings_s", {})
     if t:
@@ -139,8 +189,10 @@ def plot_order_study(results: dict, path: Path) -> None:
             ax.boxplot([r["per_order"][n] for n in names])
             ax.set_xticks(range(1, len(names) + 1), [n.replace("first-", "") + " first" for n in names],
                           fontsize=7, rotation=20)
-            ax.set_title(f"{model} ({memory}), Exp. 2 F1, {step.replace('_', ' ')}: "
-                         f"H={r['H']:.2f}, p={r['p']:.3g}", fontsize=9)
+            fr = r.get("friedman")
+            test = (f"Friedman χ²={fr['statistic']:.2f}, p={fr['p_value']:.3g}, W={fr['kendall_w']:.2f}"
+                    if fr else f"KW H={r['H']:.2f}, p={r['p']:.3g}")
+            ax.set_title(f"{model} ({memory}), Exp. 2 F1, {step.replace('_', ' ')}: {test}", fontsize=9)
             ax.set_ylim(0, 1)
             ax.grid(alpha=0.3)
     fig.tight_layout()

@@ -284,12 +284,14 @@ def collect(cfg: ExperimentConfig, store: Store, data, train, timings) -> dict:
            "subjects": [int(s) for s in train.subjects], "classes": [EXPRESSIONS[c] for c in train.classes],
            "order": [EXPRESSIONS[c] for c in cfg.order], "models": {}, "order_study": {},
            "timings_s": timings, "backend": jax.default_backend()}
-    per_unit = {}
+    per_unit, train_acc = {}, {}
     for model, order_name, order in units(cfg):
         preds = store.load(f"{model}@{order_name}")
         for memory in experiment.memories(model):
             per_unit[(model, order_name, memory)] = experiment.score(
                 preds[memory], data.y_test, data.mask_test, order)
+        if order_name == "default" and "train_acc" in preds:      # MLPs: [S, T] fit per step
+            train_acc[model] = np.asarray(preds["train_acc"], np.float64)
 
     def summary(s: dict) -> dict:
         res = {}
@@ -297,6 +299,10 @@ def collect(cfg: ExperimentConfig, store: Store, data, train, timings) -> dict:
             mean, ci = metrics.mean_ci(s[k], axis=0)
             res[k] = {"mean": np.asarray(mean).tolist(), "ci95": np.asarray(ci).tolist(),
                       "per_subject": s[k].tolist()}
+        # Experiment 1 over the whole run: each subject's Exp. 1 F1 averaged over steps
+        per_subject = s["exp1_f1"].mean(axis=1)
+        mean, ci = metrics.mean_ci(per_subject)
+        res["exp1_f1_avg"] = {"mean": mean, "ci95": ci, "per_subject": per_subject.tolist()}
         for k in ("average_accuracy", "backward_transfer", "forward_transfer"):
             mean, ci = metrics.mean_ci(s[k], axis=0)
             res[k] = {"mean": float(mean), "ci95": float(ci)}
@@ -306,6 +312,23 @@ def collect(cfg: ExperimentConfig, store: Store, data, train, timings) -> dict:
     for (model, order_name, memory), s in per_unit.items():
         if order_name == "default":
             out["models"].setdefault(model, {})[memory] = summary(s)
+    for model, acc in train_acc.items():   # beside the memory entries: not a predictor
+        mean, ci = metrics.mean_ci(acc, axis=0)
+        out["models"][model]["train_acc"] = {"mean": np.asarray(mean).tolist(),
+                                             "ci95": np.asarray(ci).tolist(), "per_subject": acc.tolist()}
+    def order_stats(groups: dict) -> dict:
+        """Repeated-measures tests (Friedman, Kendall's W, Holm-corrected Wilcoxon pairs) and
+        where the best order and the Neutral-first order stand; {} with fewer than 3 orders
+        or 2 subjects (the tests are undefined there)."""
+        if len(groups) < 3 or len(next(iter(groups.values()))) < 2:
+            return {}
+        focus = "first-Neutral" if "first-Neutral" in groups else None
+        st = metrics.order_study_stats(groups, focus=focus, alpha=0.05)
+        res = {"friedman": st["friedman"], "posthoc": st["posthoc"], "best_order": st["best_order"]}
+        if focus is not None:
+            res["neutral_first"] = st["focus"]
+        return res
+
     if cfg.order_study:
         names = list(order_study_orders(cfg))
         for model in cfg.order_models:
@@ -314,7 +337,8 @@ def collect(cfg: ExperimentConfig, store: Store, data, train, timings) -> dict:
                 for exp in ("exp1_f1", "exp2_f1"):
                     for label, step in (("first_step", 0), ("last_step", -1)):
                         groups = {n: per_unit[(model, n, memory)][exp][:, step].tolist() for n in names}
-                        entry[f"{exp}_{label}"] = {"per_order": groups, **metrics.kruskal_orders(groups)}
+                        entry[f"{exp}_{label}"] = {"per_order": groups, **metrics.kruskal_orders(groups),
+                                                   **order_stats(groups)}
                 out["order_study"].setdefault(model, {})[memory] = entry
     return out
 

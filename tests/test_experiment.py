@@ -59,7 +59,8 @@ def results():
     for model in ("mlp_finetune", "gdm", "clifer"):
         run = experiment.make_run(model, g, m, imagine_fn=oracle_imagine)
         preds = experiment.run_subjects(run, jax.random.key(0), data, ORDER, params)
-        out[model] = {mem: experiment.score(p, data.y_test, data.mask_test, ORDER) for mem, p in preds.items()}
+        out[model] = {mem: experiment.score(preds[mem], data.y_test, data.mask_test, ORDER)
+                      for mem in experiment.memories(model)}
         out[model]["_preds"] = preds
     return data, out
 
@@ -90,6 +91,11 @@ def test_shapes_and_experiment_definitions(results):
     np.testing.assert_allclose(s["exp1_f1"][:, -1], s["exp2_f1"][:, -1])
     # after the first step Experiment 1 tests one class only: F1 is 1 or 0 per subject
     assert set(np.round(s["exp1_f1"][:, 0], 6)) <= {0.0, 1.0}
+    # the MLPs also return their fit per step, beside (not among) their memories
+    mp = r["mlp_finetune"]["_preds"]
+    assert experiment.memories("mlp_finetune") == ("mlp",) and set(mp) == {"mlp", "train_acc"}
+    assert mp["train_acc"].shape == (S, len(ORDER))
+    assert np.all((mp["train_acc"] >= 0) & (mp["train_acc"] <= 1))
 
 
 def test_vmapped_subjects_equal_single_runs():

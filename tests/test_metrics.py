@@ -227,6 +227,126 @@ def test_kruskal_validation(bad, match):
         metrics.kruskal_orders(bad)
 
 
+
+# ---------------------------------------------------------------- Friedman, Wilcoxon + Holm
+
+
+def repeated_scores(seed, n=12, k=6):
+    """Per-order scores of n subjects: a subject effect, an order effect, noise; no ties."""
+    rng = np.random.default_rng(seed)
+    subject = rng.normal(0.6, 0.1, (n, 1))
+    order = np.linspace(0.0, 0.05, k)[None, :]
+    m = subject + order + rng.normal(0, 0.03, (n, k))
+    return {f"first-{i}": m[:, i].tolist() for i in range(k)}, m
+
+
+def test_friedman_matches_scipy_and_kendall_w_formula():
+    groups, m = repeated_scores(0)
+    n, k = m.shape
+    got = metrics.friedman_orders(groups)
+    want = stats.friedmanchisquare(*groups.values())
+    assert got["statistic"] == pytest.approx(want.statistic)
+    assert got["p_value"] == pytest.approx(want.pvalue)
+    # Kendall's W by its own definition (no ties): 12 S / (n² (k³ − k)), S the
+    # squared deviations of the orders' rank sums from their mean n (k + 1) / 2.
+    ranks = np.argsort(np.argsort(m, axis=1), axis=1) + 1.0
+    s = np.sum((ranks.sum(0) - n * (k + 1) / 2) ** 2)
+    assert got["kendall_w"] == pytest.approx(12 * s / (n ** 2 * (k ** 3 - k)))
+    assert 0.0 <= got["kendall_w"] <= 1.0
+    # the same test as independent groups would be Kruskal-Wallis: a different figure
+    assert metrics.kruskal_orders(groups)["p"] != pytest.approx(got["p_value"])
+
+
+def test_friedman_concordant_and_tied_cases():
+    # every subject ranks the orders alike: W = 1
+    m = np.arange(5.0)[:, None] + np.array([0.1, 0.3, 0.2])[None, :]
+    got = metrics.friedman_orders({c: m[:, i] for i, c in enumerate("abc")})
+    assert got["kendall_w"] == pytest.approx(1.0)
+    assert got["statistic"] == pytest.approx(2 * 5 * 1.0)        # χ² = n (k − 1) W
+    # all orders alike within every subject: undefined, NaN (not "no difference")
+    flat = metrics.friedman_orders({"a": [0.5, 0.7], "b": [0.5, 0.7], "c": [0.5, 0.7]})
+    assert all(math.isnan(v) for v in flat.values())
+
+
+def test_holm_hand_example():
+    # sorted 0.005, 0.01, 0.03, 0.04 -> ×4, ×3, ×2, ×1 = 0.02, 0.03, 0.06, 0.04,
+    # running maximum 0.02, 0.03, 0.06, 0.06; back in input order:
+    np.testing.assert_allclose(metrics.holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
+    np.testing.assert_allclose(metrics.holm([0.5, 0.6]), [1.0, 1.0])         # capped at 1
+    np.testing.assert_allclose(metrics.holm([0.02, 0.021]), [0.04, 0.04])    # monotone
+    assert metrics.holm([]).size == 0
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        metrics.holm([0.1, 1.5])
+
+
+def test_wilcoxon_posthoc_pairs_against_scipy():
+    groups, m = repeated_scores(1)
+    groups["copy"] = list(groups["first-0"])                      # an identical pair
+    rows = metrics.wilcoxon_holm(groups)
+    k = len(groups)
+    assert len(rows) == k * (k - 1) // 2
+    names = list(groups)
+    assert [(r["a"], r["b"]) for r in rows] == [(names[i], names[j]) for i in range(k)
+                                                for j in range(i + 1, k)]
+    for r in rows:
+        if {r["a"], r["b"]} == {"first-0", "copy"}:
+            assert r["p_value"] == 1.0 and r["statistic"] == 0.0 and r["mean_diff"] == 0.0
+            continue
+        want = stats.wilcoxon(groups[r["a"]], groups[r["b"]])
+        assert r["p_value"] == pytest.approx(want.pvalue)
+        assert r["statistic"] == pytest.approx(want.statistic)
+        assert r["mean_diff"] == pytest.approx(np.mean(np.subtract(groups[r["a"]], groups[r["b"]])))
+    np.testing.assert_allclose([r["p_holm"] for r in rows], metrics.holm([r["p_value"] for r in rows]))
+
+
+def test_order_study_stats_finds_the_best_order():
+    # 10 subjects, the orders' ranks identical in every subject: each pair's
+    # exact Wilcoxon p is 2/2¹⁰, ×15 by Holm at most 0.029 < 0.05.
+    base = np.random.default_rng(2).normal(0.6, 0.1, (10, 1))
+    m = base + np.array([0.02, 0.10, 0.04, 0.01, 0.03, 0.05])[None, :]
+    names = ["first-Anger", "first-Neutral", "first-Fear", "first-Sadness", "first-Happiness",
+             "first-Surprise"]
+    groups = {n: m[:, i] for i, n in enumerate(names)}
+    out = metrics.order_study_stats(groups, focus="first-Sadness")
+    assert set(out) == {"friedman", "posthoc", "best_order", "focus"}
+    assert out["friedman"]["kendall_w"] == pytest.approx(1.0)
+    best = out["best_order"]
+    assert best["order"] == "first-Neutral" and best["is_best"] and best["rank"] == 1
+    assert best["significantly_best"]
+    assert sorted(best["better_than"]) == sorted(set(names) - {"first-Neutral"})
+    worst = out["focus"]
+    assert worst["rank"] == 6 and not worst["is_best"] and worst["better_than"] == []
+    assert len(worst["worse_than"]) == 5
+    # with 3 subjects nothing survives the correction (smallest exact p = 0.25)
+    few = metrics.order_study_stats({n: v[:3] for n, v in groups.items()})
+    assert few["best_order"]["order"] == "first-Neutral"
+    assert not few["best_order"]["significantly_best"]
+    assert len(few["best_order"]["not_separated_from"]) == 5
+
+
+@pytest.mark.parametrize("bad, match", [
+    ({"a": [0.1, 0.2], "b": [0.3, 0.4]}, "at least 3 orders"),
+    ([[0.1, 0.2]] * 3, "mapping"),
+    ({"a": [0.1, 0.2], "b": [0.3, 0.4], "c": [0.5]}, "same subjects"),
+    ({"a": [0.1], "b": [0.3], "c": [0.5]}, "at least 2 subjects"),
+    ({"a": [0.1, np.nan], "b": [0.3, 0.4], "c": [0.5, 0.6]}, "NaN"),
+    ({"a": [[0.1, 0.2]], "b": [[0.3, 0.4]], "c": [[0.5, 0.6]]}, "1-D"),
+])
+def test_friedman_validation(bad, match):
+    with pytest.raises(ValueError, match=match):
+        metrics.friedman_orders(bad)
+    if "3 orders" not in match:
+        with pytest.raises(ValueError, match=match):
+            metrics.order_study_stats(bad)
+
+
+def test_posthoc_and_summary_validation():
+    with pytest.raises(ValueError, match="at least 2 orders"):
+        metrics.wilcoxon_holm({"a": [0.1, 0.2]})
+    with pytest.raises(ValueError, match="unknown order"):
+        metrics.order_study_stats({"a": [1.0, 2.0], "b": [2.0, 3.0], "c": [0.0, 1.0]}, focus="z")
+
+
 # ---------------------------------------------------------------- validation
 
 

@@ -16,7 +16,7 @@ REF = mlp.MLPConfig(feature_dim=D)  # SPEC §3 hyperparameters, small input
 # invariant (biases before it) to steps of ~lr, so float32 rounding noise grows
 # to ~1e-2 there and vmap-vs-loop comparisons could only be loose. With 1e-3 it
 # stays at rounding level, so a masking error would show.
-CFG = dataclasses.replace(REF, eps=1e-3)
+CFG = dataclasses.replace(REF, eps=1e-3, min_steps=0)  # exactly 20 epochs: fast, little drift
 N = 768  # 6 classes x 128; one padded size shared by most tests (one compilation)
 
 
@@ -115,8 +115,8 @@ def test_finetune_forgets_joint_remembers():
     x_test, y_test = two_classes(2, 32)
     order = np.array([2, 4], np.int32)
     key = jax.random.key(11)
-    _, pf = mlp.mlp_finetune(REF, key, x, y, ALL, x_test, order)
-    _, pj = mlp.mlp_joint(REF, key, x, y, ALL, x_test, order)
+    _, pf, _ = mlp.mlp_finetune(REF, key, x, y, ALL, x_test, order)
+    _, pj, _ = mlp.mlp_joint(REF, key, x, y, ALL, x_test, order)
     assert pf.shape == pj.shape == (2, x_test.shape[0])
     rf = metrics.cl_matrix(y_test, np.asarray(pf), order)
     rj = metrics.cl_matrix(y_test, np.asarray(pj), order)
@@ -156,7 +156,86 @@ def test_validation(args, match):
 def test_config_and_protocol_validation():
     with pytest.raises(ValueError, match="batch_norm_layers"):
         mlp.MLPConfig(batch_norm_layers=4)
+    with pytest.raises(ValueError, match="min_steps"):
+        mlp.MLPConfig(min_steps=-1)
+    with pytest.raises(ValueError, match="init stds"):
+        mlp.MLPConfig(hidden_init_std=0.0)
     with pytest.raises(ValueError, match="order"):
         mlp.mlp_joint(CFG, jax.random.key(0), X, Y, ALL, X_TEST, np.array([1, 1]))
     with pytest.raises(ValueError, match="x must"):
         mlp.predict(CFG, mlp.init(CFG, jax.random.key(0)), jnp.zeros((3, D + 1)))
+
+
+def test_reference_initialisation_and_batch_norm_without_scale():
+    cfg = mlp.MLPConfig(feature_dim=50)
+    params = mlp.init(cfg, jax.random.key(0)).params
+    for name in ("BatchNorm_0", "BatchNorm_1"):
+        assert set(params[name]) == {"bias"}                     # a shift, no 'scale'
+        np.testing.assert_array_equal(params[name]["bias"], 0.0)
+    # kernels N(0, std²): hidden layers 0.02, output 0.025; biases zero
+    stds = {"Dense_0": 0.02, "Dense_1": 0.02, "Dense_2": 0.02, "Dense_3": 0.025}
+    keys = jax.random.split(jax.random.key(1), 20)
+    kernels = {n: np.concatenate([np.asarray(mlp.init(cfg, k).params[n]["kernel"]).ravel() for k in keys])
+               for n in stds}
+    for name, std in stds.items():
+        k = kernels[name]
+        assert abs(k.mean()) < 0.1 * std
+        assert k.std() == pytest.approx(std, rel=0.05), name
+        np.testing.assert_array_equal(params[name]["bias"], 0.0)
+    # Glorot-uniform would be bounded by sqrt(6 / (fan_in + fan_out)) and far wider
+    assert np.abs(kernels["Dense_0"]).max() < np.sqrt(6 / (50 + 64)) / 2
+    assert cfg.bn_momentum == 0.9
+
+
+def test_protocols_report_training_accuracy_per_step():
+    x, y = blobs(3, per_class=24, spread=1.5)           # small class steps, as in the experiment
+    mask = np.ones(x.shape[0], bool)
+    mask[::7] = False                                   # some invalid rows, holding wrong labels
+    y_bad = np.where(mask, y, (y + 1) % 6).astype(np.int32)
+    order = np.array([5, 2, 3, 0, 4, 1], np.int32)
+    key = jax.random.key(21)
+    for fn in (mlp.mlp_joint, mlp.mlp_finetune):
+        state, preds, acc = fn(REF, key, x, y_bad, mask, X_TEST, order)
+        assert preds.shape == (6, X_TEST.shape[0]) and acc.shape == (6,) and acc.dtype == np.float32
+        # train_acc is the accuracy on exactly the step's training samples (valid ones)
+        last = np.asarray(mlp.predict(REF, state, x))
+        sel = mask & ((y >= 0) if fn is mlp.mlp_joint else (y == order[-1]))
+        assert acc[-1] == pytest.approx(np.mean(last[sel] == y[sel]))
+        if fn is mlp.mlp_joint:                         # the retrained baseline fits every step
+            assert np.all(np.asarray(acc) == 1.0), acc
+
+
+def test_recalibrated_batch_norm_statistics_are_the_training_sets():
+    x, y = X[:100], Y[:100]
+    valid = np.arange(100) < 70
+    state = mlp.train(CFG, mlp.init(CFG, jax.random.key(6)), jax.random.key(7), x, y, valid)
+    p = state.params
+    h = np.maximum(x[valid] @ np.asarray(p["Dense_0"]["kernel"]) + np.asarray(p["Dense_0"]["bias"]), 0.0)
+    bn = state.batch_stats["BatchNorm_0"]
+    np.testing.assert_allclose(bn["mean"], h.mean(0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(bn["var"], h.var(0), rtol=1e-3, atol=1e-5)
+    # without recalibration the running averages of mini-batch statistics remain
+    off = dataclasses.replace(CFG, bn_recalibrate=False)
+    raw = mlp.train(off, mlp.init(off, jax.random.key(6)), jax.random.key(7), x, y, valid)
+    assert leaves_equal(raw.params, state.params)
+    assert not leaves_equal(raw.batch_stats, state.batch_stats, atol=1e-3)
+
+
+def test_min_steps_sets_the_number_of_adam_steps():
+    # one mini-batch of 40 valid samples: 20 epochs are 20 steps; min_steps=50 makes 50
+    x, y = X[:64], Y[:64]
+    valid = np.arange(64) < 40
+    state0 = mlp.init(CFG, jax.random.key(0))
+    for min_steps, want in ((0, 20), (50, 50)):
+        c = dataclasses.replace(CFG, min_steps=min_steps)
+        out = mlp.train(c, state0, jax.random.key(1), x, y, valid)
+        assert int(out.opt_state[0].count) == want
+
+
+def test_train_acc_is_nan_for_an_empty_step():
+    x, y = blobs(3, per_class=24, spread=1.5)          # the shapes above: no new compilation
+    order = np.array([5, 2, 3, 0, 4, 1], np.int32)
+    mask = y != 4                                       # class 4 (step 5) has no valid sample
+    _, _, acc = mlp.mlp_finetune(REF, jax.random.key(0), x, y, mask, X_TEST, order)
+    acc = np.asarray(acc)
+    assert np.all(np.isfinite(acc[[0, 1, 2, 3, 5]])) and np.isnan(acc[4])

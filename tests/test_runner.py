@@ -2,11 +2,15 @@
 interruption gives the results of an uninterrupted run; bad input fails clearly."""
 
 import json
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
+from scipy import stats
 
 from experiments import cli
 from experiments.configs import ExperimentConfig
+from experiments import runner
 from experiments.runner import ExperimentError, run_experiment
 
 pytestmark = pytest.mark.filterwarnings("ignore")
@@ -87,6 +91,9 @@ def test_order_study_runs_six_orders_and_tests_them(tmp_path):
         groups = study[key]["per_order"]
         assert len(groups) == 6 and all(len(v) == 2 for v in groups.values())
         assert "H" in study[key] and "p" in study[key]
+        assert set(study[key]["friedman"]) == {"statistic", "p_value", "kendall_w"}
+        assert len(study[key]["posthoc"]) == 15
+        assert study[key]["neutral_first"]["order"] == "first-Neutral"
     assert (tmp_path / "plots" / "order_study.png").stat().st_size > 10_000
     assert "Order study" in (tmp_path / "report.md").read_text()
 
@@ -143,3 +150,73 @@ def test_several_caae_seeds_report_figures_over_seeds(tmp_path):
     assert (tmp_path / "caae-seed5").exists() and (tmp_path / "units" / "clifer@default~caae5" / "done").exists()
     with pytest.raises(ValueError, match="caae_seeds"):
         TINY.replace(caae_seeds=(1, 1))
+class FakeStore:
+    """Predictions made up per unit: the `collect` step alone, on figures known by hand."""
+
+    def __init__(self, units):
+        self._units = units
+
+    def load(self, name):
+        return self._units(name)
+
+
+def hand_case(order_study=False):
+    """2 subjects, one test sample per class. Subject 0 is always right; subject 1
+    always predicts the first class of the order (under "first-Neutral" it is right too)."""
+    cfg = TINY.replace(models=("gdm", "mlp_joint"), order_study=order_study, order_models=("gdm",))
+    c = 6
+    y_test = np.broadcast_to(np.arange(c)[None, :, None], (2, c, 1)).astype(np.int32)
+    data = SimpleNamespace(y_test=y_test, mask_test=np.ones((2, c, 1), bool))
+    train = SimpleNamespace(subjects=np.array([10, 11]), classes=tuple(range(c)))
+    orders = {"default": cfg.order, **runner.order_study_orders(cfg)}
+
+    def preds(name):
+        model, order_name = name.split("@")
+        order = orders[order_name]
+        p = np.broadcast_to(np.arange(c)[None, None, :, None], (2, c, c, 1)).copy()
+        if order_name != "first-Neutral":
+            p[1] = order[0]
+        out = {m: p for m in ("episodic", "semantic")} if model == "gdm" else {"mlp": p}
+        if model == "mlp_joint":
+            out["train_acc"] = np.array([[1.0] * c, [1.0, 0.5, 1.0, 1.0, 1.0, 1.0]])
+        return out
+
+    return cfg, FakeStore(preds), data, train
+
+
+def test_collect_reports_experiment_1_over_steps_and_mlp_fit():
+    cfg, store, data, train = hand_case()
+    out = runner.collect(cfg, store, data, train, {})
+    # subject 1 at step t: t + 1 classes seen, all predicted as the first one:
+    # its F1 is 2 / (2 + t) (1 TP, t FP), the others 0, so macro-F1 = 2 / ((2 + t)(t + 1))
+    s1 = np.mean([2 / ((2 + t) * (t + 1)) for t in range(6)])
+    for model, memory in (("gdm", "episodic"), ("gdm", "semantic"), ("mlp_joint", "mlp")):
+        e = out["models"][model][memory]["exp1_f1_avg"]
+        assert e["per_subject"] == pytest.approx([1.0, s1])
+        assert e["mean"] == pytest.approx((1 + s1) / 2)
+        assert e["ci95"] == pytest.approx(stats.t.ppf(0.975, 1) * np.std([1.0, s1], ddof=1) / np.sqrt(2))
+    t = out["models"]["mlp_joint"]["train_acc"]
+    assert set(out["models"]["mlp_joint"]) == {"mlp", "train_acc"}
+    assert t["mean"] == pytest.approx([1.0, 0.75, 1.0, 1.0, 1.0, 1.0])
+    assert t["per_subject"][1][1] == 0.5 and len(t["ci95"]) == 6
+    assert "train_acc" not in out["models"]["gdm"]
+
+
+def test_collect_order_study_statistics_and_report(tmp_path):
+    from experiments import report
+
+    cfg, store, data, train = hand_case(order_study=True)
+    out = runner.collect(cfg, store, data, train, {})
+    e = out["order_study"]["gdm"]["episodic"]["exp2_f1_last_step"]
+    assert {"per_order", "H", "p", "friedman", "posthoc", "best_order", "neutral_first"} <= set(e)
+    want = stats.friedmanchisquare(*e["per_order"].values())
+    assert e["friedman"]["statistic"] == pytest.approx(want.statistic)
+    assert e["friedman"]["p_value"] == pytest.approx(want.pvalue)
+    assert len(e["posthoc"]) == 15 and all({"a", "b", "p_holm"} <= set(r) for r in e["posthoc"])
+    assert e["best_order"]["order"] == "first-Neutral" and e["neutral_first"]["is_best"]
+    assert not e["best_order"]["significantly_best"]        # 2 subjects: nothing is significant
+    md = report.markdown(out)
+    assert "Friedman" in md and "Kendall" in md and "Exp. 1 F1, avg over steps" in md
+    assert "MLP training accuracy" in md and "| mlp_joint | mlp |" in md
+    report.write_all(out, tmp_path)
+    assert (tmp_path / "plots" / "order_study.png").stat().st_size > 10_000
