@@ -40,7 +40,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Exit 0 on success, 2 with `clifer: error: …` for an expected failure (docs/troubleshooting.md),
+    130 on Ctrl-C; a traceback only for a bug."""
     args = build_parser().parse_args(argv)
+    from experiments.errors import guarded
+
+    return guarded(lambda: _main(args), resume_hint=f"finished work is kept in {args.out}; "
+                   "run the same command to resume")
+
+
+def _main(args) -> int:
     from experiments.runner import ExperimentError, run_experiment
 
     try:

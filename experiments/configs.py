@@ -30,6 +30,29 @@ def caae_preset(name: str, epochs: int | None = None):
     return c.replace(epochs=epochs) if epochs is not None else c
 
 
+# Numeric fields: the smallest value that makes sense (None allowed where listed).
+_MINIMUM = {"caae_epochs": 1, "subjects": 1, "seed": 0, "synthetic_subjects": 1,
+            "synthetic_train_identities": 1, "synthetic_train_frames": 1,
+            "synthetic_clips": 1, "synthetic_frames": 1}
+_OPTIONAL = ("caae_epochs", "subjects")
+
+
+def check_numbers(cfg) -> None:
+    """Every numeric option an integer at or above its minimum, before anything runs
+    (e.g. caae_epochs 0 would give features from an untrained CAAE)."""
+    import numbers
+
+    for name, low in _MINIMUM.items():
+        if not hasattr(cfg, name):
+            continue
+        v = getattr(cfg, name)
+        if v is None and name in _OPTIONAL:
+            continue
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < low:
+            flag = f" (--{name.replace('_', '-')})" if name in ("caae_epochs", "subjects", "seed") else ""
+            raise ValueError(f"{name}{flag} must be an integer >= {low}, got {v!r}")
+
+
 @dataclasses.dataclass(frozen=True)
 class ExperimentConfig:
     """Everything one run depends on (saved as config.json in the output folder).
@@ -87,8 +110,7 @@ class ExperimentConfig:
             raise ValueError(f"unknown CAAE preset {self.caae_preset!r}; expected one of {CAAE_PRESETS}")
         if self.feature_norm not in ("pool", "none"):
             raise ValueError(f"feature_norm must be 'pool' or 'none', got {self.feature_norm!r}")
-        if self.subjects is not None and self.subjects < 1:
-            raise ValueError(f"subjects must be >= 1, got {self.subjects}")
+        check_numbers(self)
 
     def replace(self, **changes) -> "ExperimentConfig":
         return dataclasses.replace(self, **changes)
