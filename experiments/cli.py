@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--devices", type=int, default=None,
                    help="shard subjects over the first n devices (default: one; see docs/scaling.md)")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
+    r.add_argument("--allow-centre-crops", action="store_true",
+                   help="run on a real dataset where no face was detected (centre crops)")
     return p
 
 
@@ -62,6 +64,8 @@ def _main(args) -> int:
             changes["order"] = tuple(class_index(n) for n in args.order)
         if args.caae_preset:
             changes["caae_preset"] = args.caae_preset
+        if args.allow_centre_crops:
+            changes["allow_centre_crops"] = True
         cfg = cfg.replace(**changes)
         run_experiment(cfg, args.out, progress=not args.no_progress, devices=args.devices)
     except (ValueError, ExperimentError) as e:

@@ -73,6 +73,8 @@ class ExperimentConfig:
     per class and frames per clip; the CAAE pool's identities and frames per clip
     (one clip per class; `experiments.train_caae.train_pool_config`).
     subjects: use only the first n subjects (None: all).
+    allow_centre_crops: use a real dataset's build even when no face was detected in it
+    (every frame a centre crop); without it such a build stops the run.
     """
 
     dataset: str = "synthetic"
@@ -93,6 +95,7 @@ class ExperimentConfig:
     synthetic_frames: int = 8
     subjects: int | None = None
     seed: int = 0
+    allow_centre_crops: bool = False
 
     def __post_init__(self):
         if self.dataset not in DATASETS:

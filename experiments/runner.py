@@ -26,8 +26,9 @@ from clifer_jax import experiment, gdm, mlp
 from clifer_jax.caae import api as caae
 from clifer_jax.classes import EXPRESSIONS
 from clifer_jax.data import loading
-from experiments import report
+from experiments import data_checks, report
 from experiments.configs import ExperimentConfig, caae_preset
+from experiments.lock import RunLock, RunLocked
 
 
 class ExperimentError(RuntimeError):
@@ -109,12 +110,13 @@ def load_data(cfg: ExperimentConfig) -> tuple[loading.SubjectArrays, loading.Sub
                 f"dataset {cfg.dataset!r} is not prepared: download it yourself (licence), then run "
                 f"with --manual-dir <folder with the files> --data-dir <where to build it>; "
                 f"see docs/data.md")
-        kwargs.update(data_dir=cfg.data_dir, manual_dir=cfg.manual_dir)
+        kwargs.update(data_dir=cfg.data_dir, manual_dir=cfg.manual_dir,
+                      config=data_checks.image_config(cfg.caae_preset))
     try:
         train = loading.load_subjects(cfg.dataset, "train", **kwargs)
         test = train if cfg.protocol == "reference" else loading.load_subjects(cfg.dataset, "test", **kwargs)
     except (FileNotFoundError, ValueError) as e:
-        raise ExperimentError(f"cannot load dataset {cfg.dataset!r}: {e}") from e
+        raise ExperimentError(f"cannot load dataset {cfg.dataset!r}: {data_checks.cli_message(e)}") from e
     missing = sorted(set(cfg.order) - set(train.classes))
     if missing:
         raise ExperimentError(f"the order asks for classes {[EXPRESSIONS[c] for c in missing]} "
@@ -204,6 +206,10 @@ def run_experiment(cfg: ExperimentConfig, out_dir, *, progress: bool = True, max
                               f"({jax.process_count()} process(es))")
     use = devices if devices and devices > 1 else None
     store = Store(out_dir, cfg)
+    try:
+        lock = RunLock(store.root)  # noqa: F841 - held until this function returns
+    except RunLocked as e:
+        raise ExperimentError(str(e)) from None
     timings = json.loads((store.root / "timings.json").read_text()) if (store.root / "timings.json").exists() else {}
 
     def timed(key, fn):
@@ -214,6 +220,11 @@ def run_experiment(cfg: ExperimentConfig, out_dir, *, progress: bool = True, max
         return out
 
     train, test = load_data(cfg)
+    build = data_checks.build_report(cfg.dataset, cfg.data_dir, data_checks.image_config(cfg.caae_preset))
+    try:
+        data_checks.check_faces(build, cfg.allow_centre_crops, log=log)
+    except data_checks.NoFacesError as e:
+        raise ExperimentError(str(e)) from None
     log(f"data: {cfg.dataset}, {train.num_subjects} subjects, classes "
         f"{[EXPRESSIONS[c] for c in train.classes]}, protocol {cfg.protocol}")
     ccfg = caae_preset(cfg.caae_preset, cfg.caae_epochs)
@@ -223,13 +234,18 @@ def run_experiment(cfg: ExperimentConfig, out_dir, *, progress: bool = True, max
     from experiments.train_caae import load_or_train
 
     pool = caae_pool(cfg, ccfg)
-    params = timed("caae", lambda: load_or_train(ccfg, str(store.root / "caae"), seed=cfg.seed,
-                                                 data=pool, progress=progress))
+    get_caae = lambda: load_or_train(ccfg, str(store.root / "caae"), seed=cfg.seed,  # noqa: E731
+                                     data=pool, progress=progress)
+    # A finished training keeps the time of the run that did it (a resume only restores).
+    params = get_caae() if "caae" in timings else timed("caae", get_caae)
+    data_sha = data_checks.arrays_sha256(train, test)
     if store.has("features"):
+        data_checks.check_same_data(store.root, data_sha)
         feats = store.load("features")
     else:
         feats = timed("encoding", lambda: encode_all(params, train, test, pool, cfg.feature_norm))
         store.save("features", feats)
+        data_checks.record_data(store.root, data_sha)
     data = subject_data(feats, train, test)
     gdm_cfg, mlp_cfg = model_configs(data)
 
@@ -254,6 +270,8 @@ def run_experiment(cfg: ExperimentConfig, out_dir, *, progress: bool = True, max
         done_now += 1
 
     results = collect(cfg, store, data, train, timings)
+    if build:
+        results["data_build"] = build
     report.write_all(results, store.root)
     tmp = store.root / "results.json.tmp"          # results.json appears whole or not at all
     tmp.write_text(json.dumps(results, indent=2))
