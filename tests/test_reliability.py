@@ -178,3 +178,56 @@ def test_ctrl_c_in_the_model_stage_stops_the_run(tmp_path):
     assert "clifer: interrupted" in err and "run the same command to resume" in err
     assert (out / "units" / "features" / "done").exists()    # finished work kept
     assert not (out / "results.json").exists()
+
+
+# ----------------------------------------------------------------------------- run folders
+
+TINY = ExperimentConfig(models=("gdm",), caae_preset="tiny", synthetic_subjects=2,
+                        synthetic_train_identities=6, synthetic_clips=2, synthetic_frames=3, seed=3)
+
+
+def test_a_second_process_is_refused_while_a_run_holds_the_folder(tmp_path, capsys):
+    from experiments.lock import RunLock
+
+    out = tmp_path / "run"
+    out.mkdir()
+    held = RunLock(out)
+    try:
+        assert cli.main(["run", "--out", str(out), "--no-progress", "--caae-preset", "tiny"]) == 2
+        assert f"is in use by process {os.getpid()}" in _error(capsys)
+    finally:
+        held.release()
+    RunLock(out).release()          # free again once released
+
+
+def test_resume_keeps_the_caae_time_and_refuses_features_of_other_data(tmp_path):
+    from experiments.runner import ExperimentError, run_experiment
+
+    quiet = dict(progress=False, log=lambda *_: None, max_units=0)
+    run_experiment(TINY, tmp_path, **quiet)
+    trained = json.loads((tmp_path / "timings.json").read_text())["caae"]
+    run_experiment(TINY, tmp_path, **quiet)           # restores the CAAE
+    assert json.loads((tmp_path / "timings.json").read_text())["caae"] == trained
+    (tmp_path / "data.sha256").write_text("0" * 64)   # as if the dataset had changed since
+    with pytest.raises(ExperimentError, match="features of other data"):
+        run_experiment(TINY, tmp_path, **quiet)
+
+
+def test_missing_class_message_speaks_to_cli_users(tmp_path, capsys, monkeypatch):
+    import numpy as np
+
+    from clifer_jax.data import loading
+    from experiments import runner
+
+    def incomplete(name, split, **kw):       # subject 1 lacks Neutral
+        n = 12
+        return loading.to_subject_arrays({
+            "image": np.zeros((n, 64, 64, 1), np.uint8), "expression": np.r_[np.arange(6), np.arange(5), 0],
+            "subject": np.r_[np.zeros(6, int), np.ones(6, int)], "clip": np.zeros(n, int),
+            "frame": np.arange(n)})
+
+    monkeypatch.setattr(runner.loading, "load_subjects", incomplete)
+    assert cli.main(["run", "--out", str(tmp_path / "r"), "--no-progress"]) == 2
+    msg = _error(capsys)
+    assert "subject 1: Neutral" in msg and "--manual-dir" in msg
+    assert "drop_incomplete" not in msg and "classes=" not in msg
