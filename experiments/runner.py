@@ -71,6 +71,8 @@ class Store:
         want = cfg.to_dict()
         if path.exists():
             have = json.loads(path.read_text())
+            # a field added since the folder was made counts as its default value
+            have = {**{k: v for k, v in ExperimentConfig().to_dict().items() if k not in have}, **have}
             if have != want:
                 diff = {k: (have.get(k), want.get(k)) for k in set(have) | set(want)
                         if have.get(k) != want.get(k)}

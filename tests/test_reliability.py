@@ -231,3 +231,14 @@ def test_missing_class_message_speaks_to_cli_users(tmp_path, capsys, monkeypatch
     msg = _error(capsys)
     assert "subject 1: Neutral" in msg and "--manual-dir" in msg
     assert "drop_incomplete" not in msg and "classes=" not in msg
+
+
+def test_a_run_folder_from_before_a_new_option_still_resumes(tmp_path):
+    from experiments.runner import Store
+
+    old = TINY.to_dict()
+    del old["allow_centre_crops"]                   # made before the option existed
+    (tmp_path / "config.json").write_text(json.dumps(old))
+    Store(tmp_path, TINY)                           # same run: accepted
+    with pytest.raises(Exception, match="another configuration"):
+        Store(tmp_path, TINY.replace(allow_centre_crops=True))
