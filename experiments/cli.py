@@ -41,11 +41,22 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--devices", type=int, default=None,
                    help="shard subjects over the first n devices (default: one; see docs/scaling.md)")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
+    r.add_argument("--allow-centre-crops", action="store_true",
+                   help="run on a real dataset where no face was detected (centre crops)")
     return p
 
 
 def main(argv=None) -> int:
+    """Exit 0 on success, 2 with `clifer: error: …` for an expected failure (docs/troubleshooting.md),
+    130 on Ctrl-C; a traceback only for a bug."""
     args = build_parser().parse_args(argv)
+    from experiments.errors import guarded
+
+    return guarded(lambda: _main(args), resume_hint=f"finished work is kept in {args.out}; "
+                   "run the same command to resume")
+
+
+def _main(args) -> int:
     from experiments.runner import ExperimentError, run_experiment
 
     try:
@@ -60,6 +71,8 @@ def main(argv=None) -> int:
             changes["order"] = tuple(class_index(n) for n in args.order)
         if args.caae_preset:
             changes["caae_preset"] = args.caae_preset
+        if args.allow_centre_crops:
+            changes["allow_centre_crops"] = True
         cfg = cfg.replace(**changes)
         run_experiment(cfg, args.out, progress=not args.no_progress, devices=args.devices)
     except (ValueError, ExperimentError) as e:

@@ -30,6 +30,29 @@ def caae_preset(name: str, epochs: int | None = None):
     return c.replace(epochs=epochs) if epochs is not None else c
 
 
+# Numeric fields: the smallest value that makes sense (None allowed where listed).
+_MINIMUM = {"caae_epochs": 1, "subjects": 1, "seed": 0, "synthetic_subjects": 1,
+            "synthetic_train_identities": 1, "synthetic_train_frames": 1,
+            "synthetic_clips": 1, "synthetic_frames": 1}
+_OPTIONAL = ("caae_epochs", "subjects")
+
+
+def check_numbers(cfg) -> None:
+    """Every numeric option an integer at or above its minimum, before anything runs
+    (e.g. caae_epochs 0 would give features from an untrained CAAE)."""
+    import numbers
+
+    for name, low in _MINIMUM.items():
+        if not hasattr(cfg, name):
+            continue
+        v = getattr(cfg, name)
+        if v is None and name in _OPTIONAL:
+            continue
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < low:
+            flag = f" (--{name.replace('_', '-')})" if name in ("caae_epochs", "subjects", "seed") else ""
+            raise ValueError(f"{name}{flag} must be an integer >= {low}, got {v!r}")
+
+
 @dataclasses.dataclass(frozen=True)
 class ExperimentConfig:
     """Everything one run depends on (saved as config.json in the output folder).
@@ -56,6 +79,8 @@ class ExperimentConfig:
     results, and results.json["over_caae_seeds"] summarises the figures over seeds.
     imagination_order: CLIFER's imagination set, "reference" (per BMU: v, then its
     imaginings) or "blocks" (`clifer_jax.clifer.CLIFERConfig`).
+    allow_centre_crops: use a real dataset's build even when no face was detected in it
+    (every frame a centre crop); without it such a build stops the run.
     """
 
     dataset: str = "synthetic"
@@ -78,6 +103,7 @@ class ExperimentConfig:
     seed: int = 0
     caae_seeds: tuple[int, ...] | None = None
     imagination_order: str = "reference"
+    allow_centre_crops: bool = False
 
     def __post_init__(self):
         if self.dataset not in DATASETS:
@@ -97,13 +123,14 @@ class ExperimentConfig:
             raise ValueError(f"feature_norm must be 'pool' or 'none', got {self.feature_norm!r}")
         if self.caae_seeds is not None:
             seeds = tuple(self.caae_seeds)
+            import numbers
+
             if not seeds or len(set(seeds)) != len(seeds) or any(
-                    not isinstance(x, int) or isinstance(x, bool) or x < 0 for x in seeds):
+                    not isinstance(x, numbers.Integral) or isinstance(x, bool) or x < 0 for x in seeds):
                 raise ValueError(f"caae_seeds must be distinct non-negative ints, got {self.caae_seeds}")
         if self.imagination_order not in ("reference", "blocks"):
             raise ValueError(f"imagination_order must be 'reference' or 'blocks', got {self.imagination_order!r}")
-        if self.subjects is not None and self.subjects < 1:
-            raise ValueError(f"subjects must be >= 1, got {self.subjects}")
+        check_numbers(self)
 
     def replace(self, **changes) -> "ExperimentConfig":
         return dataclasses.replace(self, **changes)

@@ -106,6 +106,14 @@ def markdown(results: dict) -> str:
                         out.append(f"| {model} | {memory} | {exp[:4]} | {step.replace('_', ' ')} | "
                                    f"{fcells} | {_pairs(r)} | {bcell} | {_neutral(r)} | "
                                    f"{r['H']:.2f} | {r['p']:.3g} |")
+    b = results.get("data_build")
+    if b and "faces_detected" in b:
+        total = b["faces_detected"] + b.get("centre_crop_fallbacks", 0)
+        out += ["", "## Data build", "",
+                f"Build `{b.get('image_config')}`: a face was detected in {b['faces_detected']} of "
+                f"{total} sampled frames; {b.get('centre_crop_fallbacks', 0)} fell back to a centre crop."]
+        if b.get("skipped"):
+            out.append("Skipped: " + ", ".join(f"{n} × {k}" for k, n in sorted(b["skipped"].items())) + ".")
     t = results.get("timings_s", {})
     if t:
         out += ["", "## Wall time (this run's work; resumed units count where they ran)", "",

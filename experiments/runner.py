@@ -26,8 +26,9 @@ from clifer_jax import clifer, experiment, features, gdm, mlp
 from clifer_jax.caae import api as caae
 from clifer_jax.classes import EXPRESSIONS
 from clifer_jax.data import loading
-from experiments import report
+from experiments import data_checks, report
 from experiments.configs import ExperimentConfig, caae_preset
+from experiments.lock import RunLock, RunLocked
 
 
 class ExperimentError(RuntimeError):
@@ -80,6 +81,8 @@ class Store:
         want = cfg.to_dict()
         if path.exists():
             have = json.loads(path.read_text())
+            # a field added since the folder was made counts as its default value
+            have = {**{k: v for k, v in ExperimentConfig().to_dict().items() if k not in have}, **have}
             if have != want:
                 diff = {k: (have.get(k), want.get(k)) for k in set(have) | set(want)
                         if have.get(k) != want.get(k)}
@@ -119,12 +122,13 @@ def load_data(cfg: ExperimentConfig) -> tuple[loading.SubjectArrays, loading.Sub
                 f"dataset {cfg.dataset!r} is not prepared: download it yourself (licence), then run "
                 f"with --manual-dir <folder with the files> --data-dir <where to build it>; "
                 f"see docs/data.md")
-        kwargs.update(data_dir=cfg.data_dir, manual_dir=cfg.manual_dir)
+        kwargs.update(data_dir=cfg.data_dir, manual_dir=cfg.manual_dir,
+                      config=data_checks.image_config(cfg.caae_preset))
     try:
         train = loading.load_subjects(cfg.dataset, "train", **kwargs)
         test = train if cfg.protocol == "reference" else loading.load_subjects(cfg.dataset, "test", **kwargs)
     except (FileNotFoundError, ValueError) as e:
-        raise ExperimentError(f"cannot load dataset {cfg.dataset!r}: {e}") from e
+        raise ExperimentError(f"cannot load dataset {cfg.dataset!r}: {data_checks.cli_message(e)}") from e
     missing = sorted(set(cfg.order) - set(train.classes))
     if missing:
         raise ExperimentError(f"the order asks for classes {[EXPRESSIONS[c] for c in missing]} "
@@ -205,6 +209,10 @@ def run_experiment(cfg: ExperimentConfig, out_dir, *, progress: bool = True, max
                               f"({jax.process_count()} process(es))")
     use = devices if devices and devices > 1 else None
     store = Store(out_dir, cfg)
+    try:
+        lock = RunLock(store.root)  # noqa: F841 - held until this function returns
+    except RunLocked as e:
+        raise ExperimentError(str(e)) from None
     timings = json.loads((store.root / "timings.json").read_text()) if (store.root / "timings.json").exists() else {}
 
     def timed(key, fn):
@@ -215,6 +223,11 @@ def run_experiment(cfg: ExperimentConfig, out_dir, *, progress: bool = True, max
         return out
 
     train, test = load_data(cfg)
+    build = data_checks.build_report(cfg.dataset, cfg.data_dir, data_checks.image_config(cfg.caae_preset))
+    try:
+        data_checks.check_faces(build, cfg.allow_centre_crops, log=log)
+    except data_checks.NoFacesError as e:
+        raise ExperimentError(str(e)) from None
     log(f"data: {cfg.dataset}, {train.num_subjects} subjects, classes "
         f"{[EXPRESSIONS[c] for c in train.classes]}, protocol {cfg.protocol}")
     ccfg = caae_preset(cfg.caae_preset, cfg.caae_epochs)
@@ -228,15 +241,21 @@ def run_experiment(cfg: ExperimentConfig, out_dir, *, progress: bool = True, max
     runs = {}            # one run function per model: every order and CAAE seed reuses its compilation
     done_now = 0
     datas = {}
+    data_sha = data_checks.arrays_sha256(train, test)
     for caae_seed in seeds:
         tag = seed_tag(cfg, caae_seed)
-        params = timed(f"caae{tag}", lambda: load_or_train(
-            ccfg, str(store.root / ("caae" if not tag else f"caae-seed{caae_seed}")), seed=caae_seed, data=pool, progress=progress))
+        get_caae = lambda: load_or_train(  # noqa: E731
+            ccfg, str(store.root / ("caae" if not tag else f"caae-seed{caae_seed}")), seed=caae_seed, data=pool,
+            progress=progress)
+        # A finished training keeps the time of the run that did it (a resume only restores).
+        params = get_caae() if f"caae{tag}" in timings else timed(f"caae{tag}", get_caae)
         if store.has(f"features{tag}"):
+            data_checks.check_same_data(store.root, data_sha)
             feats = store.load(f"features{tag}")
         else:
             feats = timed(f"encoding{tag}", lambda: encode_all(params, train, test, pool, cfg.feature_norm))
             store.save(f"features{tag}", feats)
+            data_checks.record_data(store.root, data_sha)
         features.save(store.root / f"feature_transform{tag}.json", transform_of(feats), cfg.feature_norm)
         data = datas[caae_seed] = subject_data(feats, train, test)
         gdm_cfg, mlp_cfg = model_configs(data)
@@ -268,6 +287,8 @@ def run_experiment(cfg: ExperimentConfig, out_dir, *, progress: bool = True, max
     if len(seeds) > 1:
         results["over_caae_seeds"] = collect_over_seeds(cfg, store, datas)
     results["caae_seeds"] = list(seeds)
+    if build:
+        results["data_build"] = build
     report.write_all(results, store.root)
     tmp = store.root / "results.json.tmp"          # results.json appears whole or not at all
     tmp.write_text(json.dumps(results, indent=2))

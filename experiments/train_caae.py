@@ -4,9 +4,11 @@
     python -m experiments.train_caae --preset paper        # the reference architecture
     python -m experiments.train_caae --evaluate            # + the issue-5 figures
 
-Writes the orbax checkpoint (resumed when present), `docs/images/caae_grid.png`
-(held-out faces and their translations into all six expressions, with the renderer's true
-faces underneath) and a metrics JSON (per-epoch training metrics, timing, evaluation).
+Writes the orbax checkpoint (resumed when present) and, into `--out` (default
+`runs/caae_<preset>/`), `caae_grid.png` (held-out faces and their translations into all
+six expressions, with the renderer's true faces underneath) and `caae_<preset>.json`
+(per-epoch training metrics, timing, evaluation). The committed figures are replaced only
+when asked: `--grid docs/images/caae_grid.png --metrics experiments/results/caae_cpu.json`.
 
 A dataset directory holds `image.npy` (uint8 [N, H, W, C]) and `expression.npy` (int [N],
 canonical indices of `clifer_jax.classes`).
@@ -61,6 +63,13 @@ def synthetic_pool(config: caae_config.CAAEConfig, pool: str = "train", seed: in
     if pool != "train":
         return generate(SyntheticConfig(image_size=config.image_size, seed=seed), pool)
     return generate(train_pool_config(config.image_size, seed, identities, frames), "train")
+
+
+def relative(path: str) -> str:
+    """`path` relative to the working folder when it lies inside it (committed results
+    should not record the absolute paths of the machine that made them)."""
+    rel = os.path.relpath(os.path.abspath(path))
+    return path if rel.startswith("..") else rel
 
 
 def load_dir(path: str) -> dict:
@@ -161,18 +170,28 @@ def main(argv=None) -> dict:
                    help=f"frames per clip of the training pool, one clip per class (default {TRAIN_FRAMES})")
     p.add_argument("--data-dir", default=None, help="directory with image.npy and expression.npy")
     p.add_argument("--ckpt-dir", default=None, help=f"default {DEFAULT_CKPT}")
-    p.add_argument("--grid", default="docs/images/caae_grid.png")
-    p.add_argument("--metrics", default="experiments/results/caae_{preset}.json")
+    p.add_argument("--out", default="runs/caae_{preset}",
+                   help="folder of the grid and the metrics JSON unless --grid/--metrics say otherwise")
+    p.add_argument("--grid", default=None, help="translation grid PNG (default <out>/caae_grid.png)")
+    p.add_argument("--metrics", default=None, help="metrics JSON (default <out>/caae_<preset>.json)")
     p.add_argument("--vgg-face", default=None, help="vgg_face.mat: enables the identity loss (weight 0.5)")
     p.add_argument("--evaluate", action="store_true", help="measure the issue-5 figures on held-out identities")
     p.add_argument("--diagnose", action="store_true",
                    help="where identity is lost: blur, reconstruction, translation, z probe (frames 0, 3, 6)")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
+    for name, low in (("epochs", 1), ("seed", 0), ("data_seed", 0), ("train_identities", 1),
+                      ("train_frames", 1)):
+        v = getattr(args, name)
+        if v is not None and v < low:   # before anything is written
+            p.error(f"--{name.replace('_', '-')} must be >= {low}, got {v}")
 
     cfg = caae_config.preset(args.preset)
     if args.epochs is not None:
         cfg = cfg.replace(epochs=args.epochs)
+    out = args.out.format(preset=cfg.name)
+    args.grid = args.grid or os.path.join(out, "caae_grid.png")
+    args.metrics = args.metrics or os.path.join(out, "caae_{preset}.json")
     vgg = None
     if args.vgg_face:
         from clifer_jax.caae.vgg_face import load_vgg_face_mat
@@ -190,12 +209,12 @@ def main(argv=None) -> dict:
     params = state.inference_params(cfg)
     report = {"preset": cfg.name, "config": {k: v for k, v in cfg.__dict__.items()}, "seed": args.seed,
               "train_images": int(len(data["image"])), "train_seconds_this_run": round(time.time() - t0, 1),
-              "history": history, "checkpoint": ckpt}
+              "history": history, "checkpoint": relative(ckpt)}
     if not args.data_dir:
         report["train_pool"] = {"identities": args.train_identities, "clips_per_class": 1,
                                 "frames_per_clip": args.train_frames, "data_seed": args.data_seed}
         save_grid(params, args.grid, seed=args.data_seed)
-        report["grid"] = args.grid
+        report["grid"] = relative(args.grid)
     if args.evaluate:
         from clifer_jax.caae.evaluate import evaluate
         from clifer_jax.data.synthetic import sample_identities

@@ -17,6 +17,7 @@ import dataclasses
 from dataclasses import dataclass
 
 import jax
+import numpy as np
 
 from clifer_jax.classes import NUM_CLASSES
 
@@ -106,6 +107,9 @@ class CAAEConfig:
             raise ValueError("z_dim ≥ 1, num_classes ≥ 2 and cond_tile ≥ 1 are required")
         if self.batch_size < 2:
             raise ValueError("batch_size must be ≥ 2 (batch-norm in the discriminators)")
+        if isinstance(self.epochs, bool) or not isinstance(self.epochs, (int, np.integer)) or self.epochs < 1:
+            raise ValueError(f"epochs must be an integer ≥ 1 (an untrained CAAE gives random "
+                             f"features and imagination), got {self.epochs!r}")
 
     @property
     def image_shape(self) -> tuple[int, int, int]:

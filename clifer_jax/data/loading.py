@@ -168,7 +168,7 @@ def read_records(name: str, split: str, *, data_dir=None, manual_dir=None, confi
 
     builder = tfds_builders.make_builder(name, data_dir=data_dir, config=config)
     if download_and_prepare:
-        tfds_builders.prepare(builder, manual_dir=manual_dir)
+        builder = tfds_builders.prepare(builder, manual_dir=manual_dir)
     parts = []
     for sp in (("train", "test") if split == "all" else (split,)):
         rec = _read_source(builder.as_data_source(sp))

@@ -40,7 +40,7 @@ VOCAL_CHANNELS: dict[str, int] = {"speech": 1, "song": 2}
 FPS = 30
 _MAX_FRAMES = 10**6  # longer videos are refused (RAVDESS takes are ~4 s)
 
-_NAME = re.compile(r"^(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})\.mp4$")
+_NAME = re.compile(r"^(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})\.mp4$", re.IGNORECASE)
 _ARCHIVE = re.compile(r"^Video_(Speech|Song)_Actor_(\d{2})\.zip$")
 _FOLDER = re.compile(r"^Actor_(\d{2})$")
 

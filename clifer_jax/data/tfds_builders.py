@@ -280,15 +280,76 @@ def make_builder(name: str, *, data_dir=None, config=None) -> tfds.core.DatasetB
     return BUILDERS[name](data_dir=data_dir, config=bc, file_format=FILE_FORMAT)
 
 
-def prepare(builder: tfds.core.DatasetBuilder, manual_dir=None) -> None:
-    """Build the dataset unless it is already there; real datasets need ``manual_dir``."""
+def source_fingerprint(builder: tfds.core.DatasetBuilder, manual_dir) -> str:
+    """SHA-256 of what a real dataset's build depends on: every file under ``manual_dir``
+    (relative path, size, modification time) and the builder's name, version and image
+    options. A build whose fingerprint differs was made from another source."""
+    root = os.path.expanduser(os.fspath(manual_dir))
+    h = hashlib.sha256()
+    c = builder.builder_config
+    h.update(repr((builder.name, str(builder.version), c.name, c.image_size, c.channels,
+                   c.crop_faces, c.window)).encode())
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for f in sorted(filenames):
+            st = os.stat(os.path.join(dirpath, f))
+            rel = os.path.relpath(os.path.join(dirpath, f), root)
+            h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def _is_empty(folder: str) -> bool:
+    return not any(not n.startswith(".") for n in os.listdir(folder))
+
+
+def prepare(builder: tfds.core.DatasetBuilder, manual_dir=None) -> tfds.core.DatasetBuilder:
+    """Build the dataset unless it is already there; real datasets need ``manual_dir``.
+    Returns the builder to read from (a new one after a rebuild).
+
+    A real dataset's build records ``source_fingerprint`` (of ``manual_dir`` and the image
+    options) in its metadata; given a ``manual_dir`` whose fingerprint differs (other
+    files, files added or changed), the old build is deleted and rebuilt. Without
+    ``manual_dir`` an existing build is used as it is. An empty folder, or one where every
+    video or frame was skipped, raises ``ValueError`` naming the skips.
+    """
+    real = isinstance(builder, _RealBuilder)
+    if real and manual_dir is not None:
+        manual_dir = os.path.expanduser(os.fspath(manual_dir))
     if builder.is_prepared():
-        return
-    if isinstance(builder, _RealBuilder):
-        if manual_dir is None or not os.path.isdir(os.path.expanduser(os.fspath(manual_dir))):
+        if not real or manual_dir is None or not os.path.isdir(manual_dir):
+            return builder
+        have = builder.info.metadata.get("source_fingerprint")
+        want = source_fingerprint(builder, manual_dir)
+        if have == want:
+            return builder
+        log.warning("%s: the build in %s was made from %s (%s); rebuilding from %s", builder.name,
+                    builder.data_dir, builder.info.metadata.get("source_dir", "an unrecorded source"),
+                    "other files" if have else "no fingerprint", manual_dir)
+        import shutil
+
+        shutil.rmtree(builder.data_dir)
+        builder = type(builder)(data_dir=builder._data_dir_root, config=builder.builder_config,
+                                file_format=FILE_FORMAT)
+    if real:
+        if manual_dir is None or not os.path.isdir(manual_dir):
             raise FileNotFoundError(
                 f"{builder.name} is not prepared in {builder.data_dir} and manual_dir "
                 f"{manual_dir!r} is not a folder.\n{builder.MANUAL_DOWNLOAD_INSTRUCTIONS}")
-        manual_dir = os.path.expanduser(os.fspath(manual_dir))
+        if _is_empty(manual_dir):
+            raise ValueError(f"{builder.name}: manual_dir {manual_dir!r} is empty; put the "
+                             f"downloaded files there.\n{builder.MANUAL_DOWNLOAD_INSTRUCTIONS}")
+        builder.info.metadata["source_fingerprint"] = source_fingerprint(builder, manual_dir)
+        builder.info.metadata["source_dir"] = manual_dir
     dl = tfds.download.DownloadConfig(manual_dir=manual_dir)
-    builder.download_and_prepare(download_config=dl, file_format=FILE_FORMAT)
+    try:
+        builder.download_and_prepare(download_config=dl, file_format=FILE_FORMAT)
+    except AssertionError as e:
+        if "No examples were yielded" not in str(e) or not real:
+            raise
+        skipped = getattr(builder, "_report", None)
+        counts = skipped.as_dict().get("skipped", {}) if skipped is not None else {}
+        why = ", ".join(f"{n} {k}" for k, n in counts.items()) or "nothing usable found"
+        raise ValueError(f"{builder.name}: no usable example in {manual_dir!r} (skipped: {why}); "
+                         f"every video or frame was corrupt, empty, too short or unnamed; "
+                         f"see docs/troubleshooting.md") from None
+    return builder

@@ -7,6 +7,7 @@ import warnings
 import jax.numpy as jnp
 import numpy as np
 
+from clifer_jax.gdm import checks as gdm_checks
 from clifer_jax.gdm import memory
 from clifer_jax.gdm.config import GDMConfig
 from clifer_jax.gdm.memory import GDMPrediction, GDMState
@@ -16,7 +17,9 @@ from clifer_jax.gwr import checks
 def check_step(config: GDMConfig, x, y, mask, need: int, what: str, subjects: bool = False):
     """x [L, D] (or [S, L, D] with subjects), y and mask of x's leading shape: shapes,
     dtypes, finite features, labels of valid samples in range, at least `need` valid
-    samples (per subject). Returns jax arrays."""
+    samples (per subject). Shape and dtype checks only on tracers (traceable under
+    jit/vmap). Returns jax arrays."""
+    gdm_checks.check_config(config)
     lead = checks.check_samples(config.episodic, x, f"{what} features")
     if len(lead) != (2 if subjects else 1):
         want = f"[S, L, {config.dim}] (subjects, samples, dim)" if subjects else (
@@ -24,10 +27,13 @@ def check_step(config: GDMConfig, x, y, mask, need: int, what: str, subjects: bo
         raise ValueError(f"{what}: features must be {want}; got {np.shape(x)}")
     if mask is None:
         mask = np.ones(lead, bool)
+    if lead[-1] == 0:
+        raise ValueError(f"{what}: no samples (features have shape {tuple(np.shape(x))})")
     if tuple(np.shape(mask)) != lead or tuple(np.shape(y)) != lead:
         raise ValueError(f"{what}: labels {np.shape(y)} and mask {np.shape(mask)} must both be {lead}")
-    if not np.issubdtype(np.asarray(y).dtype, np.integer):
-        raise TypeError(f"{what}: labels must be integers, got {np.asarray(y).dtype}")
+    y_dtype = checks._dtype(y)   # no np.asarray: y may be a tracer
+    if not np.issubdtype(y_dtype, np.integer):
+        raise TypeError(f"{what}: labels must be integers, got {y_dtype}")
     if checks.is_concrete(y) and checks.is_concrete(mask):
         m = np.asarray(mask, bool).reshape(-1, lead[-1])
         yv = np.asarray(y).reshape(-1, lead[-1])
@@ -44,28 +50,21 @@ def check_step(config: GDMConfig, x, y, mask, need: int, what: str, subjects: bo
     return jnp.asarray(x), jnp.asarray(y, jnp.int32), jnp.asarray(mask, bool)
 
 
-def warn_full(before: GDMState, after: GDMState):
-    for name in ("episodic", "semantic"):
-        b = checks.host_value(getattr(before, name).refused_insertions)
-        a = checks.host_value(getattr(after, name).refused_insertions)
-        if a is not None and b is not None:
-            n = int(np.sum(a) - np.sum(b))
-            if n > 0:
-                warnings.warn(f"{name} memory full: {n} insertions refused", RuntimeWarning,
-                              stacklevel=3)
-
-
 def init(config: GDMConfig, x, y, mask=None) -> GDMState:
     """Both memories from the first two valid samples of the first class step."""
     x, y, mask = check_step(config, x, y, mask, 2, "init")
-    return memory.init_jit(config, x, y, mask)
+    new = memory.init_jit(config, x, y, mask)
+    gdm_checks.warn_nonfinite(new, "init")
+    return new
 
 
 def learn_class(config: GDMConfig, state: GDMState, x, y, mask=None) -> GDMState:
     """Learn one class step: x [L, D], y [L] int, mask [L] bool (padding: False)."""
     x, y, mask = check_step(config, x, y, mask, 1, "learn_class")
+    gdm_checks.check_state(config, state)
     new = memory.learn_class_jit(config, state, x, y, mask)
-    warn_full(state, new)
+    gdm_checks.warn_full(config, state, new)
+    gdm_checks.warn_nonfinite(new, "learn_class")
     return new
 
 
@@ -73,15 +72,19 @@ def learn_extra(config: GDMConfig, state: GDMState, x, y, mask=None, epochs: int
                 ) -> GDMState:
     """Train both memories on an extra labelled set (e.g. imagined samples)."""
     x, y, mask = check_step(config, x, y, mask, 0, "learn_extra")
-    if epochs is not None and (not isinstance(epochs, int) or epochs < 1):
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    gdm_checks.check_state(config, state)
+    if epochs is not None:
+        epochs = gdm_checks.as_int(epochs, "epochs")
     new = memory.learn_extra_jit(config, state, x, y, mask, epochs)
-    warn_full(state, new)
+    gdm_checks.warn_full(config, state, new)
+    gdm_checks.warn_nonfinite(new, "learn_extra")
     return new
 
 
 def predict(config: GDMConfig, state: GDMState, x) -> GDMPrediction:
     """Episodic and semantic predictions for raw features x [B, D]."""
+    gdm_checks.check_config(config)
+    gdm_checks.check_state(config, state)
     lead = checks.check_samples(config.episodic, x, "predict features")
     if len(lead) != 1:
         raise ValueError(f"predict: features must be [B, {config.dim}], got {np.shape(x)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import numbers
 
 from clifer_jax.gwr.config import GWRConfig, episodic_config, semantic_config
 
@@ -45,8 +46,9 @@ class GDMConfig:
             raise ValueError("GDMConfig: the semantic memory must be regulated")
         for name in ("batch_size", "epochs", "replay_epochs", "extra_epochs"):
             v = getattr(self, name)
-            if not isinstance(v, int) or v < 1:
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
                 raise ValueError(f"GDMConfig: {name} must be a positive int, got {v!r}")
+            object.__setattr__(self, name, int(v))   # numpy integers accepted
 
     @property
     def dim(self) -> int:
@@ -69,6 +71,12 @@ def reference_config(dim: int = 50, episodic_capacity: int = 512, semantic_capac
                      *, num_classes: int = 6, replay: bool = False, context: int = 0,
                      **overrides) -> GDMConfig:
     """The reference hyperparameters of SPEC §2-§3 with the given capacities."""
+    # numpy integers (e.g. from array shapes) are accepted as ints
+    dim, episodic_capacity, num_classes, context = (
+        int(v) if isinstance(v, numbers.Integral) and not isinstance(v, bool) else v
+        for v in (dim, episodic_capacity, num_classes, context))
+    if isinstance(semantic_capacity, numbers.Integral):
+        semantic_capacity = int(semantic_capacity)
     semantic_capacity = semantic_capacity or max(2, episodic_capacity // 2)
     return GDMConfig(
         episodic=episodic_config(dim, episodic_capacity, num_classes=num_classes, context=context),

@@ -20,7 +20,8 @@ import numpy as np
 
 from clifer_jax import sharding
 from clifer_jax.gdm import memory
-from clifer_jax.gdm.api import check_step, warn_full
+from clifer_jax.gdm.api import check_step
+from clifer_jax.gdm.checks import warn_full
 from clifer_jax.gdm.config import GDMConfig
 from clifer_jax.gdm.memory import GDMPrediction, GDMState
 from clifer_jax.gwr import checks
@@ -62,7 +63,7 @@ def learn_class_sharded(config: GDMConfig, states: GDMState, x, y, mask=None, *,
     _check_states(config, states, x.shape[0])
     new = sharding.map_subjects(_kernel("learn_class", config), states, x, y, mask,
                                 mesh=sharding.subject_mesh(devices))
-    warn_full(states, new)
+    warn_full(config, states, new)
     return new
 
 
