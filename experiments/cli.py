@@ -1,6 +1,6 @@
 """`clifer`: the command line of clifer-jax.
 
-    clifer run [--dataset synthetic] [--out runs/default] [--protocol heldout|reference]
+    clifer run [--dataset synthetic] [--synthetic posed|spontaneous|easy] [--out runs/default] [--protocol heldout|reference]
                [--models clifer gdm ...] [--order-study] [--seed 0]
 """
 
@@ -29,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--caae-epochs", type=int, default=None, help="override the preset's CAAE epochs")
     r.add_argument("--feature-norm", default="pool", choices=["pool", "none"],
                    help="standardise latents by the CAAE training pool's statistics (default) or not")
+    r.add_argument("--synthetic", default="posed", metavar="PRESET",
+                   help="synthetic data preset: posed (default), spontaneous or easy (docs/data.md)")
     r.add_argument("--subjects", type=int, default=None, help="use only the first n subjects")
     r.add_argument("--data-dir", default=None, help="where a real dataset's TFDS build lives")
     r.add_argument("--manual-dir", default=None, help="the downloaded dataset files (docs/data.md)")
@@ -48,7 +50,8 @@ def main(argv=None) -> int:
         changes = dict(protocol=args.protocol, models=tuple(args.models), order_study=args.order_study,
                        order_models=tuple(args.order_models), caae_epochs=args.caae_epochs,
                        subjects=args.subjects, data_dir=args.data_dir, manual_dir=args.manual_dir,
-                       seed=args.seed, feature_norm=args.feature_norm)
+                       seed=args.seed, feature_norm=args.feature_norm,
+                       synthetic_preset=args.synthetic)
         if args.order:
             changes["order"] = tuple(class_index(n) for n in args.order)
         if args.caae_preset:

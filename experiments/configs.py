@@ -49,6 +49,9 @@ class ExperimentConfig:
     synthetic_*: size of the synthetic data: the evaluation pool's subjects, clips
     per class and frames per clip; the CAAE pool's identities and frames per clip
     (one clip per class; `experiments.train_caae.train_pool_config`).
+    synthetic_preset: how synthetic clips behave: "posed" (default), "spontaneous"
+    or "easy" (`clifer_jax.data.synthetic.PRESETS`, docs/data.md); it sets the
+    evaluation subjects and the CAAE's pool alike.
     subjects: use only the first n subjects (None: all).
     """
 
@@ -68,6 +71,7 @@ class ExperimentConfig:
     synthetic_train_frames: int = 2
     synthetic_clips: int = 4
     synthetic_frames: int = 8
+    synthetic_preset: str = "posed"
     subjects: int | None = None
     seed: int = 0
 
@@ -87,6 +91,11 @@ class ExperimentConfig:
             raise ValueError(f"unknown CAAE preset {self.caae_preset!r}; expected one of {CAAE_PRESETS}")
         if self.feature_norm not in ("pool", "none"):
             raise ValueError(f"feature_norm must be 'pool' or 'none', got {self.feature_norm!r}")
+        from clifer_jax.data.synthetic import PRESETS
+
+        if self.synthetic_preset not in PRESETS:
+            raise ValueError(f"synthetic_preset: unknown synthetic preset {self.synthetic_preset!r}; "
+                             f"expected one of {tuple(PRESETS)}")
         if self.subjects is not None and self.subjects < 1:
             raise ValueError(f"subjects must be >= 1, got {self.subjects}")
 

@@ -31,7 +31,8 @@ def _flat(x, y, mask, name: str):
     if x.shape[:3] != y.shape:
         raise ValueError(f"{name}: x must be [S, C, L, ...] like y {y.shape}, got {x.shape}")
     S = x.shape[0]
-    x = x.reshape(S, -1, int(np.prod(x.shape[3:], dtype=np.int64))).astype(np.float32)
+    x = x.reshape(S, y.shape[1] * y.shape[2], int(np.prod(x.shape[3:], dtype=np.int64)))
+    x = x.astype(np.float32)
     if not np.isfinite(x[mask.reshape(S, -1)]).all():
         raise ValueError(f"{name}: x contains NaN or inf")
     return x, y.reshape(S, -1), mask.reshape(S, -1)
