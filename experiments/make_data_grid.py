@@ -71,6 +71,9 @@ def _save(img: np.ndarray, xlabels, ylabels, scale: int, cell: int, out: str) ->
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)
+    from PIL import Image
+
+    Image.open(path).convert("L").save(path, optimize=True)  # grayscale: a third the bytes
     print(f"wrote {path}")
 
 
@@ -79,7 +82,8 @@ def main(argv=None) -> None:
     ap.add_argument("--subjects", type=int, default=8)
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--scale", type=int, default=2, help="pixel upscaling of the PNG")
+    ap.add_argument("--scale", type=int, default=None,
+                    help="pixel upscaling of the PNG (default 2; 1 with --clips)")
     ap.add_argument("--nuisance", action="store_true")
     ap.add_argument("--clips", action="store_true", help="one clip grid per preset")
     ap.add_argument("--presets", nargs="+", default=list(synthetic.PRESETS))
@@ -87,6 +91,8 @@ def main(argv=None) -> None:
     ap.add_argument("--out", default=None, help="PNG path (--clips: folder)")
     args = ap.parse_args(argv)
 
+    if args.scale is None:
+        args.scale = 1 if args.clips else 2
     if args.clips:
         folder = pathlib.Path(args.out or "docs/images")
         for name in args.presets:
