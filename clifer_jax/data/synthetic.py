@@ -170,25 +170,25 @@ class Preset:
 
     name: str
     dynamics: bool = True
-    apex: tuple[float, float] = (0.55, 0.8)
+    apex: tuple[float, float] = (0.6, 0.85)
     apex_strong: tuple[float, float] = (0.9, 1.1)
     strong_share: float = 0.5
-    lead: tuple[float, float] = (0.1, 0.2)
-    rise: tuple[float, float] = (0.15, 0.3)
+    lead: tuple[float, float] = (0.1, 0.15)
+    rise: tuple[float, float] = (0.1, 0.2)
     hold_end: tuple[float, float] = (0.6, 0.8)
-    end: tuple[float, float] = (0.0, 0.4)
+    end: tuple[float, float] = (0.2, 0.5)
     blend: tuple[float, float] = (0.0, 0.0)
     speech_share: float = 0.5
-    speech: float = 0.3
+    speech: float = 0.25
     pose_deg: float = 15.0
     light: tuple[float, float] = (0.05, 0.35)
     occlusion_share: float = 0.0
     blur: tuple[float, float] = (0.0, 0.3)
     blocks: float = 0.0
     noise: float = 0.02
-    gap: float = 1.0
-    gap_pose: float = 0.4
-    gap_light: tuple[float, float] = (0.0, 0.12)
+    gap: float = 0.6
+    gap_pose: float = 1.4
+    gap_light: tuple[float, float] = (0.0, 0.5)
     align: float = 0.1
     light_spread: float = 0.2
     light_jitter: float = 0.02
