@@ -187,13 +187,13 @@ class Preset:
     blocks: float = 0.0
     noise: float = 0.02
     gap: float = 0.6
-    gap_pose: float = 1.4
-    gap_light: tuple[float, float] = (0.0, 0.5)
+    gap_pose: float = 1.2
+    gap_light: tuple[float, float] = (0.0, 0.25)
     align: float = 0.1
-    light_spread: float = 0.2
-    light_jitter: float = 0.02
+    light_spread: float = 0.1
+    light_jitter: float = 0.01
     clip_pose_deg: float = 0.5
-    photometric: float = 0.2
+    photometric: float = 0.1
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
