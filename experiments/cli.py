@@ -1,6 +1,6 @@
 """`clifer`: the command line of clifer-jax.
 
-    clifer run [--dataset synthetic] [--out runs/default] [--protocol heldout|reference]
+    clifer run [--dataset synthetic] [--synthetic posed|spontaneous|easy] [--out runs/default] [--protocol heldout|reference]
                [--models clifer gdm ...] [--order-study] [--seed 0]
 """
 
@@ -31,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="standardise latents by the CAAE training pool's statistics (default) or not")
     r.add_argument("--imagination-order", default="reference", choices=["reference", "blocks"],
                    help="CLIFER's imagination set: per BMU v then its imaginings (reference) or in blocks")
+    r.add_argument("--synthetic", default="posed", metavar="PRESET",
+                   help="synthetic data preset: posed (default), spontaneous or easy (docs/data.md)")
     r.add_argument("--subjects", type=int, default=None, help="use only the first n subjects")
     r.add_argument("--data-dir", default=None, help="where a real dataset's TFDS build lives")
     r.add_argument("--manual-dir", default=None, help="the downloaded dataset files (docs/data.md)")
@@ -66,7 +68,8 @@ def _main(args) -> int:
                        subjects=args.subjects, data_dir=args.data_dir, manual_dir=args.manual_dir,
                        seed=args.seed, feature_norm=args.feature_norm,
                        caae_seeds=tuple(args.caae_seeds) if args.caae_seeds else None,
-                       imagination_order=args.imagination_order)
+                       imagination_order=args.imagination_order,
+                       synthetic_preset=args.synthetic)
         if args.order:
             changes["order"] = tuple(class_index(n) for n in args.order)
         if args.caae_preset:

@@ -72,6 +72,9 @@ class ExperimentConfig:
     synthetic_*: size of the synthetic data: the evaluation pool's subjects, clips
     per class and frames per clip; the CAAE pool's identities and frames per clip
     (one clip per class; `experiments.train_caae.train_pool_config`).
+    synthetic_preset: how synthetic clips behave: "posed" (default), "spontaneous"
+    or "easy" (`clifer_jax.data.synthetic.PRESETS`, docs/data.md); it sets the
+    evaluation subjects and the CAAE's pool alike.
     subjects: use only the first n subjects (None: all).
     seed: the data seed (synthetic data, CAAE pool, MLP keys, order-study orders).
     caae_seeds: CAAE training seeds (None: one CAAE, trained with `seed`). With several,
@@ -99,6 +102,7 @@ class ExperimentConfig:
     synthetic_train_frames: int = 2
     synthetic_clips: int = 4
     synthetic_frames: int = 8
+    synthetic_preset: str = "posed"
     subjects: int | None = None
     seed: int = 0
     caae_seeds: tuple[int, ...] | None = None
@@ -131,6 +135,11 @@ class ExperimentConfig:
         if self.imagination_order not in ("reference", "blocks"):
             raise ValueError(f"imagination_order must be 'reference' or 'blocks', got {self.imagination_order!r}")
         check_numbers(self)
+        from clifer_jax.data.synthetic import PRESETS
+
+        if self.synthetic_preset not in PRESETS:
+            raise ValueError(f"synthetic_preset: unknown synthetic preset {self.synthetic_preset!r}; "
+                             f"expected one of {tuple(PRESETS)}")
 
     def replace(self, **changes) -> "ExperimentConfig":
         return dataclasses.replace(self, **changes)

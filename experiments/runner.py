@@ -148,7 +148,8 @@ def synthetic_config(cfg: ExperimentConfig, image_size: int = 64):
 
     return synthetic.SyntheticConfig(image_size=image_size, n_subjects=cfg.synthetic_subjects,
                                      clips_per_class=cfg.synthetic_clips,
-                                     frames_per_clip=cfg.synthetic_frames, seed=cfg.seed)
+                                     frames_per_clip=cfg.synthetic_frames, seed=cfg.seed,
+                                     preset=cfg.synthetic_preset)
 
 
 def caae_pool(cfg: ExperimentConfig, ccfg) -> dict:
@@ -158,7 +159,7 @@ def caae_pool(cfg: ExperimentConfig, ccfg) -> dict:
     from experiments.train_caae import train_pool_config
 
     pool = synthetic.generate(train_pool_config(ccfg.image_size, cfg.seed, cfg.synthetic_train_identities,
-                                                cfg.synthetic_train_frames), "train")
+                                                cfg.synthetic_train_frames, cfg.synthetic_preset), "train")
     img = pool["image"]
     if ccfg.channels == 3 and img.shape[-1] == 1:
         img = np.repeat(img, 3, axis=-1)
@@ -289,12 +290,51 @@ def run_experiment(cfg: ExperimentConfig, out_dir, *, progress: bool = True, max
     results["caae_seeds"] = list(seeds)
     if build:
         results["data_build"] = build
+    results["difficulty"] = timed("difficulty", lambda: measure_difficulty(cfg, data, train, test))
     report.write_all(results, store.root)
     tmp = store.root / "results.json.tmp"          # results.json appears whole or not at all
     tmp.write_text(json.dumps(results, indent=2))
     os.replace(tmp, store.root / "results.json")
     log(f"wrote {store.root / 'results.json'}, report.md and plots/")
     return results
+
+
+def measure_difficulty(cfg: ExperimentConfig, data: experiment.SubjectData, train, test) -> dict:
+    """How hard the run's data is (docs/data.md, "Difficulty"): within-subject 1-NN from
+    training to held-out samples on the memories' features and on pixels, the
+    between/within-class distance ratio of both, and for synthetic data the share of
+    expressive frames below 30% intensity and the CAAE pool's domain gap."""
+    from clifer_jax.data import difficulty, synthetic
+
+    px = lambda a: np.asarray(a.x, np.float32) / 255.0  # noqa: E731
+    out = {
+        "feature_1nn": difficulty.within_subject_1nn(data.x, data.y, data.mask, data.x_test,
+                                                     data.y_test, data.mask_test),
+        "pixel_1nn": difficulty.within_subject_1nn(px(train), train.y, train.mask, px(test),
+                                                   test.y, test.mask),
+        "feature_distance_ratio": difficulty.distance_ratio(data.x, data.y, data.mask),
+        "pixel_distance_ratio": difficulty.distance_ratio(px(train), train.y, train.mask),
+    }
+    if cfg.dataset == "synthetic":
+        sc = synthetic_config(cfg, image_size=int(train.x.shape[-2]))
+        plan = synthetic.plan(sc)
+        expression = np.broadcast_to(np.arange(plan["intensity"].shape[1])[None, :, None, None],
+                                     plan["intensity"].shape)
+        if cfg.subjects is not None:
+            plan["intensity"], expression = plan["intensity"][: cfg.subjects], expression[: cfg.subjects]
+        out["preset"] = cfg.synthetic_preset
+        out["low_intensity_share"] = difficulty.low_intensity_share(plan["intensity"], expression)
+        pool_cfg = dict(image_size=sc.image_size, seed=cfg.seed, n_train_identities=cfg.synthetic_train_identities,
+                        clips_per_class=1, test_clips_per_class=0, frames_per_clip=cfg.synthetic_train_frames)
+        pool = synthetic.generate(synthetic.SyntheticConfig(preset=cfg.synthetic_preset, **pool_cfg), "train")
+        reference = synthetic.generate(synthetic.SyntheticConfig(
+            preset=synthetic.preset(cfg.synthetic_preset, gap=0.0), **pool_cfg), "train")
+        evaluation = synthetic.generate(sc)
+        if cfg.subjects is not None:
+            keep = evaluation["subject"] < cfg.subjects
+            evaluation = {k: v[keep] for k, v in evaluation.items()}
+        out["domain_gap"] = difficulty.domain_gap(pool, reference, evaluation)
+    return out
 
 
 def collect(cfg: ExperimentConfig, store: Store, data, train, timings) -> dict:

@@ -43,15 +43,17 @@ TRAIN_FRAMES = 2
 
 
 def train_pool_config(image_size: int, seed: int = 0, identities: int = TRAIN_IDENTITIES,
-                      frames: int = TRAIN_FRAMES):
+                      frames: int = TRAIN_FRAMES, preset: str = "posed"):
     """`SyntheticConfig` of the CAAE's training pool: `identities` × 6 classes × 1 clip ×
-    `frames` frames (the evaluation pool keeps its own defaults)."""
+    `frames` frames of the synthetic `preset` (its "train" pool carries the preset's
+    domain gap; the evaluation pool keeps its own defaults)."""
     from clifer_jax.data.synthetic import SyntheticConfig
 
     if identities < 1 or frames < 1:
         raise ValueError(f"the CAAE pool needs >= 1 identity and frame, got {identities} and {frames}")
     return SyntheticConfig(image_size=image_size, seed=seed, n_train_identities=identities,
-                           clips_per_class=1, test_clips_per_class=0, frames_per_clip=frames)
+                           clips_per_class=1, test_clips_per_class=0, frames_per_clip=frames,
+                           preset=preset)
 
 
 def synthetic_pool(config: caae_config.CAAEConfig, pool: str = "train", seed: int = 0,

@@ -8,8 +8,10 @@ import pytest
 from clifer_jax.classes import EXPRESSIONS, INDEX
 from clifer_jax.data import synthetic as sy
 
+# The original data (preset "easy"): its ramp, layout and personal-style checks. The
+# posed and spontaneous presets are tested in test_data_presets.py.
 SMALL = sy.SyntheticConfig(n_subjects=6, n_train_identities=4, clips_per_class=4,
-                           frames_per_clip=6)
+                           frames_per_clip=6, preset="easy")
 
 
 @pytest.fixture(scope="module")
@@ -121,9 +123,10 @@ def test_generate_layout(small):
     S, C, K, F = 6, 6, 4, 6
     N = S * C * K * F
     assert small["image"].shape == (N, 64, 64, 1) and small["image"].dtype == np.uint8
-    for k in ("expression", "subject", "clip", "frame", "split"):
+    for k in ("expression", "subject", "clip", "frame", "split", "strong"):
         assert small[k].shape == (N,) and small[k].dtype == np.int32, k
     assert small["aus"].shape == (N, 11) and small["aus"].dtype == np.float32
+    assert small["intensity"].shape == (N,) and small["intensity"].dtype == np.float32
     grid = small["subject"].reshape(S, C, K, F)
     assert (grid == np.arange(S)[:, None, None, None]).all()
     assert (small["expression"].reshape(S, C, K, F) == np.arange(C)[None, :, None, None]).all()
@@ -150,11 +153,14 @@ def test_generate_same_seed_same_bytes_other_seed_other_bytes(small):
     assert not np.array_equal(train["image"][:10], small["image"][:10])
 
 
-def test_records_can_be_redrawn_from_their_aus():
-    """Without nuisance a record is exactly ``render(its subject, its AUs)``: the ground
-    truth an imagined face is compared with."""
+@pytest.mark.parametrize("preset", ["easy", "posed"])
+def test_records_can_be_redrawn_from_their_aus(preset):
+    """Without nuisance (and, for posed, without speech, which is not in the AUs) a record
+    is exactly ``render(its subject, its AUs)``: the ground truth an imagined face is
+    compared with."""
+    p = preset if preset == "easy" else sy.preset("posed", speech_share=0.0)
     cfg = dataclasses.replace(SMALL, n_subjects=2, clips_per_class=2, frames_per_clip=3,
-                              nuisance=0.0)
+                              nuisance=0.0, preset=p)
     rec = sy.generate(cfg)
     ids = sy.sample_identities(cfg.seed, cfg.n_subjects).take(rec["subject"])
     np.testing.assert_array_equal(sy.render(ids, rec["aus"]), rec["image"])

@@ -43,6 +43,17 @@ def test_writes_results_report_and_plots(uninterrupted):
         assert (out / "plots" / plot).stat().st_size > 10_000
 
 
+def test_results_report_the_datas_difficulty(uninterrupted):
+    out, results = uninterrupted
+    d = json.loads((out / "results.json").read_text())["difficulty"]
+    assert d["preset"] == "posed"
+    for k in ("feature_1nn", "pixel_1nn"):
+        assert 0.0 <= d[k]["mean"] <= 1.0 and len(d[k]["per_subject"]) == 2
+    assert d["feature_distance_ratio"] > 0 and d["pixel_distance_ratio"] > 0
+    assert 0.0 < d["low_intensity_share"] < 1.0
+    assert set(d["domain_gap"]) == {"pool_to_eval", "reference_to_eval", "gap"}
+
+
 def test_killed_run_resumes_to_identical_results(uninterrupted, tmp_path):
     _, full = uninterrupted
     assert run_experiment(TINY, tmp_path, progress=False, max_units=1, log=lambda *_: None) is None
@@ -78,6 +89,10 @@ def test_bad_input_gives_clear_errors(tmp_path, capsys):
     assert cli.main(["run", "--dataset", "mmi", "--out", str(tmp_path / "c")]) == 2
     assert "not prepared" in capsys.readouterr().err
     assert cli.main(["run", "--models", "gdm", "svm", "--out", str(tmp_path / "d")]) == 2
+    with pytest.raises(ValueError, match="synthetic_preset.*'studio'"):
+        ExperimentConfig(synthetic_preset="studio")
+    assert cli.main(["run", "--synthetic", "studio", "--out", str(tmp_path / "e")]) == 2
+    assert "unknown synthetic preset 'studio'" in capsys.readouterr().err
 
 
 def test_order_study_runs_six_orders_and_tests_them(tmp_path):

@@ -35,9 +35,11 @@ def test_pool_sizes_and_eval_pool_unchanged():
 
 def test_runner_uses_the_same_pool():
     cfg = config.cpu().replace(image_size=32)
-    exp = ExperimentConfig(synthetic_train_identities=3, synthetic_train_frames=2, seed=4)
+    exp = ExperimentConfig(synthetic_train_identities=3, synthetic_train_frames=2, seed=4,
+                           synthetic_preset="spontaneous")
     via_runner = caae_pool(exp, cfg)
-    direct = generate(train_pool_config(32, 4, 3, 2), "train")
+    direct = generate(train_pool_config(32, 4, 3, 2, "spontaneous"), "train")
+    assert not np.array_equal(direct["image"], generate(train_pool_config(32, 4, 3, 2), "train")["image"])
     np.testing.assert_array_equal(via_runner["image"], direct["image"])
     np.testing.assert_array_equal(via_runner["expression"], direct["expression"])
 

@@ -6,7 +6,8 @@
 Modules: ``synthetic`` (identities, prototypes, clips; ``render`` from ``renderer``),
 ``loading`` (``SubjectArrays``, ``load_subjects``, ``to_subject_arrays``),
 ``tfds_builders`` (array_record builders), ``ravdess``, ``frames`` (MMI/BAUM-1s and the
-reference's frame sampling), ``faces`` (detector and crop), ``report`` (counted skips).
+reference's frame sampling), ``faces`` (detector and crop), ``report`` (counted skips),
+``difficulty`` (how hard a dataset is: within-subject 1-NN, distance ratio, domain gap).
 See docs/data.md.
 """
 

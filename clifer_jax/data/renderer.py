@@ -92,6 +92,15 @@ class Nuisance:
     linear lighting gradient of relative strength ``light``), ``brightness`` (added),
     ``contrast`` (multiplied), ``noise`` (pixel noise standard deviation, intensity units)
     and ``noise_seed`` (uint32, which noise field).
+
+    Optional (``None`` means 0 / off, which draws exactly what the fields above draw):
+    ``head_yaw``/``head_pitch`` (radians) turn the head in 3-D: the face is drawn on a
+    cylinder, so the side turning away is foreshortened and its edge hidden;
+    ``jaw``/``lips`` are speech articulation added to what the face shows (AU26 jaw drop
+    and AU23 lip narrowing units, independent of the expression); ``occluder`` (0 none,
+    1 hand, 2 strand of hair, 3 glasses) at face-space ``occ_u``/``occ_v`` with size
+    ``occ_size``; ``blur`` widens every edge by ``1 + blur`` pixels (defocus, motion);
+    ``blocks`` is the standard deviation of a per-8×8-block offset (compression).
     """
 
     roll: np.ndarray
@@ -105,14 +114,30 @@ class Nuisance:
     contrast: np.ndarray
     noise: np.ndarray
     noise_seed: np.ndarray
+    head_yaw: np.ndarray | None = None
+    head_pitch: np.ndarray | None = None
+    jaw: np.ndarray | None = None
+    lips: np.ndarray | None = None
+    occluder: np.ndarray | None = None
+    occ_u: np.ndarray | None = None
+    occ_v: np.ndarray | None = None
+    occ_size: np.ndarray | None = None
+    blur: np.ndarray | None = None
+    blocks: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, ...]:
         return np.shape(self.roll)
 
 
+OPTIONAL_NUISANCE: tuple[str, ...] = ("head_yaw", "head_pitch", "jaw", "lips", "occluder",
+                                      "occ_u", "occ_v", "occ_size", "blur", "blocks")
+OCCLUDERS: tuple[str, ...] = ("none", "hand", "hair", "glasses")
+
+
 def _tree_map(fn, obj):
-    return type(obj)(**{k: fn(getattr(obj, k)) for k in obj.__dataclass_fields__})
+    return type(obj)(**{k: None if getattr(obj, k) is None else fn(getattr(obj, k))
+                        for k in obj.__dataclass_fields__})
 
 
 def canonical_nuisance(shape: tuple[int, ...] = ()) -> Nuisance:
@@ -121,6 +146,7 @@ def canonical_nuisance(shape: tuple[int, ...] = ()) -> Nuisance:
     return Nuisance(
         roll=z, dx=z, dy=z, scale=z + 1.0, yaw=z, light_angle=z, light=z,
         brightness=z, contrast=z + 1.0, noise=z, noise_seed=np.zeros(shape, np.uint32),
+        **{k: z for k in OPTIONAL_NUISANCE},
     )
 
 
@@ -141,6 +167,7 @@ def sample_nuisance(rng: np.random.Generator, shape: tuple[int, ...], strength: 
         brightness=n(0.02), contrast=1.0 + n(0.03),
         noise=np.full(shape, 0.015 * s, np.float32),
         noise_seed=rng.integers(0, 2**32, shape, dtype=np.uint32),
+        **{k: np.zeros(shape, np.float32) for k in OPTIONAL_NUISANCE},  # no draws: off
     )
 
 
@@ -203,12 +230,24 @@ def _draw(idn: dict, left: jnp.ndarray, right: jnp.ndarray, nui: dict, size: int
     # Inverse pose: image (X, Y) → face space (u, v).
     cr, sr = jnp.cos(col("roll")), jnp.sin(col("roll"))
     zoom = col("scale") * _ZOOM
-    px = jnp.float32(2.0 / size) / zoom  # one pixel in face-space units
+    px = jnp.float32(2.0 / size) / zoom * (1.0 + col("blur"))  # edge width, face-space units
     xs, ys = (X - col("dx")) / zoom, (Y - col("dy")) / zoom
     u = cr * xs + sr * ys
     v = -sr * xs + cr * ys
     v = v - jnp.float32(0.1)  # the face sits a little low so that hair shows above it
-    uf = u - col("yaw")  # inner features shift when the head turns
+    # A 3-D head turn: the face lies on a cylinder (radius 0.78 across, 0.95 along), so a
+    # screen point maps back through the arcsine; points off the cylinder move rigidly.
+    # Exactly the identity when the turn is 0.
+    def turn(w, angle, radius):
+        c = jnp.clip(w / radius, -0.995, 0.995)
+        back = radius * jnp.sin(jnp.arcsin(c) - angle) + (w - radius * c)
+        return jnp.where(angle != 0, back, w)
+
+    hy, hp = col("head_yaw"), col("head_pitch")
+    u = turn(u, hy, jnp.float32(0.78))
+    v = turn(v, hp, jnp.float32(0.95))
+    # Inner features shift when the head turns; the nose, which stands out, a bit more.
+    uf = u - col("yaw") - jnp.where(hy != 0, 0.06 * jnp.sin(hy), 0.0)
 
     side = u > 0  # subject's left on screen right
     w_left = jnp.clip(0.5 + u / 0.16, 0.0, 1.0)  # smooth blend: no seam at the midline
@@ -350,6 +389,25 @@ def _draw(idn: dict, left: jnp.ndarray, right: jnp.ndarray, nui: dict, size: int
                        jnp.maximum(ny - v, v - (my - corner + 0.05)))
     img = _over(img, 0.6 * fold * _inside(dist, px), 0.5 * skin)
 
+    # Occluders: a hand, a strand of hair across an eye, glasses (one code per image).
+    occ, ou, ov = col("occluder"), col("occ_u"), col("occ_v")
+    osz = jnp.maximum(col("occ_size"), 0.05)  # a size of 0 (no occluder) stays finite
+    palm = _ellipse(u, v, ou, ov, 0.75 * osz, 0.55 * osz)
+    fingers = jnp.maximum(jnp.abs(jnp.mod(u - ou + 2.0, 0.12 * osz + 1e-3) - 0.06 * osz)
+                          - 0.045 * osz, jnp.abs(v - ov + 0.75 * osz) - 0.4 * osz)
+    fingers = jnp.maximum(fingers, jnp.abs(u - ou) - 0.6 * osz)
+    hand = jnp.where(occ == 1, _inside(jnp.minimum(palm, fingers), px), 0.0)
+    img = _over(img, hand, jnp.minimum(skin * 1.05, 1.0) * (0.9 + 0.1 * (v - ov)))
+    strand = jnp.maximum(jnp.abs(u - ou - 0.35 * (v - ov)) - 0.12 * osz, v - ov - 0.25)
+    strand = jnp.maximum(strand, p("hairline") - 0.1 - v)
+    img = _over(img, jnp.where(occ == 2, _inside(strand, px), 0.0), p("hair"))
+    lens = _ellipse(jnp.abs(u), v, es, ey + 0.01, ew * 1.6, ew * 1.15)
+    rim = jnp.abs(lens) - 0.012
+    bridge = jnp.maximum(jnp.abs(v - ey + 0.02) - 0.01, jnp.abs(u) - es + ew * 1.5)
+    glasses = occ == 3
+    img = _over(img, jnp.where(glasses, 0.25 * _inside(lens, px), 0.0), 0.3)
+    img = _over(img, jnp.where(glasses, _inside(jnp.minimum(rim, bridge), px), 0.0), 0.08)
+
     # Lighting, photometric jitter, noise.
     la = col("light_angle")
     img = img * (1.0 + col("light") * (jnp.cos(la) * X + jnp.sin(la) * Y))
@@ -357,6 +415,10 @@ def _draw(idn: dict, left: jnp.ndarray, right: jnp.ndarray, nui: dict, size: int
     noise_u = _hash_uniform(nui["noise_seed"], 2 * size * size).reshape(B, 2, size, size)
     gauss = jnp.sqrt(-2.0 * jnp.log(noise_u[:, 0])) * jnp.cos(2 * jnp.pi * noise_u[:, 1])
     img = img + col("noise") * gauss
+    nb = (size + 7) // 8  # compression-like artefacts: an offset per 8×8 block
+    blk = _hash_uniform(nui["noise_seed"] ^ jnp.uint32(0x5BD1E995), nb * nb) - 0.5
+    idx = (jnp.arange(size) // 8)[:, None] * nb + (jnp.arange(size) // 8)[None, :]
+    img = img + col("blocks") * 3.46 * blk[:, idx]
     return jnp.clip(jnp.rint(img * 255.0), 0, 255).astype(jnp.uint8)
 
 
@@ -395,9 +457,17 @@ def render(identity: Identity, aus, nuisance: Nuisance | None = None, image_size
     tails = {k: np.shape(getattr(identity, k))[len(identity.shape):] for k in fields}
     ident = Identity(**{k: flat(getattr(identity, k), tails[k]) for k in fields})
     left, right = effective_aus(ident, flat(aus, (NUM_AUS,)))
+    if nuisance.jaw is not None or nuisance.lips is not None:  # speech, independent of class
+        for k, name in ((AU26, "jaw"), (AU23, "lips")):
+            if getattr(nuisance, name) is not None:
+                add = flat(getattr(nuisance, name)).astype(np.float32)
+                left[:, k] += add
+                right[:, k] += add
     idn = {k: getattr(ident, k).astype(np.float32) for k in fields
            if not tails[k] and k != "asym"}  # the style is already in left/right
-    nui = {k: flat(getattr(nuisance, k)) for k in Nuisance.__dataclass_fields__}
+    nui = {k: flat(np.zeros((), np.float32) if getattr(nuisance, k) is None
+                   else getattr(nuisance, k))
+           for k in Nuisance.__dataclass_fields__ if k not in ("jaw", "lips")}
     nui = {k: a if k == "noise_seed" else a.astype(np.float32) for k, a in nui.items()}
 
     # Fixed chunk sizes (powers of two up to 256) bound the number of compiled shapes and

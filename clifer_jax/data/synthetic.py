@@ -1,11 +1,15 @@
-"""Synthetic FER: procedural subjects, expression prototypes and clips (SPEC §5).
+"""Synthetic FER: procedural subjects, expression prototypes and clips (docs/data.md).
 
 The embedded default dataset. A subject is an ``Identity`` (face geometry, tones and a
 personal expression style); an expression is a vector of 11 action-unit intensities; a
-clip ramps the intensity from onset towards apex while the head jitters a little. Every
-number is drawn from ``numpy.random.default_rng`` streams keyed by ``(seed, pool, subject)``,
-so subject ``i`` is the same face whatever the number of subjects, and the ``"eval"`` and
-``"train"`` pools never share a stream.
+clip is a short video whose intensity, head pose, lighting, speech and occlusion follow a
+*preset* (``PRESETS``): ``"posed"`` (the default; RAVDESS/MMI-like: clips rise from
+neutral, hold the apex and relax), ``"spontaneous"`` (BAUM-1s-like: subtle, blended,
+occluded, blurred) and ``"easy"`` (the original data: a ramp from half the apex to the
+apex, nearly frontal). Every number is drawn from ``numpy.random.default_rng`` streams
+keyed by ``(seed, pool, subject, purpose)``, so subject ``i`` is the same face whatever
+the number of subjects or the preset, and the ``"eval"`` and ``"train"`` pools never
+share a stream.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from clifer_jax.data.renderer import (
     AU_NAMES,
     NUM_AUS,
     Identity,
+    OPTIONAL_NUISANCE,
     Nuisance,
     canonical_nuisance,
     effective_aus,
@@ -27,9 +32,9 @@ from clifer_jax.data.renderer import (
 )
 
 __all__ = [
-    "AU_NAMES", "NUM_AUS", "PROTOTYPES", "Identity", "Nuisance", "SyntheticConfig",
-    "canonical_nuisance", "effective_aus", "generate", "prototype_aus", "render",
-    "sample_identities", "sample_nuisance",
+    "AU_NAMES", "NUM_AUS", "PRESETS", "PROTOTYPES", "Identity", "Nuisance", "Preset",
+    "SyntheticConfig", "canonical_nuisance", "effective_aus", "generate", "plan", "preset",
+    "prototype_aus", "render", "sample_identities", "sample_nuisance",
 ]
 
 POOLS: dict[str, int] = {"eval": 0, "train": 1}
@@ -72,6 +77,7 @@ def _pool_id(pool: str) -> int:
     return POOLS[pool]
 
 
+INDEX_NEUTRAL: int = EXPRESSIONS.index("Neutral")
 INDEX_AU: dict[str, int] = {name: i for i, name in enumerate(AU_NAMES)}
 
 
@@ -101,16 +107,150 @@ def _one_identity(rng: np.random.Generator) -> dict:
     )
 
 
-def sample_identities(seed: int, n: int, pool: str = "eval") -> Identity:
+def _perturb_style(row: dict, rng: np.random.Generator, gap: float) -> dict:
+    """The domain gap of the CAAE's pool: personal styles from wider, shifted laws."""
+    row = dict(row)
+    row["au_gain"] = np.clip(row["au_gain"] * np.exp(rng.normal(0.1 * gap, 0.35 * gap, NUM_AUS)),
+                             0.3, 2.2)
+    coupling = row["au_coupling"].copy()
+    for _ in range(int(round(3 * gap))):  # more idiosyncratic co-activations
+        i, j = rng.choice(NUM_AUS, 2, replace=False)
+        coupling[i, j] += rng.uniform(0.1, 0.5) * gap
+    row["au_coupling"] = coupling
+    row["asym"] = np.clip(row["asym"] * (1 + gap) + rng.normal(0, 0.1 * gap), -0.5, 0.5)
+    return row
+
+
+def sample_identities(seed: int, n: int, pool: str = "eval", gap: float = 0.0) -> Identity:
     """``n`` subjects (fields with leading shape [n]) of a pool: ``"eval"`` or ``"train"``.
 
     Subject ``i`` depends only on ``(seed, pool, i)``; the pools use different streams.
+    ``gap`` > 0 (the ``"train"`` pool of the posed and spontaneous presets) draws the
+    personal styles from wider, shifted laws (a domain gap; docs/data.md).
     """
     if int(n) < 1:
         raise ValueError(f"n must be >= 1, got {n}")
-    rows = [_one_identity(np.random.default_rng([int(seed), _pool_id(pool), i, 0]))
-            for i in range(int(n))]
+    if not np.isfinite(gap) or gap < 0:
+        raise ValueError(f"gap must be >= 0, got {gap}")
+    pid = _pool_id(pool)
+    rows = [_one_identity(np.random.default_rng([int(seed), pid, i, 0])) for i in range(int(n))]
+    if gap > 0:
+        rows = [_perturb_style(r, np.random.default_rng([int(seed), pid, i, 2]), gap)
+                for i, r in enumerate(rows)]
     return Identity(**{k: np.stack([r[k] for r in rows]).astype(np.float32) for k in rows[0]})
+
+
+def _pair(name: str, value) -> tuple[float, float]:
+    lo, hi = (float(x) for x in value)
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo <= hi):
+        raise ValueError(f"Preset.{name} must be a finite (low, high) range, got {value!r}")
+    return lo, hi
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """How clips behave (docs/data.md). Ranges are ``(low, high)`` of uniform draws.
+
+    ``dynamics=False`` is the original ramp (``SyntheticConfig.onset`` × apex → apex,
+    small pose jitter, lighting per subject) and ignores the other fields. With
+    ``dynamics=True`` a clip is a video: neutral until ``lead`` (fraction of the clip),
+    rising over ``rise`` to its apex, holding it until ``hold_end``, relaxing to
+    ``end`` × apex at the end; frames are spread across the whole clip. Apex intensity:
+    ``apex`` for normal clips, ``apex_strong`` for the ``strong_share`` of strong ones
+    (Neutral has none). ``blend``: weight of a second class's prototype mixed in.
+    ``speech_share`` of clips speak: jaw (``speech`` amplitude, AU26 units) and lips
+    move at syllable rate, whatever the class. Head pose per clip: yaw and pitch with
+    standard deviation ``pose_deg`` (clipped to 2.5×) plus a drift across the clip;
+    ``light`` strength per clip in a random direction; ``occlusion_share`` of clips
+    have a hand, hair or glasses; ``blur`` edge widening per clip; ``blocks`` the block
+    (compression) noise and ``noise`` the pixel noise. ``gap`` is the domain gap of the
+    ``"train"`` pool: perturbed prototypes and styles, ``gap_pose`` × the pose and the
+    ``gap_light`` lighting range.
+    """
+
+    name: str
+    dynamics: bool = True
+    apex: tuple[float, float] = (0.6, 0.85)
+    apex_strong: tuple[float, float] = (0.9, 1.1)
+    strong_share: float = 0.5
+    lead: tuple[float, float] = (0.1, 0.15)
+    rise: tuple[float, float] = (0.1, 0.2)
+    hold_end: tuple[float, float] = (0.6, 0.8)
+    end: tuple[float, float] = (0.2, 0.5)
+    blend: tuple[float, float] = (0.0, 0.0)
+    speech_share: float = 0.5
+    speech: float = 0.25
+    pose_deg: float = 15.0
+    light: tuple[float, float] = (0.05, 0.35)
+    occlusion_share: float = 0.0
+    blur: tuple[float, float] = (0.0, 0.3)
+    blocks: float = 0.0
+    noise: float = 0.02
+    gap: float = 0.6
+    gap_pose: float = 1.2
+    gap_light: tuple[float, float] = (0.0, 0.25)
+    align: float = 0.1
+    light_spread: float = 0.1
+    light_jitter: float = 0.01
+    clip_pose_deg: float = 0.5
+    photometric: float = 0.1
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"Preset.name must be a non-empty string, got {self.name!r}")
+        for k in ("apex", "apex_strong", "lead", "rise", "hold_end", "end", "blend", "light",
+                  "blur", "gap_light"):
+            lo, hi = _pair(k, getattr(self, k))
+            if lo < 0:
+                raise ValueError(f"Preset.{k} must be >= 0, got {getattr(self, k)!r}")
+            object.__setattr__(self, k, (lo, hi))
+        checks = {
+            "strong_share": 0 <= self.strong_share <= 1,
+            "speech_share": 0 <= self.speech_share <= 1,
+            "occlusion_share": 0 <= self.occlusion_share <= 1,
+            "speech": 0 <= self.speech <= 1,
+            "pose_deg": 0 <= self.pose_deg <= 30,
+            "clip_pose_deg": 0 <= self.clip_pose_deg <= 15,
+            "light_jitter": 0 <= self.light_jitter <= 0.5,
+            "blocks": 0 <= self.blocks <= 0.2,
+            "noise": 0 <= self.noise <= 0.2,
+            "gap": 0 <= self.gap <= 2,
+            "gap_pose": 0 <= self.gap_pose <= 2,
+            "align": 0 <= self.align <= 3,
+            "light_spread": 0 <= self.light_spread <= 4,
+            "photometric": 0 <= self.photometric <= 3,
+            "apex": self.apex[1] <= 1.3,
+            "apex_strong": self.apex_strong[1] <= 1.3,
+            "end": self.end[1] <= 1,
+            "blend": self.blend[1] <= 1,
+            "lead": self.lead[1] + self.rise[1] <= self.hold_end[0],
+            "hold_end": self.hold_end[1] <= 1,
+        }
+        bad = [k for k, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError(f"invalid Preset fields {bad}: {self}")
+
+
+PRESETS: dict[str, Preset] = {
+    # The original data: a ramp from onset × apex to apex, 1° roll, a quarter-pixel shift.
+    "easy": Preset("easy", dynamics=False, gap=0.0),
+    # RAVDESS / MMI: posed clips from neutral to apex and back, half of them speaking.
+    "posed": Preset("posed"),
+    # BAUM-1s: subtle, blended, more pose, occlusions, blur and compression.
+    "spontaneous": Preset(
+        "spontaneous", apex=(0.25, 0.55), apex_strong=(0.45, 0.75), strong_share=0.3,
+        lead=(0.05, 0.2), rise=(0.2, 0.35), hold_end=(0.55, 0.8), end=(0.1, 0.6),
+        blend=(0.0, 0.45), speech_share=0.6, pose_deg=20.0, clip_pose_deg=3.0,
+        light=(0.1, 0.45), light_spread=0.5, light_jitter=0.05, align=0.3, photometric=0.5,
+        occlusion_share=0.4, blur=(0.3, 1.5), blocks=0.03, noise=0.03),
+}
+
+
+def preset(name: str, **overrides) -> Preset:
+    """The preset called ``name`` (``PRESETS``), with some fields overridden."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown synthetic preset {name!r}; expected one of {tuple(PRESETS)}")
+    return dataclasses.replace(PRESETS[name], **overrides) if overrides else PRESETS[name]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,11 +260,13 @@ class SyntheticConfig:
     Each (subject, class) has ``clips_per_class`` clips of ``frames_per_clip`` frames; its
     last ``test_clips_per_class`` clips form the test split, the others the train split.
     ``n_subjects`` evaluation subjects form the ``"eval"`` pool, ``n_train_identities``
-    the disjoint ``"train"`` pool (for the CAAE). ``nuisance`` scales pose, lighting and
-    noise (0: every frame in the canonical view).
+    the disjoint ``"train"`` pool (for the CAAE). ``preset``: how clips behave, a name in
+    ``PRESETS`` (``"posed"``, ``"spontaneous"``, ``"easy"``) or a ``Preset``.
+    ``nuisance`` scales pose, lighting, blur and noise (0: every frame in the canonical
+    view; speech and occlusions stay).
 
-    ``onset`` is the intensity of a clip's first frame relative to its apex (the reference
-    samples late frames of each window, so clips start part-way into the expression).
+    ``onset`` (``"easy"`` only) is the intensity of a clip's first frame relative to its
+    apex.
     """
 
     image_size: int = 64
@@ -136,8 +278,15 @@ class SyntheticConfig:
     onset: float = 0.5
     nuisance: float = 1.0
     seed: int = 0
+    preset: str | Preset = "posed"
 
     def __post_init__(self):
+        if isinstance(self.preset, str) and self.preset not in PRESETS:
+            raise ValueError(f"SyntheticConfig.preset: unknown synthetic preset {self.preset!r}; "
+                             f"expected one of {tuple(PRESETS)} or a Preset")
+        if not isinstance(self.preset, (str, Preset)):
+            raise ValueError(f"SyntheticConfig.preset must be a name or a Preset, got "
+                             f"{type(self.preset).__name__}")
         checks = {
             "image_size": self.image_size >= 16,
             "n_subjects": self.n_subjects >= 1,
@@ -151,6 +300,11 @@ class SyntheticConfig:
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
             raise ValueError(f"invalid SyntheticConfig fields {bad}: {self}")
+
+    @property
+    def dynamics(self) -> Preset:
+        """The ``Preset`` object of ``preset``."""
+        return self.preset if isinstance(self.preset, Preset) else PRESETS[self.preset]
 
     def n_identities(self, pool: str) -> int:
         return self.n_subjects if _pool_id(pool) == 0 else self.n_train_identities
@@ -167,7 +321,7 @@ def _clip_plan(config: SyntheticConfig, rng: np.random.Generator):
 
 
 def _subject_nuisance(config: SyntheticConfig, rng: np.random.Generator) -> Nuisance:
-    """Viewing conditions of one subject's clips: fields [C, K, F].
+    """Viewing conditions of one subject's clips (``"easy"``): fields [C, K, F].
 
     Like a recording session: lighting, brightness and contrast are drawn once per
     subject, with small per-clip changes; head pose varies a little per clip and less per
@@ -179,6 +333,7 @@ def _subject_nuisance(config: SyntheticConfig, rng: np.random.Generator) -> Nuis
     clip = sample_nuisance(rng, (C, K, 1), strength=_CLIP_JITTER * s)
     frame = sample_nuisance(rng, (C, K, F), strength=_FRAME_JITTER * s)
     b = lambda a: np.broadcast_to(a, (C, K, F)).astype(np.float32)  # noqa: E731
+    z = np.zeros((C, K, F), np.float32)
     return Nuisance(
         roll=b(clip.roll + frame.roll), dx=b(clip.dx + frame.dx), dy=b(clip.dy + frame.dy),
         scale=b(clip.scale * frame.scale), yaw=b(clip.yaw + frame.yaw),
@@ -187,7 +342,128 @@ def _subject_nuisance(config: SyntheticConfig, rng: np.random.Generator) -> Nuis
         brightness=b(session.brightness + clip.brightness),
         contrast=b(session.contrast * clip.contrast),
         noise=b(session.noise), noise_seed=frame.noise_seed,
+        **{k: z for k in OPTIONAL_NUISANCE},
     )
+
+
+def _smooth(x):
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3 - 2 * x)
+
+
+def _video_plan(config: SyntheticConfig, rng: np.random.Generator, train_pool: bool):
+    """One subject's clips as videos (``Preset.dynamics``): AUs [C, K, F, 11], intensity
+    [C, K, F], strong [C, K] and the viewing conditions (fields [C, K, F])."""
+    P = config.dynamics
+    C, K, F = NUM_CLASSES, config.clips_per_class, config.frames_per_clip
+    U = lambda r, shape: rng.uniform(r[0], r[1], shape)  # noqa: E731
+    s = config.nuisance
+
+    # Expression: prototypes (perturbed in the CAAE's pool), per-clip apex and blend.
+    protos = PROTOTYPES.astype(np.float64)
+    if train_pool and P.gap > 0:
+        scale = np.exp(rng.normal(0.0, 0.3 * P.gap, protos.shape))
+        extra = rng.uniform(0, 0.35 * P.gap, protos.shape) * (rng.random(protos.shape) < 0.2)
+        protos = np.clip(protos * scale + extra * (protos == 0), 0.0, 1.2)
+        protos[INDEX_NEUTRAL] = 0.0
+    strong = (rng.random((C, K)) < P.strong_share) & (np.arange(C) != INDEX_NEUTRAL)[:, None]
+    apex = np.where(strong, U(P.apex_strong, (C, K)), U(P.apex, (C, K)))
+    second = (np.arange(C)[:, None] + rng.integers(1, C, (C, K))) % C
+    blend = U(P.blend, (C, K))
+
+    # Timing: frames spread over the whole clip (jittered), neutral → apex → offset.
+    t = (np.arange(F) + 0.5 + rng.uniform(-0.25, 0.25, (C, K, F))) / F
+    lead, rise = U(P.lead, (C, K, 1)), U(P.rise, (C, K, 1))
+    hold, end = U(P.hold_end, (C, K, 1)), U(P.end, (C, K, 1))
+    up = _smooth((t - lead) / rise)
+    down = 1.0 - (1.0 - end) * _smooth((t - hold) / np.maximum(1.0 - hold, 1e-3))
+    wobble = 1.0 + 0.05 * np.sin(2 * np.pi * (2 * t + rng.random((C, K, 1))))
+    level = apex[..., None] * up * down * wobble  # [C, K, F]
+    aus = level[..., None] * (protos[:, None, None, :]
+                              + blend[..., None, None] * protos[second][:, :, None, :])
+    intensity = np.where((np.arange(C) == INDEX_NEUTRAL)[:, None, None], 0.0, level)
+
+    # Speech: syllable-rate jaw and lip movement from just after the onset.
+    speaks = rng.random((C, K, 1)) < P.speech_share
+    t0 = lead + rng.uniform(0.0, 0.1, (C, K, 1))
+    t1 = rng.uniform(0.75, 0.95, (C, K, 1))
+    on = speaks * (t > t0) * (t < t1)
+    rate = rng.uniform(3.0, 6.0, (C, K, 1))
+    ph = rng.random((C, K, 2))
+    jaw = on * P.speech * (0.5 + 0.5 * np.sin(2 * np.pi * (rate * t + ph[..., :1])))
+    lips = on * 0.6 * P.speech * (0.5 + 0.5 * np.sin(2 * np.pi * (0.7 * rate * t + ph[..., 1:])))
+
+    # Pose: the subject's habitual yaw/pitch towards the camera (a session), a per-clip
+    # change and a drift across the clip; small roll, shift and scale (alignment).
+    gp = P.gap_pose if train_pool and P.gap > 0 else 1.0
+    rad = np.deg2rad(1.0) * s * gp
+    drift = rng.normal(0.0, 0.5, (C, K, 2)) * P.clip_pose_deg * rad
+    head_yaw = (rng.uniform(-1, 1) * P.pose_deg * rad
+                + rng.normal(0.0, 1.0, (C, K, 1)) * P.clip_pose_deg * rad + drift[..., :1] * (t - 0.5))
+    head_pitch = (0.7 * rng.uniform(-1, 1) * P.pose_deg * rad
+                  + 0.7 * rng.normal(0.0, 1.0, (C, K, 1)) * P.clip_pose_deg * rad
+                  + drift[..., 1:] * (t - 0.5))
+    n = lambda sd, shape: rng.normal(0.0, sd * s, shape)  # noqa: E731
+    light_range = P.gap_light if train_pool and P.gap > 0 else P.light
+    session_angle = rng.uniform(0, 2 * np.pi)  # the studio's key light; clips vary around it
+    light_spread = P.light_spread * s
+    occ = np.where(rng.random((C, K, 1)) < P.occlusion_share, rng.integers(1, 4, (C, K, 1)), 0)
+    side = rng.choice([-1.0, 1.0], (C, K, 1))
+    occ_u = np.where(occ == 1, rng.uniform(-0.35, 0.35, (C, K, 1)), side * rng.uniform(0.1, 0.3, (C, K, 1)))
+    occ_v = np.where(occ == 1, rng.uniform(0.25, 0.6, (C, K, 1)), -0.05)
+    b = lambda a: np.broadcast_to(a, (C, K, F)).astype(np.float32)  # noqa: E731
+    al, ph = P.align, P.photometric
+    nuisance = Nuisance(
+        roll=b(n(al * np.deg2rad(2.0), (C, K, 1)) + n(al * np.deg2rad(0.5), (C, K, F))),
+        dx=b(n(al * 0.02, (C, K, 1)) + n(al * 0.004, (C, K, F))),
+        dy=b(n(al * 0.02, (C, K, 1)) + n(al * 0.004, (C, K, F))),
+        scale=b(1.0 + n(al * 0.02, (C, K, 1))), yaw=b(0.0),
+        light_angle=b(session_angle + rng.normal(0.0, light_spread, (C, K, 1))),
+        light=b(np.maximum(U(light_range, ()) + rng.normal(0.0, P.light_jitter, (C, K, 1)), 0) * s),
+        brightness=b(n(ph * 0.04, (C, K, 1))), contrast=b(1.0 + n(ph * 0.06, (C, K, 1))),
+        noise=b(P.noise * s), noise_seed=rng.integers(0, 2**32, (C, K, F), dtype=np.uint32),
+        head_yaw=b(head_yaw), head_pitch=b(head_pitch), jaw=b(jaw), lips=b(lips),
+        occluder=b(occ), occ_u=b(occ_u), occ_v=b(occ_v), occ_size=b(rng.uniform(0.3, 0.45, (C, K, 1))),
+        blur=b(U(P.blur, (C, K, 1)) * s), blocks=b(P.blocks * s),
+    )
+    return aus.astype(np.float32), intensity.astype(np.float32), strong, nuisance
+
+
+def plan(config: SyntheticConfig = SyntheticConfig(), pool: str = "eval") -> dict:
+    """Everything ``generate`` draws, without rendering: ``identity`` (batch [S, 1, 1, 1]),
+    ``aus`` [S, C, K, F, 11] (intended), ``intensity`` [S, C, K, F] (the main class's
+    level relative to its full prototype; 0 for Neutral), ``strong`` [S, C, K] and
+    ``nuisance`` (fields [S, C, K, F]). ``render(identity, aus, nuisance)`` draws the pool.
+    """
+    if not isinstance(config, SyntheticConfig):
+        raise TypeError(f"config must be a SyntheticConfig, got {type(config).__name__}")
+    pid = _pool_id(pool)
+    P = config.dynamics
+    S = config.n_identities(pool)
+    train_pool = pid == POOLS["train"]
+    ids = sample_identities(config.seed, S, pool, gap=P.gap if train_pool and P.dynamics else 0.0)
+    aus, intensity, strong, nuis = [], [], [], []
+    for s in range(S):
+        if P.dynamics:
+            rng = np.random.default_rng([config.seed, pid, s, 3])
+            a, i, st, nu = _video_plan(config, rng, train_pool)
+        else:
+            rng = np.random.default_rng([config.seed, pid, s, 1])
+            level = _clip_plan(config, rng)
+            nu = _subject_nuisance(config, rng)
+            a = level[..., None] * PROTOTYPES[:, None, None, :]
+            i = np.where((np.arange(NUM_CLASSES) == INDEX_NEUTRAL)[:, None, None], 0.0, level)
+            st = np.zeros(level.shape[:2], bool)
+        aus.append(a)
+        intensity.append(i)
+        strong.append(st)
+        nuis.append(nu)
+    nuisance = Nuisance(**{k: np.stack([getattr(n, k) for n in nuis])
+                           for k in Nuisance.__dataclass_fields__})
+    return {"identity": ids.take((slice(None), None, None, None)),
+            "aus": np.stack(aus).astype(np.float32),
+            "intensity": np.stack(intensity).astype(np.float32),
+            "strong": np.stack(strong), "nuisance": nuisance}
 
 
 def generate(config: SyntheticConfig = SyntheticConfig(), pool: str = "eval") -> dict:
@@ -195,26 +471,15 @@ def generate(config: SyntheticConfig = SyntheticConfig(), pool: str = "eval") ->
     frame.
 
     Keys: ``image`` uint8 [N, H, W, 1], ``expression``/``subject``/``clip``/``frame`` int32
-    [N], ``aus`` float32 [N, 11] (the intended AUs given to ``render``), ``split`` int32 [N]
-    (0 train, 1 test; by clip). Same config → same bytes.
+    [N], ``aus`` float32 [N, 11] (the intended AUs given to ``render``; speech is not in
+    them), ``intensity`` float32 [N] (the expression's level relative to its full
+    prototype, 0 for Neutral), ``strong`` int32 [N] (1 for strong-intensity clips),
+    ``split`` int32 [N] (0 train, 1 test; by clip). Same config → same bytes.
     """
-    if not isinstance(config, SyntheticConfig):
-        raise TypeError(f"config must be a SyntheticConfig, got {type(config).__name__}")
-    pid = _pool_id(pool)
+    pl = plan(config, pool)
     S = config.n_identities(pool)
     C, K, F = NUM_CLASSES, config.clips_per_class, config.frames_per_clip
-    ids = sample_identities(config.seed, S, pool)
-    levels, nuis = [], []
-    for s in range(S):
-        rng = np.random.default_rng([config.seed, pid, s, 1])
-        levels.append(_clip_plan(config, rng))
-        nuis.append(_subject_nuisance(config, rng))
-    level = np.stack(levels)  # [S, C, K, F]
-    nuisance = Nuisance(**{k: np.stack([getattr(n, k) for n in nuis])
-                           for k in Nuisance.__dataclass_fields__})
-    aus = level[..., None] * PROTOTYPES[None, :, None, None, :]  # [S, C, K, F, 11]
-    ident = ids.take((slice(None), None, None, None))  # [S, 1, 1, 1]
-    images = render(ident, aus, nuisance, config.image_size)
+    images = render(pl["identity"], pl["aus"], pl["nuisance"], config.image_size)
     grid = np.meshgrid(np.arange(S), np.arange(C), np.arange(K), np.arange(F), indexing="ij")
     subject, expression, clip, frame = (g.reshape(-1).astype(np.int32) for g in grid)
     split = (clip >= K - config.test_clips_per_class).astype(np.int32)
@@ -225,6 +490,8 @@ def generate(config: SyntheticConfig = SyntheticConfig(), pool: str = "eval") ->
         "subject": subject,
         "clip": clip,
         "frame": frame,
-        "aus": aus.reshape(N, NUM_AUS).astype(np.float32),
+        "aus": pl["aus"].reshape(N, NUM_AUS),
+        "intensity": pl["intensity"].reshape(N),
+        "strong": np.broadcast_to(pl["strong"][..., None], (S, C, K, F)).reshape(N).astype(np.int32),
         "split": split,
     }

@@ -80,8 +80,9 @@ class _Builder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 class SyntheticFer(_Builder, skip_registration=True):
     """Procedural synthetic FER (SPEC §5): evaluation subjects or the CAAE training pool."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "First release."}
+    VERSION = tfds.core.Version("2.0.0")
+    RELEASE_NOTES = {"1.0.0": "First release.",
+                     "2.0.0": "Default preset 'posed' (clip dynamics, speech, pose, lighting)."}
     BUILDER_CONFIGS = [SyntheticFerConfig(pool="eval"), SyntheticFerConfig(pool="train")]
 
     def _info(self) -> tfds.core.DatasetInfo:
