@@ -106,6 +106,8 @@ def markdown(results: dict) -> str:
                         out.append(f"| {model} | {memory} | {exp[:4]} | {step.replace('_', ' ')} | "
                                    f"{fcells} | {_pairs(r)} | {bcell} | {_neutral(r)} | "
                                    f"{r['H']:.2f} | {r['p']:.3g} |")
+    out += difficulty_lines(results.get("difficulty"))
+    out += seed_lines(results.get("over_caae_seeds"), results.get("caae_seeds"))
     b = results.get("data_build")
     if b and "faces_detected" in b:
         total = b["faces_detected"] + b.get("centre_crop_fallbacks", 0)
@@ -122,6 +124,45 @@ def markdown(results: dict) -> str:
     if results.get("order_study"):
         out += ["", "![order study](plots/order_study.png)"]
     return "\n".join(out) + "\n"
+
+
+SEED_FIGURES = {"exp1_f1_avg": "Exp. 1 F1, avg", "exp2_f1_first_step": "Exp. 2 F1, step 1",
+                "exp2_f1_final": "Exp. 2 F1, final", "backward_transfer": "BWT", "forward_transfer": "FWT"}
+
+
+def difficulty_lines(d: dict | None) -> list[str]:
+    """The data's difficulty (docs/data.md) as a short markdown section."""
+    if not d:
+        return []
+    nn = lambda k: f"{d[k]['mean']:.3f} (worst subject {d[k]['min']:.3f})" if k in d else "—"  # noqa: E731
+    rows = [("within-subject 1-NN, memory features", nn("feature_1nn")),
+            ("within-subject 1-NN, pixels", nn("pixel_1nn")),
+            ("between / within-class distance, features", f"{d.get('feature_distance_ratio', float('nan')):.2f}"),
+            ("between / within-class distance, pixels", f"{d.get('pixel_distance_ratio', float('nan')):.2f}")]
+    if "low_intensity_share" in d:
+        rows.append(("expressive frames below 30% intensity", f"{d['low_intensity_share']:.2f}"))
+    if "domain_gap" in d:
+        g = d["domain_gap"]
+        rows.append(("CAAE pool → evaluation (nearest class mean), gap-free pool", f"{g['pool_to_eval']:.3f}, "
+                     f"{g['reference_to_eval']:.3f}"))
+    head = f"## Difficulty of the data{' (preset ' + d['preset'] + ')' if 'preset' in d else ''}"
+    return ["", head, "", "| measure | value |", "|---|---|"] + [f"| {a} | {b} |" for a, b in rows]
+
+
+def seed_lines(over: dict | None, seeds) -> list[str]:
+    """Figures over CAAE training seeds: mean ± 95% CI over seeds of the subject means."""
+    if not over:
+        return []
+    out = ["", f"## Over CAAE seeds {', '.join(map(str, seeds or []))}", "",
+           "Mean ± 95% CI over seeds of each seed's mean over subjects; per seed in brackets.", "",
+           "| model | memory | " + " | ".join(SEED_FIGURES.values()) + " |",
+           "|---|---|" + "---|" * len(SEED_FIGURES)]
+    for model, mems in over.items():
+        for memory, e in mems.items():
+            cells = [f"{_fmt(e[k]['mean'], e[k]['ci95'])} ({' / '.join(f'{v:.2f}' for v in e[k]['per_seed'])})"
+                     for k in SEED_FIGURES]
+            out.append(f"| {model} | {memory} | " + " | ".join(cells) + " |")
+    return out
 
 
 def plot_f1(results: dict, path: Path) -> None:
