@@ -57,14 +57,15 @@ def train_pool_config(image_size: int, seed: int = 0, identities: int = TRAIN_ID
 
 
 def synthetic_pool(config: caae_config.CAAEConfig, pool: str = "train", seed: int = 0,
-                   identities: int = TRAIN_IDENTITIES, frames: int = TRAIN_FRAMES) -> dict:
-    """A synthetic pool rendered at the CAAE's image size (SPEC §5): the CAAE's training
-    pool (`train_pool_config`) or the evaluation pool of held-out identities ("eval")."""
+                   identities: int = TRAIN_IDENTITIES, frames: int = TRAIN_FRAMES, preset: str = "posed") -> dict:
+    """A synthetic pool of `preset` rendered at the CAAE's image size (docs/data.md): the
+    CAAE's training pool (`train_pool_config`) or the evaluation pool of held-out
+    identities ("eval")."""
     from clifer_jax.data.synthetic import SyntheticConfig, generate
 
     if pool != "train":
-        return generate(SyntheticConfig(image_size=config.image_size, seed=seed), pool)
-    return generate(train_pool_config(config.image_size, seed, identities, frames), "train")
+        return generate(SyntheticConfig(image_size=config.image_size, seed=seed, preset=preset), pool)
+    return generate(train_pool_config(config.image_size, seed, identities, frames, preset), "train")
 
 
 def relative(path: str) -> str:
@@ -112,7 +113,7 @@ def load_or_train(
     return state.inference_params(config)
 
 
-def save_grid(params: CAAEParams, path: str, *, n_faces: int = 6, seed: int = 0) -> None:
+def save_grid(params: CAAEParams, path: str, *, n_faces: int = 6, seed: int = 0, preset: str = "posed") -> None:
     """Held-out synthetic faces (first column) and their translations into the six
     expressions; under each row, the renderer's true face of that subject and expression."""
     import matplotlib
@@ -123,7 +124,7 @@ def save_grid(params: CAAEParams, path: str, *, n_faces: int = 6, seed: int = 0)
     from clifer_jax.data.synthetic import prototype_aus, render, sample_identities
 
     cfg = params.config
-    data = synthetic_pool(cfg, "eval", seed)
+    data = synthetic_pool(cfg, "eval", seed, preset=preset)
     rng = np.random.default_rng(seed)
     subjects = rng.choice(int(data["subject"].max()) + 1, n_faces, replace=False)
     rows = []
@@ -170,6 +171,8 @@ def main(argv=None) -> dict:
                    help=f"identities of the synthetic training pool (default {TRAIN_IDENTITIES})")
     p.add_argument("--train-frames", type=int, default=TRAIN_FRAMES,
                    help=f"frames per clip of the training pool, one clip per class (default {TRAIN_FRAMES})")
+    p.add_argument("--synthetic", default="posed", metavar="PRESET",
+                   help="synthetic data preset of the pools: posed (default), spontaneous or easy")
     p.add_argument("--data-dir", default=None, help="directory with image.npy and expression.npy")
     p.add_argument("--ckpt-dir", default=None, help=f"default {DEFAULT_CKPT}")
     p.add_argument("--out", default="runs/caae_{preset}",
@@ -201,8 +204,8 @@ def main(argv=None) -> dict:
         vgg = load_vgg_face_mat(args.vgg_face)
         cfg = cfg.replace(identity_weight=0.5)
     ckpt = os.path.abspath(args.ckpt_dir or DEFAULT_CKPT.format(preset=cfg.name))
-    data = load_dir(args.data_dir) if args.data_dir else synthetic_pool(cfg, "train", args.data_seed,
-                                                                        args.train_identities, args.train_frames)
+    data = load_dir(args.data_dir) if args.data_dir else synthetic_pool(
+        cfg, "train", args.data_seed, args.train_identities, args.train_frames, preset=args.synthetic)
     t0 = time.time()
     history: list = []
     state, history = train(cfg, data["image"], data["expression"], seed=args.seed, ckpt_dir=ckpt, vgg=vgg,
@@ -214,15 +217,16 @@ def main(argv=None) -> dict:
               "history": history, "checkpoint": relative(ckpt)}
     if not args.data_dir:
         report["train_pool"] = {"identities": args.train_identities, "clips_per_class": 1,
-                                "frames_per_clip": args.train_frames, "data_seed": args.data_seed}
-        save_grid(params, args.grid, seed=args.data_seed)
+                                "frames_per_clip": args.train_frames, "data_seed": args.data_seed,
+                                "synthetic_preset": args.synthetic}
+        save_grid(params, args.grid, seed=args.data_seed, preset=args.synthetic)
         report["grid"] = relative(args.grid)
     if args.evaluate:
         from clifer_jax.caae.evaluate import evaluate
         from clifer_jax.data.synthetic import sample_identities
 
         t1 = time.time()
-        ev = synthetic_pool(cfg, "eval", args.data_seed)
+        ev = synthetic_pool(cfg, "eval", args.data_seed, preset=args.synthetic)
         ids = sample_identities(args.data_seed, int(ev["subject"].max()) + 1, "eval")
         # The judges (classifiers, probe) depend on the data, not on the training seed, so
         # that runs of several training seeds are scored by the same classifiers.
@@ -233,7 +237,7 @@ def main(argv=None) -> dict:
     if args.diagnose:
         from clifer_jax.caae.evaluate import identity_diagnosis
 
-        ev = synthetic_pool(cfg, "eval", args.data_seed)
+        ev = synthetic_pool(cfg, "eval", args.data_seed, preset=args.synthetic)
         report["identity_diagnosis"] = identity_diagnosis(params, ev, seed=args.data_seed, frames=(0, 3, 6))
         print({k: v if isinstance(v, list) else round(v, 4) for k, v in report["identity_diagnosis"].items()})
     save_json(args.metrics.format(preset=cfg.name), report)
