@@ -72,3 +72,15 @@ def test_init_and_state_mismatch():
         gwr.train(other, _state(), np.zeros((5, 4), np.float32))
     with pytest.raises(ValueError, match="epochs"):
         gwr.train(CFG, _state(), np.zeros((5, 4), np.float32), epochs=0)
+
+
+def test_config_accepts_numpy_integers_and_refuses_non_finite_numbers():
+    import numpy as np
+
+    from clifer_jax.gwr import GWRConfig
+
+    c = GWRConfig(dim=np.int64(5), capacity=np.int32(8), max_age=np.int64(10))
+    assert (type(c.dim), c.capacity, c.max_age) == (int, 8, 10)
+    for field, bad in (("kappa", float("inf")), ("eps_b", float("nan")), ("activity_threshold", float("nan"))):
+        with pytest.raises(ValueError, match=f"{field} must be a finite number"):
+            GWRConfig(dim=5, capacity=8, **{field: bad})

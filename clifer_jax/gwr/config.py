@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from typing import Literal
 
 import jax.numpy as jnp
@@ -76,6 +78,16 @@ class GWRConfig:
             if not ok:
                 raise ValueError(f"GWRConfig: {what}")
 
+        for name in ("dim", "capacity", "max_nodes", "context", "max_age", "num_heads", "num_classes",
+                     "max_degree"):   # numpy integers are integers too
+            v = getattr(self, name)
+            if isinstance(v, numbers.Integral) and not isinstance(v, bool):
+                object.__setattr__(self, name, int(v))
+        for name in ("beta", "activity_threshold", "habituation_threshold", "eps_b", "eps_n", "tau_b",
+                     "tau_n", "kappa", "a_inc", "a_dec", "mod_rate"):
+            v = getattr(self, name)
+            need(isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v),
+                 f"{name} must be a finite number, got {v!r}")
         need(isinstance(self.dim, int) and self.dim >= 1, f"dim must be a positive int, got {self.dim!r}")
         need(isinstance(self.capacity, int) and self.capacity >= 2,
              f"capacity must be an int >= 2, got {self.capacity!r}")
