@@ -183,7 +183,7 @@ def run_subjects(run, key: jax.Array, data: SubjectData, order, imagine_params=N
 
 
 def score(preds, y_test, mask_test, order) -> dict:
-    """Scores of predictions [S, T, C, Lt] on test labels [S, C, Lt] (SPEC §4).
+    """Scores of predictions [S, T, C, Lt] on test labels [S, C, Lt] (docs/metrics.md).
 
     Returns per subject and step: exp1_f1, exp1_acc (classes seen so far),
     exp2_f1, exp2_acc (all classes), and R [S, T, C] (accuracy on class

@@ -190,7 +190,7 @@ class ExperimentConfig:
     orders (each class first once) for `order_models`.
     caae_preset: "cpu", "paper" or "tiny" (for tests); caae_epochs: override of
     the preset's epochs. The CAAE trains on the synthetic identity pool, which is
-    disjoint from every evaluation subject (SPEC §4).
+    disjoint from every evaluation subject (docs/metrics.md).
     feature_norm: "pool" standardises every latent dimension with the mean and
     std of the CAAE's own training pool (no evaluation subject is used), "none"
     feeds the raw latents (docs/differences.md says why "pool" is the default).

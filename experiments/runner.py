@@ -1,4 +1,4 @@
-"""The CLIFER experiment pipeline (issue: the main job), as testable functions.
+"""The CLIFER experiment pipeline, as testable functions (docs/design.md).
 
     results = run_experiment(get_config("synthetic"), "runs/default")
 
@@ -39,7 +39,7 @@ class ExperimentError(RuntimeError):
 
 
 def order_study_orders(cfg: ExperimentConfig) -> dict[str, tuple[int, ...]]:
-    """Six orders, each class first once, the rest shuffled from the seed (SPEC §4)."""
+    """Six orders, each class first once, the rest shuffled from the seed (docs/metrics.md)."""
     rng = np.random.default_rng(cfg.seed)
     orders = {}
     for c in sorted(cfg.order):

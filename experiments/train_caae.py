@@ -1,8 +1,8 @@
-"""Train the CAAE (SPEC §6) on the synthetic training pool, or on arrays in a directory.
+"""Train the CAAE (docs/caae.md) on the synthetic training pool, or on arrays in a directory.
 
     python -m experiments.train_caae                       # cpu preset without an accelerator
     python -m experiments.train_caae --preset paper        # the reference architecture
-    python -m experiments.train_caae --evaluate            # + the issue-5 figures
+    python -m experiments.train_caae --evaluate            # + the evaluation figures (docs/caae.md)
 
 Writes the orbax checkpoint (resumed when present) and, into `--out` (default
 `runs/caae_<preset>/`), `caae_grid.png` (held-out faces and their translations into all
@@ -34,7 +34,7 @@ from clifer_jax.classes import EXPRESSIONS, NUM_CLASSES
 DEFAULT_CKPT = "checkpoints/caae_{preset}"
 
 
-# The CAAE's synthetic training pool (SPEC §5: identities disjoint from the evaluation
+# The CAAE's synthetic training pool (docs/data.md: identities disjoint from the evaluation
 # subjects): many identities, each seen briefly — one clip per class of two frames (onset
 # and apex). For the same 9,216 images, 768 identities generalise to unseen faces far
 # better than 48 identities × 4 clips × 8 frames (docs/caae.md).
@@ -180,7 +180,7 @@ def main(argv=None) -> dict:
     p.add_argument("--grid", default=None, help="translation grid PNG (default <out>/caae_grid.png)")
     p.add_argument("--metrics", default=None, help="metrics JSON (default <out>/caae_<preset>.json)")
     p.add_argument("--vgg-face", default=None, help="vgg_face.mat: enables the identity loss (weight 0.5)")
-    p.add_argument("--evaluate", action="store_true", help="measure the issue-5 figures on held-out identities")
+    p.add_argument("--evaluate", action="store_true", help="measure the evaluation figures (docs/caae.md) on held-out identities")
     p.add_argument("--diagnose", action="store_true",
                    help="where identity is lost: blur, reconstruction, translation, z probe (frames 0, 3, 6)")
     p.add_argument("--no-progress", action="store_true")

@@ -106,3 +106,14 @@ def test_gdm_params_match_config():
     pa = gdm.predict(changed, a, x[1])
     pb = gdm.predict(cfg, b, x[1], params=params)
     np.testing.assert_array_equal(np.asarray(pa.episodic.labels), np.asarray(pb.episodic.labels))
+
+
+def test_reference_config_memory_overrides():
+    cfg = gdm.reference_config(dim=3, episodic_capacity=8, episodic={"activity_threshold": 0.3},
+                               semantic={"eps_b": 0.05}, epochs=3)
+    assert cfg.episodic.activity_threshold == 0.3 and cfg.semantic.eps_b == 0.05 and cfg.epochs == 3
+    assert cfg.semantic.activity_threshold == 0.2                         # the other memory untouched
+    with pytest.raises(TypeError, match="episodic=.*activity_threshold"):
+        gdm.reference_config(dim=3, activity_threshold=0.3)
+    with pytest.raises(TypeError, match="unknown setting 'epoch'"):
+        gdm.reference_config(dim=3, epoch=3)

@@ -1,4 +1,4 @@
-"""The CAAE (SPEC §6): encoder E → 50-d z, generator G(z, c), trained adversarially.
+"""The CAAE (docs/caae.md): encoder E → 50-d z, generator G(z, c), trained adversarially.
 
     from clifer_jax.caae import CAAEParams, encode, translate, imagine, cpu, paper
     from experiments.train_caae import load_or_train

@@ -1,4 +1,4 @@
-"""Growing Dual Memory (SPEC §3): episodic and semantic Gamma-GWR with pseudo-rehearsal.
+"""Growing Dual Memory (docs/design.md): episodic and semantic Gamma-GWR with pseudo-rehearsal.
 
     cfg = reference_config(dim=50, episodic_capacity=512, replay=True)
     state = init(cfg, x0, y0, m0)              # first class step's data

@@ -1,4 +1,4 @@
-"""Static configuration of the Growing Dual Memory (SPEC §3)."""
+"""Configuration of the Growing Dual Memory (docs/design.md): static settings and traced params."""
 
 from __future__ import annotations
 
@@ -93,8 +93,24 @@ class GDMConfig:
 
 def reference_config(dim: int = 50, episodic_capacity: int = 512, semantic_capacity: int | None = None,
                      *, num_classes: int = 6, replay: bool = False, context: int = 0,
+                     episodic: dict | None = None, semantic: dict | None = None,
                      **overrides) -> GDMConfig:
-    """The reference hyperparameters of SPEC §2-§3 with the given capacities."""
+    """The reference hyperparameters (docs/design.md) with the given capacities.
+
+    episodic / semantic: `GWRConfig` fields to change in one memory, e.g.
+    `episodic={"activity_threshold": 0.3}`; other keywords are `GDMConfig` fields. A memory
+    field given directly (`activity_threshold=0.3`) is refused, naming both ways.
+    """
+    gwr_fields = {f.name for f in dataclasses.fields(GWRConfig)}
+    gdm_fields = {f.name for f in dataclasses.fields(GDMConfig)}
+    for k in overrides:
+        if k in gwr_fields:
+            raise TypeError(f"reference_config: {k} is a setting of each memory; pass "
+                            f"episodic={{{k!r}: ...}} and/or semantic={{{k!r}: ...}}")
+        if k not in gdm_fields:
+            raise TypeError(f"reference_config: unknown setting {k!r}; GDMConfig fields are "
+                            f"{sorted(gdm_fields - {'episodic', 'semantic'})}, memory fields go in "
+                            f"episodic={{...}} / semantic={{...}}")
     # numpy integers (e.g. from array shapes) are accepted as ints
     dim, episodic_capacity, num_classes, context = (
         int(v) if isinstance(v, numbers.Integral) and not isinstance(v, bool) else v
@@ -102,9 +118,14 @@ def reference_config(dim: int = 50, episodic_capacity: int = 512, semantic_capac
     if isinstance(semantic_capacity, numbers.Integral):
         semantic_capacity = int(semantic_capacity)
     semantic_capacity = semantic_capacity or max(2, episodic_capacity // 2)
+    memory = {"num_classes": num_classes, "context": context}
+    for name, extra in (("episodic", episodic), ("semantic", semantic)):
+        bad = set(extra or {}) - gwr_fields
+        if bad:
+            raise TypeError(f"reference_config: {name} has unknown GWRConfig fields {sorted(bad)}")
     return GDMConfig(
-        episodic=episodic_config(dim, episodic_capacity, num_classes=num_classes, context=context),
-        semantic=semantic_config(dim, semantic_capacity, num_classes=num_classes, context=context),
+        episodic=episodic_config(dim, episodic_capacity, **{**memory, **(episodic or {})}),
+        semantic=semantic_config(dim, semantic_capacity, **{**memory, **(semantic or {})}),
         replay=replay,
         **overrides,
     )

@@ -1,4 +1,4 @@
-"""The Growing Dual Memory: episodic + semantic Gamma-GWR, one class step at a time (SPEC §3).
+"""The Growing Dual Memory: episodic + semantic Gamma-GWR, one class step at a time (docs/design.md).
 
 All functions are pure and jit-compiled with static shapes: a class step's data
 arrives padded to a fixed length L with a validity mask, so one compiled
@@ -118,7 +118,7 @@ def learn_class_unchecked(config: GDMConfig, state: GDMState, x: jax.Array, y: j
     """One class step: x [L, D], y [L], mask [L].
 
     The valid samples, in order, are cut into mini-batches; each trains the episodic memory, then
-    the semantic memory on the episodic BMUs' weights and labels (SPEC §3), then,
+    the semantic memory on the episodic BMUs' weights and labels (docs/design.md), then,
     with replay on, both memories on the previous mini-batch's pseudo-samples."""
     bs = config.batch_size
     # Valid samples first, in their order, so mini-batches never straddle padding.
@@ -162,7 +162,7 @@ def learn_extra_unchecked(config: GDMConfig, state: GDMState, x: jax.Array, y: j
                           mask: jax.Array, epochs: int | None = None,
                           params: GDMParams | None = None) -> GDMState:
     """Train both memories on an extra labelled set x [M, D], y [M], mask [M] in one call
-    each (CLIFER's imagination step uses this; SPEC §3)."""
+    each (CLIFER's imagination step uses this; docs/design.md)."""
     ep, se = _train_both(config, state.episodic, state.semantic, x, y, x, y, mask.astype(bool),
                          epochs or config.extra_epochs, params)
     return state.replace(episodic=ep, semantic=se)

@@ -1,4 +1,4 @@
-"""The GDM for many subjects at once, the subject axis sharded over devices (issue 7).
+"""The GDM for many subjects at once, the subject axis sharded over devices (docs/scaling.md).
 
     states = init_sharded(cfg, x[:, 0], y[:, 0], m[:, 0])        # x [S, C, L, D]
     for c in range(C):

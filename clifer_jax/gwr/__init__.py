@@ -1,4 +1,4 @@
-"""The Gamma-GWR network (SPEC §2) as fixed-capacity masked arrays in a pytree.
+"""The Gamma-GWR network (docs/gwr.md) as fixed-capacity masked arrays in a pytree.
 
     config = GWRConfig(dim=50, capacity=1024)
     state = init(config, xs[:2], ys[:2])

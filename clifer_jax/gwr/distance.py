@@ -1,4 +1,4 @@
-"""Context descriptors and node distances (SPEC §2 steps 1-2)."""
+"""Context descriptors and node distances (docs/gwr.md, steps 1–2)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def distances(config: GWRConfig, weights: jax.Array, sq_norms: jax.Array, active
     """Distance from g [K+1, D] to every node; +inf on inactive slots. -> [N].
 
     The "clifer" distance Σ_k α_k ‖g_k − w_{j,k}‖ uses a matmul with the cached
-    squared norms (one large op instead of an N×D subtract-square-reduce; SPEC §7).
+    squared norms (one large op instead of an N×D subtract-square-reduce; docs/gwr.md, "Where the time goes").
     The "gdm" distance ‖Σ_k α_k (g_k − w_{j,k})‖ is the same with K = 0.
     """
     alpha = jnp.asarray(config.context_weights())

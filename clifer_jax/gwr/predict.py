@@ -1,4 +1,4 @@
-"""Batched prediction with the training distance (SPEC §2, "Prediction")."""
+"""Batched prediction with the training distance (docs/gwr.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Many Gamma-GWR networks at once, the network axis sharded over devices (issue 7).
+"""Many Gamma-GWR networks at once, the network axis sharded over devices (docs/scaling.md).
 
     states = init_sharded(config, xs[:, :2], ys[:, :2])          # S networks
     states = train_sharded(config, states, xs, ys, epochs=10)    # xs [S, T, D]

@@ -1,4 +1,4 @@
-"""The Gamma-GWR state: fixed-capacity masked arrays in one pytree (SPEC §2)."""
+"""The Gamma-GWR state: fixed-capacity masked arrays in one pytree (docs/gwr.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""One Gamma-GWR update for one sample (SPEC §2 steps 1-9), O(N·D) per step.
+"""One Gamma-GWR update for one sample (docs/gwr.md, steps 1–9), O(N·D) per step.
 
-Written for `lax.scan` on an accelerator or a 2-core CPU (SPEC §7):
+Written for `lax.scan` on an accelerator or a 2-core CPU (docs/gwr.md, "Where the time goes"):
 * every change is a scatter into the rows that change (the BMU or the new
   node, and the BMU's neighbours), with index N meaning "no write" (dropped),
   so an invalid or regulated-correct step writes nothing;
@@ -24,7 +24,7 @@ from clifer_jax.gwr.state import GWRState, label_rows
 
 
 def habituate(h: jax.Array, tau: float, kappa: float) -> jax.Array:
-    """h <- h + τ·κ·(1 − h) − τ (SPEC §2 step 7)."""
+    """h <- h + τ·κ·(1 − h) − τ (docs/gwr.md, step 7)."""
     return h + tau * kappa * (1.0 - h) - tau
 
 

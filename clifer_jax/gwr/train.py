@@ -1,4 +1,4 @@
-"""Training calls: epochs of `lax.scan` over samples, edge pruning, node removal (SPEC §2 step 10)."""
+"""Training calls: epochs of `lax.scan` over samples, edge pruning, node removal (docs/gwr.md, step 10)."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def remove_isolated_nodes(config: GWRConfig, state: GWRState) -> GWRState:
 
 
 def start_call(state: GWRState) -> GWRState:
-    """No previous BMU at the start of a training call: zero context (SPEC §2)."""
+    """No previous BMU at the start of a training call: zero context (docs/gwr.md)."""
     return state.replace(prev_bmu=jnp.full_like(state.prev_bmu, -1),
                          prev_weights=jnp.zeros_like(state.prev_weights))
 
