@@ -88,6 +88,28 @@ class SubjectData:
     mask_test: jax.Array
 
 
+def subject_data(x, y, mask, x_test, y_test, mask_test) -> SubjectData:
+    """SubjectData from features [S, C, L, D] and labels/masks [S, C, L] of training and test
+    samples; labels of padding rows are set to 0 (they are masked out everywhere)."""
+    return SubjectData(x=x, y=np.where(mask, y, 0).astype(np.int32), mask=np.asarray(mask, bool),
+                       x_test=x_test, y_test=np.where(mask_test, y_test, 0).astype(np.int32),
+                       mask_test=np.asarray(mask_test, bool))
+
+
+def order_study_orders(order, seed: int) -> dict[str, tuple[int, ...]]:
+    """The order study's orders (docs/metrics.md, "Order study"): for each class of `order`,
+    one order that starts with it, the rest shuffled by a generator seeded with `seed`;
+    named "first-<Class>"."""
+    from clifer_jax.classes import EXPRESSIONS
+
+    rng = np.random.default_rng(seed)
+    orders = {}
+    for c in sorted(order):
+        rest = [k for k in order if k != c]
+        orders[f"first-{EXPRESSIONS[c]}"] = (c, *[int(k) for k in rng.permutation(rest)])
+    return orders
+
+
 def _gdm_run(model: ModelSpec, config: gdm.GDMConfig, imagine_fn, clifer_config: clifer.CLIFERConfig):
     cfg = config.replace(replay=model.replay)
 
@@ -209,3 +231,33 @@ def score(preds, y_test, mask_test, order) -> dict:
     out["backward_transfer"] = np.array([metrics.backward_transfer(ri) for ri in r])
     out["forward_transfer"] = np.array([metrics.forward_transfer(ri) for ri in r])
     return out
+
+
+HEADLINE_FIGURES = ("exp1_f1_avg", "exp2_f1_first_step", "exp2_f1_final", "backward_transfer", "forward_transfer")
+
+
+def headline_figures(scores: dict) -> dict[str, np.ndarray]:
+    """Per-subject headline figures [S] of one model/memory's `score` output."""
+    return {"exp1_f1_avg": scores["exp1_f1"].mean(axis=1), "exp2_f1_first_step": scores["exp2_f1"][:, 0],
+            "exp2_f1_final": scores["exp2_f1"][:, -1], "backward_transfer": scores["backward_transfer"],
+            "forward_transfer": scores["forward_transfer"]}
+
+
+def summarise(s: dict) -> dict:
+    """`score`'s per-subject output summarised over subjects (docs/metrics.md, "Over
+    subjects"): mean and 95% CI per step of the F1s and accuracies (with the per-subject
+    values), Experiment 1's F1 averaged over steps, the transfer figures and the mean R."""
+    res = {}
+    for k in ("exp1_f1", "exp1_acc", "exp2_f1", "exp2_acc"):
+        mean, ci = metrics.mean_ci(s[k], axis=0)
+        res[k] = {"mean": np.asarray(mean).tolist(), "ci95": np.asarray(ci).tolist(),
+                  "per_subject": s[k].tolist()}
+    # Experiment 1 over the whole run: each subject's Exp. 1 F1 averaged over steps
+    per_subject = s["exp1_f1"].mean(axis=1)
+    mean, ci = metrics.mean_ci(per_subject)
+    res["exp1_f1_avg"] = {"mean": mean, "ci95": ci, "per_subject": per_subject.tolist()}
+    for k in ("average_accuracy", "backward_transfer", "forward_transfer"):
+        mean, ci = metrics.mean_ci(s[k], axis=0)
+        res[k] = {"mean": float(mean), "ci95": float(ci)}
+    res["R_mean"] = np.nanmean(s["R"], axis=0).tolist()
+    return res

@@ -11,26 +11,22 @@ from __future__ import annotations
 import dataclasses
 
 from clifer_jax import config_tree
+from clifer_jax.caae import pool
 from clifer_jax.classes import DEFAULT_ORDER
 from clifer_jax.experiment import MODELS
 from clifer_jax.gwr.params import RANGES
 
 DATASETS = ("synthetic", "ravdess", "mmi", "baum1")
 PROTOCOLS = ("heldout", "reference")
-CAAE_PRESETS = ("cpu", "paper", "tiny")
+CAAE_PRESETS = ("cpu", "paper", "tiny")   # clifer_jax.caae.config.PRESETS
 
 
 def caae_preset(name: str, epochs: int | None = None):
-    """The CAAE configuration of a preset; "tiny" is a few-second model for tests."""
+    """The CAAE configuration of a preset (`clifer_jax.caae.config.preset`), with its epochs
+    optionally overridden; "tiny" is a few-second model for tests."""
     from clifer_jax.caae import config as caae_config
 
-    if name == "tiny":
-        c = caae_config.cpu().replace(name="tiny", enc_features=(4, 8, 8, 8), enc_dense=32,
-                                      gen_features=(8, 8, 8, 4), gen_dense_features=8,
-                                      dz_features=(8, 8, 8), dimg_features=(4, 8, 8, 8),
-                                      dimg_dense=16, batch_size=16, epochs=1)
-    else:
-        c = caae_config.preset(name)
+    c = caae_config.preset(name)
     return c.replace(epochs=epochs) if epochs is not None else c
 
 
@@ -196,7 +192,7 @@ class ExperimentConfig:
     feeds the raw latents (docs/differences.md says why "pool" is the default).
     synthetic_*: size of the synthetic data: the evaluation pool's subjects, clips
     per class and frames per clip; the CAAE pool's identities and frames per clip
-    (one clip per class; `experiments.train_caae.train_pool_config`).
+    (one clip per class; `clifer_jax.caae.pool.train_pool_config`).
     synthetic_preset: how synthetic clips behave: "posed" (default), "spontaneous"
     or "easy" (`clifer_jax.data.synthetic.PRESETS`, docs/data.md); it sets the
     evaluation subjects and the CAAE's pool alike.
@@ -225,8 +221,8 @@ class ExperimentConfig:
     caae_epochs: int | None = None
     feature_norm: str = "pool"
     synthetic_subjects: int = 24
-    synthetic_train_identities: int = 768
-    synthetic_train_frames: int = 2
+    synthetic_train_identities: int = pool.TRAIN_IDENTITIES
+    synthetic_train_frames: int = pool.TRAIN_FRAMES
     synthetic_clips: int = 4
     synthetic_frames: int = 8
     synthetic_preset: str = "posed"

@@ -23,7 +23,6 @@ import orbax.checkpoint as ocp
 from tqdm import tqdm
 
 from clifer_jax import clifer, experiment, features, gdm, mlp
-from clifer_jax.caae import api as caae
 from clifer_jax.classes import EXPRESSIONS
 from clifer_jax.data import loading
 from experiments import data_checks, report
@@ -39,13 +38,8 @@ class ExperimentError(RuntimeError):
 
 
 def order_study_orders(cfg: ExperimentConfig) -> dict[str, tuple[int, ...]]:
-    """Six orders, each class first once, the rest shuffled from the seed (docs/metrics.md)."""
-    rng = np.random.default_rng(cfg.seed)
-    orders = {}
-    for c in sorted(cfg.order):
-        rest = [k for k in cfg.order if k != c]
-        orders[f"first-{EXPRESSIONS[c]}"] = (c, *[int(k) for k in rng.permutation(rest)])
-    return orders
+    """The run's order-study orders (`clifer_jax.experiment.order_study_orders`)."""
+    return experiment.order_study_orders(cfg.order, cfg.seed)
 
 
 def units(cfg: ExperimentConfig) -> list[tuple[str, str, tuple[int, ...]]]:
@@ -156,7 +150,7 @@ def caae_pool(cfg: ExperimentConfig, ccfg) -> dict:
     """The CAAE's training images: the synthetic identity pool, disjoint from every
     evaluation subject, rendered at the CAAE's size (gray repeated to RGB if needed)."""
     from clifer_jax.data import synthetic
-    from experiments.train_caae import train_pool_config
+    from clifer_jax.caae.pool import train_pool_config
 
     pool = synthetic.generate(train_pool_config(ccfg.image_size, cfg.seed, cfg.synthetic_train_identities,
                                                 cfg.synthetic_train_frames, cfg.synthetic_preset), "train")
@@ -167,24 +161,15 @@ def caae_pool(cfg: ExperimentConfig, ccfg) -> dict:
 
 
 def encode_all(params, train, test, pool: dict, norm: str) -> dict:
-    """Memory features of train and test [S, C, L, D] (padding rows 0) and the feature
-    transform, fitted on the CAAE's training pool (no evaluation subject is looked at)."""
-    transform = features.fit(caae.encode(params, pool["image"]), norm)
-    return {"train": features.encode_masked(params, transform, train.x, train.mask),
-            "test": features.encode_masked(params, transform, test.x, test.mask),
-            "transform_mean": np.asarray(transform.mean), "transform_std": np.asarray(transform.std)}
+    """`clifer_jax.features.encode_subjects` of a run's SubjectArrays."""
+    return features.encode_subjects(params, pool["image"], train.x, train.mask, test.x, test.mask, norm)
 
 
-def transform_of(feats: dict) -> features.FeatureTransform:
-    """The feature transform stored with a run's features."""
-    return features.FeatureTransform.from_dict({"mean": feats["transform_mean"], "std": feats["transform_std"]})
+transform_of = features.stored_transform
 
 
 def subject_data(feats: dict, train, test) -> experiment.SubjectData:
-    return experiment.SubjectData(
-        x=feats["train"], y=np.where(train.mask, train.y, 0).astype(np.int32), mask=np.asarray(train.mask),
-        x_test=feats["test"], y_test=np.where(test.mask, test.y, 0).astype(np.int32),
-        mask_test=np.asarray(test.mask))
+    return experiment.subject_data(feats["train"], train.y, train.mask, feats["test"], test.y, test.mask)
 
 
 def model_configs(cfg: ExperimentConfig, data: experiment.SubjectData) -> tuple[gdm.GDMConfig, mlp.MLPConfig]:
@@ -254,7 +239,7 @@ def seed_features(cfg: ExperimentConfig, store: Store, ccfg, pool, train, test, 
     """The CAAE of `caae_seed` (trained, or restored from the run folder or `caae_dir`) and
     the memories' features of every subject (stored in the run folder):
     (SubjectData, imagine_params)."""
-    from experiments.train_caae import load_or_train
+    from clifer_jax.caae.pool import load_or_train
 
     tag = seed_tag(cfg, caae_seed)
     ckpt = caae_dir or str(store.root / ("caae" if not tag else f"caae-seed{caae_seed}"))
@@ -388,21 +373,7 @@ def collect(cfg: ExperimentConfig, store: Store, data, train, timings) -> dict:
         if order_name == "default" and "train_acc" in preds:      # MLPs: [S, T] fit per step
             train_acc[model] = np.asarray(preds["train_acc"], np.float64)
 
-    def summary(s: dict) -> dict:
-        res = {}
-        for k in ("exp1_f1", "exp1_acc", "exp2_f1", "exp2_acc"):
-            mean, ci = metrics.mean_ci(s[k], axis=0)
-            res[k] = {"mean": np.asarray(mean).tolist(), "ci95": np.asarray(ci).tolist(),
-                      "per_subject": s[k].tolist()}
-        # Experiment 1 over the whole run: each subject's Exp. 1 F1 averaged over steps
-        per_subject = s["exp1_f1"].mean(axis=1)
-        mean, ci = metrics.mean_ci(per_subject)
-        res["exp1_f1_avg"] = {"mean": mean, "ci95": ci, "per_subject": per_subject.tolist()}
-        for k in ("average_accuracy", "backward_transfer", "forward_transfer"):
-            mean, ci = metrics.mean_ci(s[k], axis=0)
-            res[k] = {"mean": float(mean), "ci95": float(ci)}
-        res["R_mean"] = np.nanmean(s["R"], axis=0).tolist()
-        return res
+    summary = experiment.summarise
 
     for (model, order_name, memory), s in per_unit.items():
         if order_name == "default":
@@ -438,14 +409,8 @@ def collect(cfg: ExperimentConfig, store: Store, data, train, timings) -> dict:
     return out
 
 
-SEED_FIGURES = ("exp1_f1_avg", "exp2_f1_first_step", "exp2_f1_final", "backward_transfer", "forward_transfer")
-
-
-def seed_figures(scores: dict) -> dict[str, np.ndarray]:
-    """Per-subject headline figures [S] of one model/memory's scores (`experiment.score`)."""
-    return {"exp1_f1_avg": scores["exp1_f1"].mean(axis=1), "exp2_f1_first_step": scores["exp2_f1"][:, 0],
-            "exp2_f1_final": scores["exp2_f1"][:, -1], "backward_transfer": scores["backward_transfer"],
-            "forward_transfer": scores["forward_transfer"]}
+SEED_FIGURES = experiment.HEADLINE_FIGURES
+seed_figures = experiment.headline_figures
 
 
 def collect_over_seeds(cfg: ExperimentConfig, store: Store, datas: dict) -> dict:

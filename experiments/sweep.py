@@ -27,7 +27,7 @@ from experiments.configs import ExperimentConfig
 from experiments.runner import ExperimentError
 
 PARAM_PREFIXES = ("gdm.episodic.", "gdm.semantic.")
-FIGURES = ("exp1_f1_avg", "exp2_f1_first_step", "exp2_f1_final", "backward_transfer", "forward_transfer")
+FIGURES = experiment.HEADLINE_FIGURES
 
 
 def parse_grid(cfg: ExperimentConfig, items) -> dict[str, list]:
@@ -129,7 +129,7 @@ def summarise(cfg: ExperimentConfig, store, data, points) -> list[dict]:
         for memory in experiment.memories(model):
             for i, pt in enumerate(points):
                 order = point_order(cfg, pt)
-                figs = runner.seed_figures(experiment.score(preds[memory][i], data.y_test, data.mask_test, order))
+                figs = experiment.headline_figures(experiment.score(preds[memory][i], data.y_test, data.mask_test, order))
                 row = {**{k: v for k, v in pt.items()}, "model": model, "memory": memory,
                        "order_classes": "-".join(EXPRESSIONS[c] for c in order)}
                 for f in FIGURES:

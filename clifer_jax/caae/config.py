@@ -167,11 +167,19 @@ def default_preset() -> CAAEConfig:
     return paper() if jax.default_backend() != "cpu" else cpu()
 
 
-PRESETS = {"paper": paper, "cpu": cpu}
+def tiny() -> CAAEConfig:
+    """A few-second model for tests and smoke runs (`cpu()` with very narrow layers, one epoch)."""
+    return cpu().replace(name="tiny", enc_features=(4, 8, 8, 8), enc_dense=32,
+                         gen_features=(8, 8, 8, 4), gen_dense_features=8,
+                         dz_features=(8, 8, 8), dimg_features=(4, 8, 8, 8),
+                         dimg_dense=16, batch_size=16, epochs=1)
+
+
+PRESETS = {"paper": paper, "cpu": cpu, "tiny": tiny}
 
 
 def preset(name: str) -> CAAEConfig:
-    """A preset by name ('paper' or 'cpu')."""
+    """A preset by name ('paper', 'cpu' or 'tiny')."""
     try:
         return PRESETS[name]()
     except KeyError:
