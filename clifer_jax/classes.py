@@ -1,4 +1,4 @@
-"""The six expression classes of CLIFER and their canonical indices (SPEC §1, §4).
+"""The six expression classes of CLIFER and their canonical indices (docs/design.md, docs/metrics.md).
 
 Every array of labels in clifer-jax uses these indices; -1 means "no label".
 """
@@ -7,7 +7,7 @@ EXPRESSIONS: tuple[str, ...] = ("Anger", "Sadness", "Happiness", "Surprise", "Fe
 NUM_CLASSES: int = len(EXPRESSIONS)
 INDEX: dict[str, int] = {name: i for i, name in enumerate(EXPRESSIONS)}
 
-# SPEC §4: the default order in which classes are learned.
+# docs/metrics.md: the default order in which classes are learned.
 DEFAULT_ORDER: tuple[int, ...] = tuple(
     INDEX[n] for n in ("Neutral", "Happiness", "Surprise", "Anger", "Fear", "Sadness")
 )

@@ -141,6 +141,23 @@ def _check_dims(params: caae.CAAEParams, transform: FeatureTransform) -> None:
                          f"{params.config.z_dim}")
 
 
+def encode_subjects(params: caae.CAAEParams, pool_images, train_x, train_mask, test_x, test_mask,
+                    norm: str = "pool") -> dict:
+    """Memory features of training and test images [S, C, L, ...] -> [S, C, L, D] (padding
+    rows 0) and the feature transform, fitted on the CAAE's training pool `pool_images` (no
+    evaluation subject is looked at). Returns {"train", "test", "transform_mean",
+    "transform_std"} (`stored_transform` rebuilds the transform)."""
+    transform = fit(caae.encode(params, pool_images), norm)
+    return {"train": encode_masked(params, transform, train_x, train_mask),
+            "test": encode_masked(params, transform, test_x, test_mask),
+            "transform_mean": np.asarray(transform.mean), "transform_std": np.asarray(transform.std)}
+
+
+def stored_transform(feats: dict) -> FeatureTransform:
+    """The feature transform stored with features by `encode_subjects`."""
+    return FeatureTransform.from_dict({"mean": feats["transform_mean"], "std": feats["transform_std"]})
+
+
 def save(path, transform: FeatureTransform, kind: str) -> None:
     """Write the transform as JSON (atomically) next to a run's CAAE checkpoint."""
     tmp = f"{path}.tmp"

@@ -1,4 +1,4 @@
-"""Scores of SPEC §4: macro-F1, accuracy, mean ± CI over subjects, the
+"""Scores of docs/metrics.md: macro-F1, accuracy, mean ± CI over subjects, the
 continual-learning matrix and its transfer measures, the order study's tests
 (Kruskal-Wallis as the poster used it; Friedman with Kendall's W and a
 Holm-corrected Wilcoxon post-hoc for the repeated measures it really is).
@@ -165,7 +165,7 @@ def per_class_accuracy(y_true, y_pred, classes, mask=None, *,
 
 
 def mean_ci(values, confidence: float = 0.95, axis: int = 0):
-    """Mean and half-width of the Student-t confidence interval (SPEC §4).
+    """Mean and half-width of the Student-t confidence interval (docs/metrics.md).
 
     half = t_{(1+confidence)/2, n−1} · s / √n, s the sample standard deviation
     (ddof = 1); the interval is mean ± half, equal to
@@ -289,7 +289,7 @@ def forward_transfer(r, baseline=None) -> np.ndarray | float:
 
 def kruskal_orders(scores_by_order: Mapping[str, Sequence[float]] | Sequence[Sequence[float]]
                    ) -> dict[str, float]:
-    """Kruskal-Wallis H-test across class orders (SPEC §4, order study).
+    """Kruskal-Wallis H-test across class orders (docs/metrics.md, order study).
 
     Args:
       scores_by_order: per order, the per-subject scores (e.g. F1 at the last

@@ -1,4 +1,4 @@
-"""The MLP baseline of SPEC §3 in Flax linen + optax, trained on padded, masked data.
+"""The MLP baseline of docs/design.md in Flax linen + optax, trained on padded, masked data.
 
     x [D=50] → Dense 64, ReLU, BatchNorm → Dense 32, ReLU, BatchNorm
              → Dense 16, ReLU → Dense 6 (logits; softmax cross-entropy)
@@ -20,7 +20,7 @@ loss weight and are excluded from the batch-norm statistics, so padding has no
 influence at all. A sample's shuffle key is ``fold_in(epoch_key, index)``, so
 the order of the valid samples does not depend on how much padding follows them.
 
-Two protocols (SPEC §3), each scanning over the class steps of one subject:
+Two protocols (docs/design.md), each scanning over the class steps of one subject:
 ``mlp_finetune`` (the reference code: keep training the same network on the
 current class only) and ``mlp_joint`` (the paper's description: a fresh network
 trained on all classes seen so far). See ``docs/metrics.md``.
@@ -47,7 +47,7 @@ __all__ = ["MLP", "MLPConfig", "MLPState", "init", "logits", "mlp_finetune", "ml
 
 @dataclasses.dataclass(frozen=True)
 class MLPConfig:
-    """Static shapes and hyperparameters (SPEC §3 defaults).
+    """Static shapes and hyperparameters (docs/design.md defaults).
 
     Attributes:
       feature_dim: D, input size (the CAAE latent).

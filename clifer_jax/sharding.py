@@ -1,4 +1,4 @@
-"""The subject axis sharded over devices and hosts (issue 7).
+"""The subject axis sharded over devices and hosts (docs/scaling.md).
 
 Every per-subject kernel of clifer-jax is a pure function of one subject's (or one
 network's) arrays, so a batch is `vmap(fn)`. Across devices it is the same `vmap`

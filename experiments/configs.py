@@ -1,32 +1,32 @@
-"""Configurations of the paper's experiments (SPEC §3-§5): one per dataset.
+"""Configurations of the paper's experiments (docs/design.md): one per dataset.
 
-`get_config(name)` returns a frozen `ExperimentConfig`; command-line flags of
-`clifer run` override its fields.
+`get_config(name)` returns a frozen `ExperimentConfig`, one tree of frozen dataclasses
+(data, CAAE, protocol and models at the top; `gdm.*` and `mlp.*` below). Command-line
+flags of `clifer run` override its fields, and `--set PATH=VALUE` any leaf
+(`clifer_jax.config_tree`; `clifer config` lists every path with its value).
 """
 
 from __future__ import annotations
 
 import dataclasses
 
+from clifer_jax import config_tree
+from clifer_jax.caae import pool
 from clifer_jax.classes import DEFAULT_ORDER
 from clifer_jax.experiment import MODELS
+from clifer_jax.gwr.params import RANGES
 
 DATASETS = ("synthetic", "ravdess", "mmi", "baum1")
 PROTOCOLS = ("heldout", "reference")
-CAAE_PRESETS = ("cpu", "paper", "tiny")
+CAAE_PRESETS = ("cpu", "paper", "tiny")   # clifer_jax.caae.config.PRESETS
 
 
 def caae_preset(name: str, epochs: int | None = None):
-    """The CAAE configuration of a preset; "tiny" is a few-second model for tests."""
+    """The CAAE configuration of a preset (`clifer_jax.caae.config.preset`), with its epochs
+    optionally overridden; "tiny" is a few-second model for tests."""
     from clifer_jax.caae import config as caae_config
 
-    if name == "tiny":
-        c = caae_config.cpu().replace(name="tiny", enc_features=(4, 8, 8, 8), enc_dense=32,
-                                      gen_features=(8, 8, 8, 4), gen_dense_features=8,
-                                      dz_features=(8, 8, 8), dimg_features=(4, 8, 8, 8),
-                                      dimg_dense=16, batch_size=16, epochs=1)
-    else:
-        c = caae_config.preset(name)
+    c = caae_config.preset(name)
     return c.replace(epochs=epochs) if epochs is not None else c
 
 
@@ -53,6 +53,127 @@ def check_numbers(cfg) -> None:
             raise ValueError(f"{name}{flag} must be an integer >= {low}, got {v!r}")
 
 
+# MemorySettings field -> GWRParams field
+_PARAM_NAMES = {"a_t": "activity_threshold", "h_t": "habituation_threshold"}
+
+
+@dataclasses.dataclass(frozen=True)
+class MemorySettings:
+    """The traced numbers of one GDM memory (`clifer_jax.gwr.GWRParams`; docs/gwr.md,
+    "Settings and params"): a_t and h_t are the activity and habituation thresholds, the
+    rest keep GWRConfig's names. Defaults: the reference episodic memory."""
+
+    a_t: float = 0.4
+    h_t: float = 0.5
+    eps_b: float = 0.2
+    eps_n: float = 0.001
+    tau_b: float = 0.3
+    tau_n: float = 0.1
+    kappa: float = 1.05
+    a_inc: float = 1.0
+    a_dec: float = 0.1
+    mod_rate: float = 0.01
+    max_age: int = 1000
+    beta: float = 0.7
+
+    def __post_init__(self):
+        import math
+        import numbers
+
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            lo, lo_in, hi, hi_in = RANGES[_PARAM_NAMES.get(f.name, f.name)]
+            ok = isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+            ok = ok and (v >= lo if lo_in else v > lo) and (hi is None or (v <= hi if hi_in else v < hi))
+            if f.name == "max_age":
+                ok = ok and isinstance(v, numbers.Integral)
+            if not ok:
+                span = f"{'[' if lo_in else '('}{lo}, {hi if hi is not None else 'inf'}{']' if hi_in else ')'}"
+                raise ValueError(f"{f.name} must be a finite number in {span}, got {v!r}")
+
+    def params(self, dtype: str = "float32"):
+        from clifer_jax.gwr.params import make_params
+
+        return make_params(dtype, **{_PARAM_NAMES.get(k, k): v for k, v in dataclasses.asdict(self).items()})
+
+
+def _semantic() -> MemorySettings:
+    return MemorySettings(a_t=0.2, h_t=0.2, eps_b=0.02, max_age=2000)
+
+
+@dataclasses.dataclass(frozen=True)
+class GDMSettings:
+    """The GDM of the GDM-family models (docs/design.md). `episodic` and `semantic` are
+    traced params (one compilation serves every value; `clifer sweep` vmaps over them);
+    the rest is static: context K, capacity (None: every training sample of a subject;
+    the semantic memory gets half), mini-batch size and epochs, replay and imagination
+    epochs, and whether node limits grow with the samples seen."""
+
+    episodic: MemorySettings = dataclasses.field(default_factory=MemorySettings)
+    semantic: MemorySettings = dataclasses.field(default_factory=_semantic)
+    context: int = 0
+    capacity: int | None = None
+    batch_size: int = 5
+    epochs: int = 10
+    replay_epochs: int = 3
+    extra_epochs: int = 5
+    grow_max_nodes: bool = True
+
+    def __post_init__(self):
+        for name in ("batch_size", "epochs", "replay_epochs", "extra_epochs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.context < 0:
+            raise ValueError(f"context must be >= 0, got {self.context}")
+        if self.capacity is not None and self.capacity < 4:
+            raise ValueError(f"capacity must be >= 4 (or none: from the data), got {self.capacity}")
+
+    def config(self, dim: int, samples_per_subject: int, num_classes: int = 6, replay: bool = False):
+        """The static `GDMConfig` (numbers at their reference values: the params carry ours)."""
+        from clifer_jax import gdm
+
+        cap = self.capacity or max(4, samples_per_subject)
+        return gdm.reference_config(dim=dim, episodic_capacity=cap, semantic_capacity=max(2, cap // 2),
+                                    num_classes=num_classes, replay=replay, context=self.context,
+                                    batch_size=self.batch_size, epochs=self.epochs,
+                                    replay_epochs=self.replay_epochs, extra_epochs=self.extra_epochs,
+                                    grow_max_nodes=self.grow_max_nodes)
+
+    def params(self, dtype: str = "float32"):
+        from clifer_jax import gdm
+
+        return gdm.GDMParams(episodic=self.episodic.params(dtype), semantic=self.semantic.params(dtype))
+
+
+@dataclasses.dataclass(frozen=True)
+class MLPSettings:
+    """The MLP baselines' `clifer_jax.mlp.MLPConfig` without the data-given sizes."""
+
+    hidden: tuple[int, ...] = (64, 32, 16)
+    batch_norm_layers: int = 2
+    learning_rate: float = 2e-3
+    b1: float = 0.5
+    b2: float = 0.999
+    eps: float = 1e-7
+    batch_size: int = 64
+    epochs: int = 20
+    min_steps: int = 500
+    bn_momentum: float = 0.9
+    bn_epsilon: float = 1e-3
+    hidden_init_std: float = 0.02
+    output_init_std: float = 0.025
+    bn_recalibrate: bool = True
+
+    def __post_init__(self):
+        self.config(1)                       # MLPConfig's checks
+
+    def config(self, dim: int, num_classes: int | None = None):
+        from clifer_jax import mlp
+
+        extra = {} if num_classes is None else {"num_classes": num_classes}
+        return mlp.MLPConfig(feature_dim=dim, **dataclasses.asdict(self), **extra)
+
+
 @dataclasses.dataclass(frozen=True)
 class ExperimentConfig:
     """Everything one run depends on (saved as config.json in the output folder).
@@ -65,13 +186,13 @@ class ExperimentConfig:
     orders (each class first once) for `order_models`.
     caae_preset: "cpu", "paper" or "tiny" (for tests); caae_epochs: override of
     the preset's epochs. The CAAE trains on the synthetic identity pool, which is
-    disjoint from every evaluation subject (SPEC §4).
+    disjoint from every evaluation subject (docs/metrics.md).
     feature_norm: "pool" standardises every latent dimension with the mean and
     std of the CAAE's own training pool (no evaluation subject is used), "none"
     feeds the raw latents (docs/differences.md says why "pool" is the default).
     synthetic_*: size of the synthetic data: the evaluation pool's subjects, clips
     per class and frames per clip; the CAAE pool's identities and frames per clip
-    (one clip per class; `experiments.train_caae.train_pool_config`).
+    (one clip per class; `clifer_jax.caae.pool.train_pool_config`).
     synthetic_preset: how synthetic clips behave: "posed" (default), "spontaneous"
     or "easy" (`clifer_jax.data.synthetic.PRESETS`, docs/data.md); it sets the
     evaluation subjects and the CAAE's pool alike.
@@ -84,6 +205,8 @@ class ExperimentConfig:
     imaginings) or "blocks" (`clifer_jax.clifer.CLIFERConfig`).
     allow_centre_crops: use a real dataset's build even when no face was detected in it
     (every frame a centre crop); without it such a build stops the run.
+    gdm: the GDM family's settings and params (`GDMSettings`); mlp: the MLP baselines'
+    (`MLPSettings`).
     """
 
     dataset: str = "synthetic"
@@ -98,8 +221,8 @@ class ExperimentConfig:
     caae_epochs: int | None = None
     feature_norm: str = "pool"
     synthetic_subjects: int = 24
-    synthetic_train_identities: int = 768
-    synthetic_train_frames: int = 2
+    synthetic_train_identities: int = pool.TRAIN_IDENTITIES
+    synthetic_train_frames: int = pool.TRAIN_FRAMES
     synthetic_clips: int = 4
     synthetic_frames: int = 8
     synthetic_preset: str = "posed"
@@ -108,6 +231,8 @@ class ExperimentConfig:
     caae_seeds: tuple[int, ...] | None = None
     imagination_order: str = "reference"
     allow_centre_crops: bool = False
+    gdm: GDMSettings = dataclasses.field(default_factory=GDMSettings)
+    mlp: MLPSettings = dataclasses.field(default_factory=MLPSettings)
 
     def __post_init__(self):
         if self.dataset not in DATASETS:
@@ -145,7 +270,12 @@ class ExperimentConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
+        """The whole resolved tree (config.json of a run folder)."""
+        return config_tree.to_dict(self)
+
+    def set(self, *items: str) -> "ExperimentConfig":
+        """`PATH=VALUE` assignments (`clifer run --set`), applied in order."""
+        return config_tree.apply_sets(self, items)
 
 
 def get_config(name: str = "synthetic") -> ExperimentConfig:

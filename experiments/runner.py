@@ -1,4 +1,4 @@
-"""The CLIFER experiment pipeline (issue: the main job), as testable functions.
+"""The CLIFER experiment pipeline, as testable functions (docs/design.md).
 
     results = run_experiment(get_config("synthetic"), "runs/default")
 
@@ -23,7 +23,6 @@ import orbax.checkpoint as ocp
 from tqdm import tqdm
 
 from clifer_jax import clifer, experiment, features, gdm, mlp
-from clifer_jax.caae import api as caae
 from clifer_jax.classes import EXPRESSIONS
 from clifer_jax.data import loading
 from experiments import data_checks, report
@@ -39,13 +38,8 @@ class ExperimentError(RuntimeError):
 
 
 def order_study_orders(cfg: ExperimentConfig) -> dict[str, tuple[int, ...]]:
-    """Six orders, each class first once, the rest shuffled from the seed (SPEC §4)."""
-    rng = np.random.default_rng(cfg.seed)
-    orders = {}
-    for c in sorted(cfg.order):
-        rest = [k for k in cfg.order if k != c]
-        orders[f"first-{EXPRESSIONS[c]}"] = (c, *[int(k) for k in rng.permutation(rest)])
-    return orders
+    """The run's order-study orders (`clifer_jax.experiment.order_study_orders`)."""
+    return experiment.order_study_orders(cfg.order, cfg.seed)
 
 
 def units(cfg: ExperimentConfig) -> list[tuple[str, str, tuple[int, ...]]]:
@@ -73,16 +67,16 @@ def seed_tag(cfg: ExperimentConfig, caae_seed: int) -> str:
 class Store:
     """The output folder: config.json, orbax checkpoints of finished units, results."""
 
-    def __init__(self, out_dir, cfg: ExperimentConfig):
+    def __init__(self, out_dir, cfg: ExperimentConfig, extra: dict | None = None):
         self.root = Path(out_dir).resolve()
         self.units = self.root / "units"
         self.units.mkdir(parents=True, exist_ok=True)
         path = self.root / "config.json"
-        want = cfg.to_dict()
+        want = {**cfg.to_dict(), **(extra or {})}
         if path.exists():
             have = json.loads(path.read_text())
             # a field added since the folder was made counts as its default value
-            have = {**{k: v for k, v in ExperimentConfig().to_dict().items() if k not in have}, **have}
+            have = {**{k: v for k, v in type(cfg)().to_dict().items() if k not in have}, **have}
             if have != want:
                 diff = {k: (have.get(k), want.get(k)) for k in set(have) | set(want)
                         if have.get(k) != want.get(k)}
@@ -156,7 +150,7 @@ def caae_pool(cfg: ExperimentConfig, ccfg) -> dict:
     """The CAAE's training images: the synthetic identity pool, disjoint from every
     evaluation subject, rendered at the CAAE's size (gray repeated to RGB if needed)."""
     from clifer_jax.data import synthetic
-    from experiments.train_caae import train_pool_config
+    from clifer_jax.caae.pool import train_pool_config
 
     pool = synthetic.generate(train_pool_config(ccfg.image_size, cfg.seed, cfg.synthetic_train_identities,
                                                 cfg.synthetic_train_frames, cfg.synthetic_preset), "train")
@@ -167,35 +161,101 @@ def caae_pool(cfg: ExperimentConfig, ccfg) -> dict:
 
 
 def encode_all(params, train, test, pool: dict, norm: str) -> dict:
-    """Memory features of train and test [S, C, L, D] (padding rows 0) and the feature
-    transform, fitted on the CAAE's training pool (no evaluation subject is looked at)."""
-    transform = features.fit(caae.encode(params, pool["image"]), norm)
-    return {"train": features.encode_masked(params, transform, train.x, train.mask),
-            "test": features.encode_masked(params, transform, test.x, test.mask),
-            "transform_mean": np.asarray(transform.mean), "transform_std": np.asarray(transform.std)}
+    """`clifer_jax.features.encode_subjects` of a run's SubjectArrays."""
+    return features.encode_subjects(params, pool["image"], train.x, train.mask, test.x, test.mask, norm)
 
 
-def transform_of(feats: dict) -> features.FeatureTransform:
-    """The feature transform stored with a run's features."""
-    return features.FeatureTransform.from_dict({"mean": feats["transform_mean"], "std": feats["transform_std"]})
+transform_of = features.stored_transform
 
 
 def subject_data(feats: dict, train, test) -> experiment.SubjectData:
-    return experiment.SubjectData(
-        x=feats["train"], y=np.where(train.mask, train.y, 0).astype(np.int32), mask=np.asarray(train.mask),
-        x_test=feats["test"], y_test=np.where(test.mask, test.y, 0).astype(np.int32),
-        mask_test=np.asarray(test.mask))
+    return experiment.subject_data(feats["train"], train.y, train.mask, feats["test"], test.y, test.mask)
 
 
-def model_configs(data: experiment.SubjectData) -> tuple[gdm.GDMConfig, mlp.MLPConfig]:
-    """Reference hyperparameters; capacities from the data (all samples of a subject)."""
+def model_configs(cfg: ExperimentConfig, data: experiment.SubjectData) -> tuple[gdm.GDMConfig, mlp.MLPConfig]:
+    """The static GDM and MLP configs of a run: `cfg.gdm`'s and `cfg.mlp`'s settings, sizes
+    from the data (default capacity: all samples of a subject). The GDM's numbers travel
+    as params (`cfg.gdm.params()`), so the config is the same for every value of them."""
     c, l, d = data.x.shape[1:]
-    cap = max(4, c * l)
-    return (gdm.reference_config(dim=d, episodic_capacity=cap, semantic_capacity=max(2, cap // 2)),
-            mlp.MLPConfig(feature_dim=d))
+    return cfg.gdm.config(dim=d, samples_per_subject=c * l), cfg.mlp.config(d)
+
+
+def make_model_run(cfg: ExperimentConfig, model: str, gdm_cfg: gdm.GDMConfig, mlp_cfg: mlp.MLPConfig):
+    """The per-subject run function of `model` in this run (`clifer_jax.experiment.make_run`)."""
+    return experiment.make_run(model, gdm_cfg, mlp_cfg, imagine_fn=features.imagine_fn,
+                               clifer_config=clifer.CLIFERConfig(order=cfg.imagination_order))
+
+
+def run_model(cfg: ExperimentConfig, run, model: str, data, order, imagine_params, devices=None) -> dict:
+    """One unit: `model` on every subject with the run's seed and the GDM params of `cfg`."""
+    params = cfg.gdm.params() if experiment.spec(model).family == "gdm" else None
+    return experiment.run_subjects(run, experiment.model_key(cfg.seed, model), data, order,
+                                   imagine_params, devices=devices, params=params)
 
 
 # ----------------------------------------------------------------------------- the run
+
+
+def open_run(out_dir, cfg: ExperimentConfig, extra: dict | None = None):
+    """The output folder of a run (or sweep), locked: (store, lock, timings, timed), where
+    `timed(key, fn)` runs fn and records its wall time in timings.json."""
+    store = Store(out_dir, cfg, extra)
+    try:
+        lock = RunLock(store.root)
+    except RunLocked as e:
+        raise ExperimentError(str(e)) from None
+    path = store.root / "timings.json"
+    timings = json.loads(path.read_text()) if path.exists() else {}
+
+    def timed(key, fn):
+        t0 = time.perf_counter()
+        out = fn()
+        timings[key] = time.perf_counter() - t0
+        path.write_text(json.dumps(timings, indent=2))
+        return out
+
+    return store, lock, timings, timed
+
+
+def load_checked(cfg: ExperimentConfig, log=print):
+    """The run's data, checked: (train, test, build report, CAAE config)."""
+    train, test = load_data(cfg)
+    build = data_checks.build_report(cfg.dataset, cfg.data_dir, data_checks.image_config(cfg.caae_preset))
+    try:
+        data_checks.check_faces(build, cfg.allow_centre_crops, log=log)
+    except data_checks.NoFacesError as e:
+        raise ExperimentError(str(e)) from None
+    log(f"data: {cfg.dataset}, {train.num_subjects} subjects, classes "
+        f"{[EXPRESSIONS[c] for c in train.classes]}, protocol {cfg.protocol}")
+    ccfg = caae_preset(cfg.caae_preset, cfg.caae_epochs)
+    if tuple(train.x.shape[-3:]) != ccfg.image_shape:
+        raise ExperimentError(f"images are {tuple(train.x.shape[-3:])} but the CAAE preset "
+                              f"{ccfg.name!r} expects {ccfg.image_shape}; choose --caae-preset accordingly")
+    return train, test, build, ccfg
+
+
+def seed_features(cfg: ExperimentConfig, store: Store, ccfg, pool, train, test, caae_seed: int, timings,
+                  timed, progress: bool = True, caae_dir=None):
+    """The CAAE of `caae_seed` (trained, or restored from the run folder or `caae_dir`) and
+    the memories' features of every subject (stored in the run folder):
+    (SubjectData, imagine_params)."""
+    from clifer_jax.caae.pool import load_or_train
+
+    tag = seed_tag(cfg, caae_seed)
+    ckpt = caae_dir or str(store.root / ("caae" if not tag else f"caae-seed{caae_seed}"))
+    get_caae = lambda: load_or_train(ccfg, str(ckpt), seed=caae_seed, data=pool, progress=progress)  # noqa: E731
+    # A finished training keeps the time of the run that did it (a resume only restores).
+    params = get_caae() if f"caae{tag}" in timings else timed(f"caae{tag}", get_caae)
+    data_sha = data_checks.arrays_sha256(train, test)
+    if store.has(f"features{tag}"):
+        data_checks.check_same_data(store.root, data_sha)
+        feats = store.load(f"features{tag}")
+    else:
+        feats = timed(f"encoding{tag}", lambda: encode_all(params, train, test, pool, cfg.feature_norm))
+        store.save(f"features{tag}", feats)
+        data_checks.record_data(store.root, data_sha)
+    features.save(store.root / f"feature_transform{tag}.json", transform_of(feats), cfg.feature_norm)
+    return subject_data(feats, train, test), (params, transform_of(feats))
 
 
 def run_experiment(cfg: ExperimentConfig, out_dir, *, progress: bool = True, max_units: int | None = None,
@@ -209,58 +269,19 @@ def run_experiment(cfg: ExperimentConfig, out_dir, *, progress: bool = True, max
         raise ExperimentError(f"--devices {devices}: {available} device(s) available "
                               f"({jax.process_count()} process(es))")
     use = devices if devices and devices > 1 else None
-    store = Store(out_dir, cfg)
-    try:
-        lock = RunLock(store.root)  # noqa: F841 - held until this function returns
-    except RunLocked as e:
-        raise ExperimentError(str(e)) from None
-    timings = json.loads((store.root / "timings.json").read_text()) if (store.root / "timings.json").exists() else {}
-
-    def timed(key, fn):
-        t0 = time.perf_counter()
-        out = fn()
-        timings[key] = time.perf_counter() - t0
-        (store.root / "timings.json").write_text(json.dumps(timings, indent=2))
-        return out
-
-    train, test = load_data(cfg)
-    build = data_checks.build_report(cfg.dataset, cfg.data_dir, data_checks.image_config(cfg.caae_preset))
-    try:
-        data_checks.check_faces(build, cfg.allow_centre_crops, log=log)
-    except data_checks.NoFacesError as e:
-        raise ExperimentError(str(e)) from None
-    log(f"data: {cfg.dataset}, {train.num_subjects} subjects, classes "
-        f"{[EXPRESSIONS[c] for c in train.classes]}, protocol {cfg.protocol}")
-    ccfg = caae_preset(cfg.caae_preset, cfg.caae_epochs)
-    if tuple(train.x.shape[-3:]) != ccfg.image_shape:
-        raise ExperimentError(f"images are {tuple(train.x.shape[-3:])} but the CAAE preset "
-                              f"{ccfg.name!r} expects {ccfg.image_shape}; choose --caae-preset accordingly")
-    from experiments.train_caae import load_or_train
-
+    store, lock, timings, timed = open_run(out_dir, cfg)  # noqa: F841 - lock held until return
+    train, test, build, ccfg = load_checked(cfg, log)
     pool = caae_pool(cfg, ccfg)
     seeds = caae_seeds(cfg)
     runs = {}            # one run function per model: every order and CAAE seed reuses its compilation
     done_now = 0
     datas = {}
-    data_sha = data_checks.arrays_sha256(train, test)
     for caae_seed in seeds:
         tag = seed_tag(cfg, caae_seed)
-        get_caae = lambda: load_or_train(  # noqa: E731
-            ccfg, str(store.root / ("caae" if not tag else f"caae-seed{caae_seed}")), seed=caae_seed, data=pool,
-            progress=progress)
-        # A finished training keeps the time of the run that did it (a resume only restores).
-        params = get_caae() if f"caae{tag}" in timings else timed(f"caae{tag}", get_caae)
-        if store.has(f"features{tag}"):
-            data_checks.check_same_data(store.root, data_sha)
-            feats = store.load(f"features{tag}")
-        else:
-            feats = timed(f"encoding{tag}", lambda: encode_all(params, train, test, pool, cfg.feature_norm))
-            store.save(f"features{tag}", feats)
-            data_checks.record_data(store.root, data_sha)
-        features.save(store.root / f"feature_transform{tag}.json", transform_of(feats), cfg.feature_norm)
-        data = datas[caae_seed] = subject_data(feats, train, test)
-        gdm_cfg, mlp_cfg = model_configs(data)
-        imagine_params = (params, transform_of(feats))
+        data, imagine_params = seed_features(cfg, store, ccfg, pool, train, test, caae_seed, timings, timed,
+                                             progress)
+        datas[caae_seed] = data
+        gdm_cfg, mlp_cfg = model_configs(cfg, data)
 
         todo = units(cfg) if not tag else [(m, "default", tuple(cfg.order)) for m in cfg.models]
         bar = tqdm(todo, desc=f"models (CAAE seed {caae_seed})" if len(seeds) > 1 else "models",
@@ -274,12 +295,10 @@ def run_experiment(cfg: ExperimentConfig, out_dir, *, progress: bool = True, max
                 log(f"stopped after {done_now} unit(s); run again to resume")
                 return None
             if model not in runs:
-                runs[model] = experiment.make_run(model, gdm_cfg, mlp_cfg, imagine_fn=features.imagine_fn,
-                                                  clifer_config=clifer.CLIFERConfig(order=cfg.imagination_order))
+                runs[model] = make_model_run(cfg, model, gdm_cfg, mlp_cfg)
             run = runs[model]
-            key = jax.random.fold_in(jax.random.key(cfg.seed), experiment.MODELS.index(model))
-            preds = timed(f"model:{name}", lambda: experiment.run_subjects(run, key, data, order, imagine_params,
-                                                                           devices=use))
+            preds = timed(f"model:{name}", lambda: run_model(cfg, run, model, data, order, imagine_params,
+                                                             devices=use))
             store.save(name, {k: np.asarray(v) for k, v in preds.items()})
             done_now += 1
 
@@ -354,21 +373,7 @@ def collect(cfg: ExperimentConfig, store: Store, data, train, timings) -> dict:
         if order_name == "default" and "train_acc" in preds:      # MLPs: [S, T] fit per step
             train_acc[model] = np.asarray(preds["train_acc"], np.float64)
 
-    def summary(s: dict) -> dict:
-        res = {}
-        for k in ("exp1_f1", "exp1_acc", "exp2_f1", "exp2_acc"):
-            mean, ci = metrics.mean_ci(s[k], axis=0)
-            res[k] = {"mean": np.asarray(mean).tolist(), "ci95": np.asarray(ci).tolist(),
-                      "per_subject": s[k].tolist()}
-        # Experiment 1 over the whole run: each subject's Exp. 1 F1 averaged over steps
-        per_subject = s["exp1_f1"].mean(axis=1)
-        mean, ci = metrics.mean_ci(per_subject)
-        res["exp1_f1_avg"] = {"mean": mean, "ci95": ci, "per_subject": per_subject.tolist()}
-        for k in ("average_accuracy", "backward_transfer", "forward_transfer"):
-            mean, ci = metrics.mean_ci(s[k], axis=0)
-            res[k] = {"mean": float(mean), "ci95": float(ci)}
-        res["R_mean"] = np.nanmean(s["R"], axis=0).tolist()
-        return res
+    summary = experiment.summarise
 
     for (model, order_name, memory), s in per_unit.items():
         if order_name == "default":
@@ -404,14 +409,8 @@ def collect(cfg: ExperimentConfig, store: Store, data, train, timings) -> dict:
     return out
 
 
-SEED_FIGURES = ("exp1_f1_avg", "exp2_f1_first_step", "exp2_f1_final", "backward_transfer", "forward_transfer")
-
-
-def seed_figures(scores: dict) -> dict[str, np.ndarray]:
-    """Per-subject headline figures [S] of one model/memory's scores (`experiment.score`)."""
-    return {"exp1_f1_avg": scores["exp1_f1"].mean(axis=1), "exp2_f1_first_step": scores["exp2_f1"][:, 0],
-            "exp2_f1_final": scores["exp2_f1"][:, -1], "backward_transfer": scores["backward_transfer"],
-            "forward_transfer": scores["forward_transfer"]}
+SEED_FIGURES = experiment.HEADLINE_FIGURES
+seed_figures = experiment.headline_figures
 
 
 def collect_over_seeds(cfg: ExperimentConfig, store: Store, datas: dict) -> dict:

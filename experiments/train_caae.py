@@ -1,8 +1,8 @@
-"""Train the CAAE (SPEC §6) on the synthetic training pool, or on arrays in a directory.
+"""Train the CAAE (docs/caae.md) on the synthetic training pool, or on arrays in a directory.
 
     python -m experiments.train_caae                       # cpu preset without an accelerator
     python -m experiments.train_caae --preset paper        # the reference architecture
-    python -m experiments.train_caae --evaluate            # + the issue-5 figures
+    python -m experiments.train_caae --evaluate            # + the evaluation figures (docs/caae.md)
 
 Writes the orbax checkpoint (resumed when present) and, into `--out` (default
 `runs/caae_<preset>/`), `caae_grid.png` (held-out faces and their translations into all
@@ -13,9 +13,9 @@ when asked: `--grid docs/images/caae_grid.png --metrics experiments/results/caae
 A dataset directory holds `image.npy` (uint8 [N, H, W, C]) and `expression.npy` (int [N],
 canonical indices of `clifer_jax.classes`).
 
-`load_or_train(config, ckpt_dir, seed=...)` is the entry for the experiment runner: it
-returns the trained `CAAEParams`, training (or finishing an interrupted training) only
-when the checkpoint is missing or incomplete.
+`clifer_jax.caae.pool.load_or_train(config, ckpt_dir, seed=...)` (re-exported here) is
+the entry for the experiment runner: it returns the trained `CAAEParams`, training (or
+finishing an interrupted training) only when the checkpoint is missing or incomplete.
 """
 
 from __future__ import annotations
@@ -28,44 +28,13 @@ import numpy as np
 
 from clifer_jax.caae import config as caae_config
 from clifer_jax.caae.api import CAAEParams, translate
-from clifer_jax.caae.train import data_fingerprint, restore_params, save_json, train
+# The CAAE's training pool and load-or-train live in the library; re-exported here.
+from clifer_jax.caae.pool import (TRAIN_FRAMES, TRAIN_IDENTITIES, load_or_train,  # noqa: F401
+                                  synthetic_pool, train_pool_config)
+from clifer_jax.caae.train import save_json, train
 from clifer_jax.classes import EXPRESSIONS, NUM_CLASSES
 
 DEFAULT_CKPT = "checkpoints/caae_{preset}"
-
-
-# The CAAE's synthetic training pool (SPEC §5: identities disjoint from the evaluation
-# subjects): many identities, each seen briefly — one clip per class of two frames (onset
-# and apex). For the same 9,216 images, 768 identities generalise to unseen faces far
-# better than 48 identities × 4 clips × 8 frames (docs/caae.md).
-TRAIN_IDENTITIES = 768
-TRAIN_FRAMES = 2
-
-
-def train_pool_config(image_size: int, seed: int = 0, identities: int = TRAIN_IDENTITIES,
-                      frames: int = TRAIN_FRAMES, preset: str = "posed"):
-    """`SyntheticConfig` of the CAAE's training pool: `identities` × 6 classes × 1 clip ×
-    `frames` frames of the synthetic `preset` (its "train" pool carries the preset's
-    domain gap; the evaluation pool keeps its own defaults)."""
-    from clifer_jax.data.synthetic import SyntheticConfig
-
-    if identities < 1 or frames < 1:
-        raise ValueError(f"the CAAE pool needs >= 1 identity and frame, got {identities} and {frames}")
-    return SyntheticConfig(image_size=image_size, seed=seed, n_train_identities=identities,
-                           clips_per_class=1, test_clips_per_class=0, frames_per_clip=frames,
-                           preset=preset)
-
-
-def synthetic_pool(config: caae_config.CAAEConfig, pool: str = "train", seed: int = 0,
-                   identities: int = TRAIN_IDENTITIES, frames: int = TRAIN_FRAMES, preset: str = "posed") -> dict:
-    """A synthetic pool of `preset` rendered at the CAAE's image size (docs/data.md): the
-    CAAE's training pool (`train_pool_config`) or the evaluation pool of held-out
-    identities ("eval")."""
-    from clifer_jax.data.synthetic import SyntheticConfig, generate
-
-    if pool != "train":
-        return generate(SyntheticConfig(image_size=config.image_size, seed=seed, preset=preset), pool)
-    return generate(train_pool_config(config.image_size, seed, identities, frames, preset), "train")
 
 
 def relative(path: str) -> str:
@@ -82,35 +51,6 @@ def load_dir(path: str) -> dict:
             raise FileNotFoundError(f"dataset directory {path!r} lacks {name}")
     return {"image": np.load(os.path.join(path, "image.npy")),
             "expression": np.load(os.path.join(path, "expression.npy"))}
-
-
-def load_or_train(
-    config: caae_config.CAAEConfig,
-    ckpt_dir: str,
-    *,
-    seed: int = 0,
-    data: dict | None = None,
-    data_seed: int = 0,
-    progress: bool = True,
-    log=None,
-) -> CAAEParams:
-    """Trained encoder + generator for `config`: from `ckpt_dir` when a finished training
-    is there, otherwise trained (resuming an unfinished one) on `data` (default: the
-    synthetic training pool of `data_seed`, whose identities are disjoint from the
-    evaluation subjects). Raises ValueError when `ckpt_dir` holds a training of another
-    config, seed or dataset (the checkpoint records the data's SHA-256)."""
-    if data is None:
-        data = synthetic_pool(config, "train", data_seed)
-    try:
-        params, meta = restore_params(config, ckpt_dir)
-        if (meta.get("done") and meta.get("seed") == seed
-                and meta.get("data_sha256") == data_fingerprint(config, data["image"], data["expression"])):
-            return params
-    except FileNotFoundError:
-        pass
-    state, _ = train(config, data["image"], data["expression"], seed=seed, ckpt_dir=ckpt_dir,
-                     progress=progress, log=log)
-    return state.inference_params(config)
 
 
 def save_grid(params: CAAEParams, path: str, *, n_faces: int = 6, seed: int = 0, preset: str = "posed") -> None:
@@ -180,7 +120,7 @@ def main(argv=None) -> dict:
     p.add_argument("--grid", default=None, help="translation grid PNG (default <out>/caae_grid.png)")
     p.add_argument("--metrics", default=None, help="metrics JSON (default <out>/caae_<preset>.json)")
     p.add_argument("--vgg-face", default=None, help="vgg_face.mat: enables the identity loss (weight 0.5)")
-    p.add_argument("--evaluate", action="store_true", help="measure the issue-5 figures on held-out identities")
+    p.add_argument("--evaluate", action="store_true", help="measure the evaluation figures (docs/caae.md) on held-out identities")
     p.add_argument("--diagnose", action="store_true",
                    help="where identity is lost: blur, reconstruction, translation, z probe (frames 0, 3, 6)")
     p.add_argument("--no-progress", action="store_true")

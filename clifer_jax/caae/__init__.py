@@ -1,7 +1,7 @@
-"""The CAAE (SPEC §6): encoder E → 50-d z, generator G(z, c), trained adversarially.
+"""The CAAE (docs/caae.md): encoder E → 50-d z, generator G(z, c), trained adversarially.
 
     from clifer_jax.caae import CAAEParams, encode, translate, imagine, cpu, paper
-    from experiments.train_caae import load_or_train
+    from clifer_jax.caae.pool import load_or_train, synthetic_pool
 
 See docs/caae.md for the design, presets, measured figures and the deliberate
 differences from the reference code.

@@ -1,4 +1,4 @@
-"""Inference API of a trained CAAE: `encode`, `translate`, `imagine` (SPEC §1, §6).
+"""Inference API of a trained CAAE: `encode`, `translate`, `imagine` (docs/design.md, docs/caae.md).
 
 `CAAEParams` bundles the config (static) with the encoder and generator parameters, so
 one argument carries everything and the jitted cores recompile only per config.
@@ -45,7 +45,7 @@ def generate_fn(params: CAAEParams, z: jax.Array, c: jax.Array) -> jax.Array:
 
 
 def imagine_fn(params: CAAEParams, z: jax.Array, c: jax.Array) -> jax.Array:
-    """z' = E(G(z, c)) (SPEC §1): z [B, z_dim], c int [B] → z' [B, z_dim]. Traceable."""
+    """z' = E(G(z, c)) (docs/design.md): z [B, z_dim], c int [B] → z' [B, z_dim]. Traceable."""
     return encode_fn(params, generate_fn(params, z, c))
 
 
@@ -157,6 +157,6 @@ def translate(params: CAAEParams, images, c, *, batch_size: int = 256) -> jax.Ar
 
 
 def imagine(params: CAAEParams, z, c, *, batch_size: int = 256) -> jax.Array:
-    """Imagined latents z' = E(G(z, c)) (SPEC §1) of z [N, z_dim] and c (int or int [N]) → [N, z_dim]."""
+    """Imagined latents z' = E(G(z, c)) (docs/design.md) of z [N, z_dim] and c (int or int [N]) → [N, z_dim]."""
     zz = _latents(z, params.config)
     return _chunked("imagine", params, zz, conditions(c, zz.shape[0], params.config.num_classes), batch_size)

@@ -1,4 +1,4 @@
-"""Static configuration of the CAAE (SPEC §6): shapes, widths, loss weights, optimiser.
+"""Static configuration of the CAAE (docs/caae.md): shapes, widths, loss weights, optimiser.
 
 `CAAEConfig` is a frozen (hashable) dataclass so it can be a static argument of
 `jax.jit`. Two presets:
@@ -28,7 +28,7 @@ class CAAEConfig:
 
     Shapes: images are [image_size, image_size, channels]; z has `z_dim` entries in [-1, 1].
     The condition (one of `num_classes` expressions) is one-hot mapped to ±1 and tiled
-    `cond_tile` times (SPEC §6: "to about z's size"; 6 × 8 = 48 for z = 50).
+    `cond_tile` times (docs/caae.md: "to about z's size"; 6 × 8 = 48 for z = 50).
     """
 
     name: str = "cpu"
@@ -52,7 +52,7 @@ class CAAEConfig:
     # space-to-depth rearrangement (caae/layers.py): same parameters, same function,
     # several times faster on XLA:CPU.
     s2d_convs: bool = True
-    # ---- losses (SPEC §6) -------------------------------------------------------------
+    # ---- losses (docs/caae.md) -------------------------------------------------------------
     l1_weight: float = 1.0
     tv_weight: float = 0.000085
     adv_z_weight: float = 0.01  # E against D_z
@@ -71,7 +71,7 @@ class CAAEConfig:
     # region). 0 disables either.
     latent_class_weight: float = 0.05
     imagine_class_weight: float = 0.03
-    identity_weight: float = 0.0  # VGG-Face perceptual loss (SPEC §6: 0.5 when enabled)
+    identity_weight: float = 0.0  # VGG-Face perceptual loss (docs/caae.md: 0.5 when enabled)
     # Deliberate additions against the translations' texture and identity drift
     # (docs/caae.md): a StarGAN-style cycle term L1(G(E(G(z, c')), y), x) — translate to
     # the random c', re-encode, translate back, compare with the input (0 disables it) —
@@ -137,7 +137,7 @@ class CAAEConfig:
 
 
 def paper() -> CAAEConfig:
-    """The reference architecture of SPEC §6 (96×96×3, z = 50)."""
+    """The reference architecture of docs/caae.md (96×96×3, z = 50)."""
     return CAAEConfig(
         name="paper",
         image_size=96,
@@ -167,11 +167,19 @@ def default_preset() -> CAAEConfig:
     return paper() if jax.default_backend() != "cpu" else cpu()
 
 
-PRESETS = {"paper": paper, "cpu": cpu}
+def tiny() -> CAAEConfig:
+    """A few-second model for tests and smoke runs (`cpu()` with very narrow layers, one epoch)."""
+    return cpu().replace(name="tiny", enc_features=(4, 8, 8, 8), enc_dense=32,
+                         gen_features=(8, 8, 8, 4), gen_dense_features=8,
+                         dz_features=(8, 8, 8), dimg_features=(4, 8, 8, 8),
+                         dimg_dense=16, batch_size=16, epochs=1)
+
+
+PRESETS = {"paper": paper, "cpu": cpu, "tiny": tiny}
 
 
 def preset(name: str) -> CAAEConfig:
-    """A preset by name ('paper' or 'cpu')."""
+    """A preset by name ('paper', 'cpu' or 'tiny')."""
     try:
         return PRESETS[name]()
     except KeyError:

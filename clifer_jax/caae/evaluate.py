@@ -1,4 +1,4 @@
-"""Checks of a trained CAAE against the ground truth the synthetic renderer draws (issue 5).
+"""Checks of a trained CAAE against the ground truth the synthetic renderer draws (docs/caae.md).
 
 On held-out identities (the synthetic "eval" pool, disjoint from the CAAE's training pool):
 

@@ -1,4 +1,4 @@
-"""Loss terms of the CAAE (SPEC §6). All are pure functions of arrays; images are NHWC.
+"""Loss terms of the CAAE (docs/caae.md). All are pure functions of arrays; images are NHWC.
 
 * `l1_loss`: mean |x − y| (Zhang et al. 2017: `reduce_mean(abs(x − G))`).
 * `total_variation`: Zhang's form, (½Σ(∂_y x)²/H + ½Σ(∂_x x)²/W) / B.

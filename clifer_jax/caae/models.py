@@ -1,4 +1,4 @@
-"""The four networks of the CAAE (SPEC §6), as Flax linen modules sized by `CAAEConfig`.
+"""The four networks of the CAAE (docs/caae.md), as Flax linen modules sized by `CAAEConfig`.
 
 Images are float32 in [-1, 1], NHWC. Conditions are integer expression indices
 (`clifer_jax.classes`), turned into a ±1 one-hot tiled `cond_tile` times.

@@ -1,4 +1,4 @@
-"""Training of the CAAE (SPEC §6): a two-optimiser TrainState, a jitted alternating step,
+"""Training of the CAAE (docs/caae.md): a two-optimiser TrainState, a jitted alternating step,
 and an epoch loop with a progress bar, per-epoch metrics and orbax checkpoints.
 
 Determinism and exact resume: the batch order of epoch e is a permutation drawn from
@@ -52,7 +52,7 @@ class CAAEState(struct.PyTreeNode):
     @classmethod
     def create(cls, config: CAAEConfig, key: jax.Array, total_steps: int) -> "CAAEState":
         """Fresh state; both optimisers are Adam(lr, β₁) with lr decaying linearly to 0
-        over `total_steps` E/G updates (SPEC §6)."""
+        over `total_steps` E/G updates (docs/caae.md)."""
         v = init_variables(config, key)
         ae_params = {"encoder": v["encoder"], "generator": v["generator"], "zhead": v["zhead"]}
         d_params = {"dz": v["dz"]["params"], "dimg": v["dimg"]["params"]}

@@ -1,4 +1,4 @@
-"""VGG-Face (Parkhi et al. 2015) in Flax, for the identity-preserving loss (SPEC §6).
+"""VGG-Face (Parkhi et al. 2015) in Flax, for the identity-preserving loss (docs/caae.md).
 
 Weights load from the official MatConvNet file `vgg_face.mat` (robots.ox.ac.uk) with
 `scipy.io.loadmat`; nothing downloads. The file's structure: a struct `net` with a
@@ -121,7 +121,7 @@ def load_vgg_face_mat(path: str | os.PathLike) -> VGGFaceWeights:
 def features(weights: VGGFaceWeights, images: jax.Array) -> tuple[jax.Array, ...]:
     """VGG-Face feature maps of images [B, H, W, C] in [-1, 1] (C = 1 is repeated to RGB).
 
-    Images are taken as RGB (SPEC §6: the reference fed BGR; here the order is right),
+    Images are taken as RGB (docs/caae.md: the reference fed BGR; here the order is right),
     scaled to 0–255 and mean-subtracted. Returns the five maps of `FEATURE_LAYERS`.
     """
     if images.shape[-1] == 1:

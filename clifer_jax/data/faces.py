@@ -1,4 +1,4 @@
-"""Face cropping for the real datasets (SPEC §5): largest detected face, else a centre crop.
+"""Face cropping for the real datasets (docs/data.md): largest detected face, else a centre crop.
 
 The detector is OpenCV's frontal-face Haar cascade, which ships inside the
 ``opencv-python-headless`` 4.x wheel (OpenCV 5 dropped the cascades). Any callable with

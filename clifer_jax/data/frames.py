@@ -1,9 +1,9 @@
 """Frame sampling of the reference code and pre-extracted frame folders (MMI, BAUM-1s).
 
-Layout of a frames dataset (SPEC §5): ``<root>/<subject>/<Class>/<video>/<frames>``, frames
+Layout of a frames dataset (docs/data.md): ``<root>/<subject>/<Class>/<video>/<frames>``, frames
 being image files whose names sort in time order (natural sort: ``f2`` before ``f10``).
 
-Sampling (SPEC §5, the reference's loader): windows of ``window`` frames (half the frame
+Sampling (docs/data.md, the reference's loader): windows of ``window`` frames (half the frame
 rate, 15); the partial last window is dropped.
 
 * ``"ravdess"``: the last two frames of every window except the first and the last;

@@ -1,4 +1,4 @@
-"""RAVDESS video files: names, archives and folders, decoding and frame sampling (SPEC §5).
+"""RAVDESS video files: names, archives and folders, decoding and frame sampling (docs/data.md).
 
 RAVDESS (Livingstone & Russo 2018) is free for non-commercial use and must be downloaded
 by the user (https://zenodo.org/record/1188976): the ``Video_Speech_Actor_NN.zip``

@@ -1,4 +1,4 @@
-"""Procedural grayscale face renderer driven by identity, action units and nuisance (SPEC §5).
+"""Procedural grayscale face renderer driven by identity, action units and nuisance (docs/data.md).
 
 The drawing kernel is one jitted JAX function over a flat batch of B images: every step is
 an elementwise operation on ``[B, H, W]`` arrays, which XLA fuses, so one call renders

@@ -49,7 +49,7 @@ def _proto(**aus: float) -> np.ndarray:
     return v
 
 
-# SPEC §5 prototypes, rows in canonical class order (clifer_jax.classes.EXPRESSIONS).
+# docs/data.md prototypes, rows in canonical class order (clifer_jax.classes.EXPRESSIONS).
 # AU25 (lips part) is not among the 11 AUs; a little AU26 stands in for it in Happiness.
 _BY_NAME = {
     "Anger": _proto(AU4=1.0, AU5=0.7, AU7=1.0, AU23=1.0),

@@ -78,7 +78,7 @@ class _Builder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
 
 class SyntheticFer(_Builder, skip_registration=True):
-    """Procedural synthetic FER (SPEC §5): evaluation subjects or the CAAE training pool."""
+    """Procedural synthetic FER (docs/data.md): evaluation subjects or the CAAE training pool."""
 
     VERSION = tfds.core.Version("2.0.0")
     RELEASE_NOTES = {"1.0.0": "First release.",

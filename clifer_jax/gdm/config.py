@@ -1,11 +1,31 @@
-"""Static configuration of the Growing Dual Memory (SPEC §3)."""
+"""Configuration of the Growing Dual Memory (docs/design.md): static settings and traced params."""
 
 from __future__ import annotations
 
 import dataclasses
 import numbers
 
+from flax import struct
+
 from clifer_jax.gwr.config import GWRConfig, episodic_config, semantic_config
+from clifer_jax.gwr.params import GWRParams, check_params
+
+
+@struct.dataclass
+class GDMParams:
+    """The traced numbers of both memories (docs/gwr.md, "Settings and params"). The GDM's
+    own settings (mini-batch size, epochs, replay epochs) set shapes or loop lengths and
+    stay static in `GDMConfig`."""
+
+    episodic: GWRParams
+    semantic: GWRParams
+
+
+def check_gdm_params(params, name: str = "params") -> None:
+    if not isinstance(params, GDMParams):
+        raise TypeError(f"{name} must be a GDMParams (GDMConfig.params()), got {type(params).__name__}")
+    check_params(params.episodic, f"{name}.episodic")
+    check_params(params.semantic, f"{name}.semantic")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,14 +83,34 @@ class GDMConfig:
         """2K + 1 samples per replayed trajectory (K: episodic context depth)."""
         return 2 * self.episodic.context + 1
 
+    def params(self) -> GDMParams:
+        """Both memories' traced numbers at this config's values."""
+        return GDMParams(episodic=self.episodic.params(), semantic=self.semantic.params())
+
     def replace(self, **changes) -> "GDMConfig":
         return dataclasses.replace(self, **changes)
 
 
 def reference_config(dim: int = 50, episodic_capacity: int = 512, semantic_capacity: int | None = None,
                      *, num_classes: int = 6, replay: bool = False, context: int = 0,
+                     episodic: dict | None = None, semantic: dict | None = None,
                      **overrides) -> GDMConfig:
-    """The reference hyperparameters of SPEC §2-§3 with the given capacities."""
+    """The reference hyperparameters (docs/design.md) with the given capacities.
+
+    episodic / semantic: `GWRConfig` fields to change in one memory, e.g.
+    `episodic={"activity_threshold": 0.3}`; other keywords are `GDMConfig` fields. A memory
+    field given directly (`activity_threshold=0.3`) is refused, naming both ways.
+    """
+    gwr_fields = {f.name for f in dataclasses.fields(GWRConfig)}
+    gdm_fields = {f.name for f in dataclasses.fields(GDMConfig)}
+    for k in overrides:
+        if k in gwr_fields:
+            raise TypeError(f"reference_config: {k} is a setting of each memory; pass "
+                            f"episodic={{{k!r}: ...}} and/or semantic={{{k!r}: ...}}")
+        if k not in gdm_fields:
+            raise TypeError(f"reference_config: unknown setting {k!r}; GDMConfig fields are "
+                            f"{sorted(gdm_fields - {'episodic', 'semantic'})}, memory fields go in "
+                            f"episodic={{...}} / semantic={{...}}")
     # numpy integers (e.g. from array shapes) are accepted as ints
     dim, episodic_capacity, num_classes, context = (
         int(v) if isinstance(v, numbers.Integral) and not isinstance(v, bool) else v
@@ -78,9 +118,14 @@ def reference_config(dim: int = 50, episodic_capacity: int = 512, semantic_capac
     if isinstance(semantic_capacity, numbers.Integral):
         semantic_capacity = int(semantic_capacity)
     semantic_capacity = semantic_capacity or max(2, episodic_capacity // 2)
+    memory = {"num_classes": num_classes, "context": context}
+    for name, extra in (("episodic", episodic), ("semantic", semantic)):
+        bad = set(extra or {}) - gwr_fields
+        if bad:
+            raise TypeError(f"reference_config: {name} has unknown GWRConfig fields {sorted(bad)}")
     return GDMConfig(
-        episodic=episodic_config(dim, episodic_capacity, num_classes=num_classes, context=context),
-        semantic=semantic_config(dim, semantic_capacity, num_classes=num_classes, context=context),
+        episodic=episodic_config(dim, episodic_capacity, **{**memory, **(episodic or {})}),
+        semantic=semantic_config(dim, semantic_capacity, **{**memory, **(semantic or {})}),
         replay=replay,
         **overrides,
     )

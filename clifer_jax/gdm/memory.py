@@ -1,4 +1,4 @@
-"""The Growing Dual Memory: episodic + semantic Gamma-GWR, one class step at a time (SPEC §3).
+"""The Growing Dual Memory: episodic + semantic Gamma-GWR, one class step at a time (docs/design.md).
 
 All functions are pure and jit-compiled with static shapes: a class step's data
 arrives padded to a fixed length L with a validity mask, so one compiled
@@ -14,7 +14,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from clifer_jax import gwr
-from clifer_jax.gdm.config import GDMConfig
+from clifer_jax.gdm.config import GDMConfig, GDMParams
 from clifer_jax.gdm.replay import PseudoSamples, pseudo_samples
 from clifer_jax.gwr.state import GWRState
 
@@ -41,13 +41,25 @@ def _heads(y: jax.Array, heads: int) -> jax.Array:
     return jnp.repeat(y[..., None], heads, axis=-1).astype(jnp.int32)
 
 
-def init_unchecked(config: GDMConfig, x: jax.Array, y: jax.Array, mask: jax.Array) -> GDMState:
-    """Both memories start from the first two valid samples of x [L, D], y [L], mask [L]."""
+def _ep(params):
+    return None if params is None else params.episodic
+
+
+def _se(params):
+    return None if params is None else params.semantic
+
+
+def init_unchecked(config: GDMConfig, x: jax.Array, y: jax.Array, mask: jax.Array,
+                   params: GDMParams | None = None) -> GDMState:
+    """Both memories start from the first two valid samples of x [L, D], y [L], mask [L].
+    params (here and below): the memories' traced numbers (None: the config's values)."""
     first = jnp.nonzero(mask, size=2, fill_value=0)[0]
     x2, y2 = x[first], y[first]
     return GDMState(
-        episodic=gwr.init_unchecked(config.episodic, x2, _heads(y2, config.episodic.num_heads)),
-        semantic=gwr.init_unchecked(config.semantic, x2, _heads(y2, config.semantic.num_heads)),
+        episodic=gwr.init_unchecked(config.episodic, x2, _heads(y2, config.episodic.num_heads),
+                                    _ep(params)),
+        semantic=gwr.init_unchecked(config.semantic, x2, _heads(y2, config.semantic.num_heads),
+                                    _se(params)),
         samples_seen=jnp.array(0, jnp.int32),
         steps=jnp.array(0, jnp.int32),
     )
@@ -69,15 +81,16 @@ def _set_limits(config: GDMConfig, state: GDMState, n_new: jax.Array) -> GDMStat
 
 
 def _train_both(config: GDMConfig, ep: GWRState, se: GWRState, x_ep, y_ep, x_se, y_se, valid,
-                epochs: int):
+                epochs: int, params: GDMParams | None = None):
     ep = gwr.train_unchecked(config.episodic, ep, x_ep, _heads(y_ep, config.episodic.num_heads),
-                             valid, epochs=epochs)
+                             valid, epochs=epochs, params=_ep(params))
     se = gwr.train_unchecked(config.semantic, se, x_se, _heads(y_se, config.semantic.num_heads),
-                             valid, epochs=epochs)
+                             valid, epochs=epochs, params=_se(params))
     return ep, se
 
 
-def replay(config: GDMConfig, ep: GWRState, se: GWRState, pseudo: PseudoSamples):
+def replay(config: GDMConfig, ep: GWRState, se: GWRState, pseudo: PseudoSamples,
+           params: GDMParams | None = None):
     """Train both memories on every valid trajectory, one training call per trajectory,
     in the order of `pseudo` (`pseudo_samples` gives the nodes' creation order, the
     reference's).
@@ -92,7 +105,8 @@ def replay(config: GDMConfig, ep: GWRState, se: GWRState, pseudo: PseudoSamples)
 
     def body(carry):
         i, ep, se = carry
-        ep, se = _train_both(config, ep, se, xs[i], ys[i], xs[i], ys[i], valid, config.replay_epochs)
+        ep, se = _train_both(config, ep, se, xs[i], ys[i], xs[i], ys[i], valid, config.replay_epochs,
+                             params)
         return i + 1, ep, se
 
     _, ep, se = jax.lax.while_loop(lambda c: c[0] < count, body, (jnp.array(0, jnp.int32), ep, se))
@@ -100,11 +114,11 @@ def replay(config: GDMConfig, ep: GWRState, se: GWRState, pseudo: PseudoSamples)
 
 
 def learn_class_unchecked(config: GDMConfig, state: GDMState, x: jax.Array, y: jax.Array,
-                          mask: jax.Array) -> GDMState:
+                          mask: jax.Array, params: GDMParams | None = None) -> GDMState:
     """One class step: x [L, D], y [L], mask [L].
 
     The valid samples, in order, are cut into mini-batches; each trains the episodic memory, then
-    the semantic memory on the episodic BMUs' weights and labels (SPEC §3), then,
+    the semantic memory on the episodic BMUs' weights and labels (docs/design.md), then,
     with replay on, both memories on the previous mini-batch's pseudo-samples."""
     bs = config.batch_size
     # Valid samples first, in their order, so mini-batches never straddle padding.
@@ -128,14 +142,14 @@ def learn_class_unchecked(config: GDMConfig, state: GDMState, x: jax.Array, y: j
         ep, se, pseudo = carry
         xs, ys, ms = batch
         ep = gwr.train_unchecked(config.episodic, ep, xs, _heads(ys, config.episodic.num_heads), ms,
-                                 epochs=config.epochs)
-        bmu = gwr.predict_unchecked(config.episodic, ep, xs)
+                                 epochs=config.epochs, params=_ep(params))
+        bmu = gwr.predict_unchecked(config.episodic, ep, xs, _ep(params))
         se = gwr.train_unchecked(config.semantic, se, bmu.weights[:, 0],
                                  _heads(bmu.labels[:, 0], config.semantic.num_heads), ms,
-                                 epochs=config.epochs)
+                                 epochs=config.epochs, params=_se(params))
         if config.replay:
             any_valid = jnp.any(ms)          # an all-padding mini-batch replays nothing
-            ep, se = replay(config, ep, se, pseudo.replace(valid=pseudo.valid & any_valid))
+            ep, se = replay(config, ep, se, pseudo.replace(valid=pseudo.valid & any_valid), params)
             fresh = pseudo_samples(ep, t_len)
             pseudo = jax.tree.map(lambda a, b: jnp.where(any_valid, a, b), fresh, pseudo)
         return (ep, se, pseudo), None
@@ -145,18 +159,20 @@ def learn_class_unchecked(config: GDMConfig, state: GDMState, x: jax.Array, y: j
 
 
 def learn_extra_unchecked(config: GDMConfig, state: GDMState, x: jax.Array, y: jax.Array,
-                          mask: jax.Array, epochs: int | None = None) -> GDMState:
+                          mask: jax.Array, epochs: int | None = None,
+                          params: GDMParams | None = None) -> GDMState:
     """Train both memories on an extra labelled set x [M, D], y [M], mask [M] in one call
-    each (CLIFER's imagination step uses this; SPEC §3)."""
+    each (CLIFER's imagination step uses this; docs/design.md)."""
     ep, se = _train_both(config, state.episodic, state.semantic, x, y, x, y, mask.astype(bool),
-                         epochs or config.extra_epochs)
+                         epochs or config.extra_epochs, params)
     return state.replace(episodic=ep, semantic=se)
 
 
-def predict_unchecked(config: GDMConfig, state: GDMState, x: jax.Array) -> GDMPrediction:
+def predict_unchecked(config: GDMConfig, state: GDMState, x: jax.Array,
+                      params: GDMParams | None = None) -> GDMPrediction:
     """Both memories on raw features x [B, D]."""
-    return GDMPrediction(episodic=gwr.predict_unchecked(config.episodic, state.episodic, x),
-                         semantic=gwr.predict_unchecked(config.semantic, state.semantic, x))
+    return GDMPrediction(episodic=gwr.predict_unchecked(config.episodic, state.episodic, x, _ep(params)),
+                         semantic=gwr.predict_unchecked(config.semantic, state.semantic, x, _se(params)))
 
 
 def state_bytes(config: GDMConfig, subjects: int = 1) -> int:

@@ -1,4 +1,4 @@
-"""Pseudo-rehearsal: trajectories of episodic nodes along temporal links (SPEC §3)."""
+"""Pseudo-rehearsal: trajectories of episodic nodes along temporal links (docs/design.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Static hyperparameters of one Gamma-GWR memory (SPEC §2)."""
+"""Static hyperparameters of one Gamma-GWR memory (docs/gwr.md)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ class GWRConfig:
     """Shapes and hyperparameters of a Gamma-GWR network.
 
     Frozen and hashable: pass it as a static argument to jitted functions.
-    Defaults are the episodic memory of the reference configuration (SPEC §2).
+    Defaults are the episodic memory of the reference configuration (docs/gwr.md).
 
     Attributes:
       dim: feature size D of an input sample.
@@ -132,16 +132,22 @@ class GWRConfig:
         return jnp.dtype(self.dtype)
 
     def context_weights(self) -> np.ndarray:
-        """α_k = e^{-k} / Σ_i e^{-i}, k = 0..K (SPEC §2 step 2)."""
+        """α_k = e^{-k} / Σ_i e^{-i}, k = 0..K (docs/gwr.md, step 2)."""
         a = np.exp(-np.arange(self.depth, dtype=np.float64))
         return (a / a.sum()).astype(self.dtype)
+
+    def params(self):
+        """The traced numbers of this config (its field values) as a `GWRParams`."""
+        from clifer_jax.gwr.params import FIELDS, make_params
+
+        return make_params(self.dtype, **{k: getattr(self, k) for k in FIELDS})
 
     def replace(self, **changes) -> "GWRConfig":
         return dataclasses.replace(self, **changes)
 
 
 def episodic_config(dim: int, capacity: int, max_nodes: int | None = None, **overrides) -> GWRConfig:
-    """The reference episodic memory (SPEC §2): fast, unregulated, two label heads."""
+    """The reference episodic memory (docs/gwr.md): fast, unregulated, two label heads."""
     base = dict(
         activity_threshold=0.4, habituation_threshold=0.5, eps_b=0.2, eps_n=0.001,
         max_age=1000, regulated=False, num_heads=2,
@@ -151,7 +157,7 @@ def episodic_config(dim: int, capacity: int, max_nodes: int | None = None, **ove
 
 
 def semantic_config(dim: int, capacity: int, max_nodes: int | None = None, **overrides) -> GWRConfig:
-    """The reference semantic memory (SPEC §2): slow, regulated, one label head."""
+    """The reference semantic memory (docs/gwr.md): slow, regulated, one label head."""
     base = dict(
         activity_threshold=0.2, habituation_threshold=0.2, eps_b=0.02, eps_n=0.001,
         max_age=2000, regulated=True, mod_rate=0.01, num_heads=1,

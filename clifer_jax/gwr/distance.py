@@ -1,4 +1,4 @@
-"""Context descriptors and node distances (SPEC §2 steps 1-2)."""
+"""Context descriptors and node distances (docs/gwr.md, steps 1–2)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ import jax.numpy as jnp
 from clifer_jax.gwr.config import GWRConfig
 
 
-def context(config: GWRConfig, x: jax.Array, prev_weights: jax.Array) -> jax.Array:
-    """g_0 = x; g_k = β·prev_k + (1-β)·prev_{k-1}, k >= 1. x [D], prev [K+1, D] -> [K+1, D]."""
+def context(config: GWRConfig, x: jax.Array, prev_weights: jax.Array, beta=None) -> jax.Array:
+    """g_0 = x; g_k = β·prev_k + (1-β)·prev_{k-1}, k >= 1. x [D], prev [K+1, D] -> [K+1, D].
+    beta: a traced β (None: config.beta)."""
     x = x.astype(config.jnp_dtype)[None]
     if config.context == 0:
         return x
-    b = config.beta
+    b = config.beta if beta is None else beta
     g_ctx = b * prev_weights[1:] + (1.0 - b) * prev_weights[:-1]
     return jnp.concatenate([x, g_ctx], axis=0)
 
@@ -23,7 +24,7 @@ def distances(config: GWRConfig, weights: jax.Array, sq_norms: jax.Array, active
     """Distance from g [K+1, D] to every node; +inf on inactive slots. -> [N].
 
     The "clifer" distance Σ_k α_k ‖g_k − w_{j,k}‖ uses a matmul with the cached
-    squared norms (one large op instead of an N×D subtract-square-reduce; SPEC §7).
+    squared norms (one large op instead of an N×D subtract-square-reduce; docs/gwr.md, "Where the time goes").
     The "gdm" distance ‖Σ_k α_k (g_k − w_{j,k})‖ is the same with K = 0.
     """
     alpha = jnp.asarray(config.context_weights())

@@ -1,4 +1,4 @@
-"""Training calls: epochs of `lax.scan` over samples, edge pruning, node removal (SPEC §2 step 10)."""
+"""Training calls: epochs of `lax.scan` over samples, edge pruning, node removal (docs/gwr.md, step 10)."""
 
 from __future__ import annotations
 
@@ -11,19 +11,21 @@ import numpy as np
 
 from clifer_jax.gwr import checks
 from clifer_jax.gwr.config import GWRConfig
+from clifer_jax.gwr.params import GWRParams, check_params
 from clifer_jax.gwr.state import GWRState, creation_order
 from clifer_jax.gwr.step import step
 
 
-def live_edges(config: GWRConfig, state: GWRState) -> jax.Array:
+def live_edges(config: GWRConfig, state: GWRState, params: GWRParams | None = None) -> jax.Array:
     """[N, N] bool: the edges that exist, with lazily pruned ones removed (one N×N pass)."""
-    return state.edges & ((state.pruned_at - state.edge_birth) <= config.max_age)
+    max_age = config.max_age if params is None else params.max_age
+    return state.edges & ((state.pruned_at - state.edge_birth) <= max_age)
 
 
-def prune_old_edges(config: GWRConfig, state: GWRState) -> GWRState:
+def prune_old_edges(config: GWRConfig, state: GWRState, params: GWRParams | None = None) -> GWRState:
     """Remove edges older than max_age (age = t − birth) from the N×N array. One N×N pass."""
     state = state.replace(pruned_at=state.t)
-    return state.replace(edges=live_edges(config, state))
+    return state.replace(edges=live_edges(config, state, params))
 
 
 def mark_pruned(state: GWRState) -> GWRState:
@@ -61,21 +63,23 @@ def remove_isolated_nodes(config: GWRConfig, state: GWRState) -> GWRState:
 
 
 def start_call(state: GWRState) -> GWRState:
-    """No previous BMU at the start of a training call: zero context (SPEC §2)."""
+    """No previous BMU at the start of a training call: zero context (docs/gwr.md)."""
     return state.replace(prev_bmu=jnp.full_like(state.prev_bmu, -1),
                          prev_weights=jnp.zeros_like(state.prev_weights))
 
 
 @functools.partial(jax.jit, static_argnames=("config", "epochs", "remove_isolated"))
 def train_unchecked(config: GWRConfig, state: GWRState, xs: jax.Array, ys: jax.Array,
-                    valid: jax.Array, epochs: int = 1, remove_isolated: bool = True) -> GWRState:
-    """`epochs` in-order passes over xs [T, D], ys [T, H], valid [T]. Pure; no validation."""
+                    valid: jax.Array, epochs: int = 1, remove_isolated: bool = True,
+                    params: GWRParams | None = None) -> GWRState:
+    """`epochs` in-order passes over xs [T, D], ys [T, H], valid [T]. Pure; no validation.
+    params: traced numbers (None: the config's values)."""
     ys = ys.astype(jnp.int32)
     valid = valid.astype(bool)
 
     def sample(st, inp):
         x, y, v = inp
-        return step(config, st, x, y, v), None
+        return step(config, st, x, y, v, params), None
 
     def epoch(st, _):
         st, _ = jax.lax.scan(sample, st, (xs, ys, valid))
@@ -84,12 +88,12 @@ def train_unchecked(config: GWRConfig, state: GWRState, xs: jax.Array, ys: jax.A
     state = start_call(state)
     state, _ = jax.lax.scan(epoch, state, None, length=epochs)
     # One N×N pass per call, not per epoch: the last epoch's pruning, made physical.
-    state = prune_old_edges(config, state)
+    state = prune_old_edges(config, state, params)
     return remove_isolated_nodes(config, state) if remove_isolated else state
 
 
 def train(config: GWRConfig, state: GWRState, xs, ys=None, valid=None, *, epochs: int = 1,
-          remove_isolated: bool = True) -> GWRState:
+          remove_isolated: bool = True, params: GWRParams | None = None) -> GWRState:
     """Train one network (or a vmapped batch) on a sequence of samples.
 
     Args:
@@ -100,18 +104,21 @@ def train(config: GWRConfig, state: GWRState, xs, ys=None, valid=None, *, epochs
       valid: [T] bool; an invalid (padding) step leaves the state unchanged.
       epochs: passes over the samples; old edges are pruned after each.
       remove_isolated: deactivate nodes left without edges at the end.
+      params: the traced numbers (`GWRParams`; None: `config.params()`).
 
     Composes under jit/vmap: values are checked only when concrete. When called
     eagerly, warns if insertions were refused because the network was full.
     """
     checks.check_state(config, state)
+    if params is not None:
+        check_params(params)
     lead = checks.check_samples(config, xs)
     if len(lead) != 1:
         raise ValueError(f"train takes one sequence xs [T, D]; got shape {np.shape(xs)} "
                          f"(use jax.vmap over networks for a batch)")
     ys, valid = check_train_inputs(config, lead, ys, valid, epochs)
     new = train_unchecked(config, state, jnp.asarray(xs), ys, valid,
-                          epochs=epochs, remove_isolated=remove_isolated)
+                          epochs=epochs, remove_isolated=remove_isolated, params=params)
     warn_refused(state, new)
     return new
 

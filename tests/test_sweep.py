@@ -1,0 +1,95 @@
+"""`clifer_jax.sweep`: a grid of traced settings in one compiled call. A grid point equals
+the single run with that setting, and a sweep of 8 values compiles once (docs/design.md)."""
+
+import numpy as np
+import pytest
+
+import jax
+import jax.numpy as jnp
+
+from clifer_jax import experiment, gdm, sweep
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*memory full")
+
+S, C, L, LT, D = 2, 3, 6, 3, 5
+ORDER = (2, 0, 1)
+
+
+def make_data(seed=0) -> experiment.SubjectData:
+    rng = np.random.default_rng(seed)
+    e = np.zeros((C, D)); e[np.arange(C), np.arange(C)] = 1.5
+    x = (e[None, :, None] + 0.3 * rng.standard_normal((S, C, L, D))).astype(np.float32)
+    xt = (e[None, :, None] + 0.3 * rng.standard_normal((S, C, LT, D))).astype(np.float32)
+    y = np.broadcast_to(np.arange(C)[None, :, None], (S, C, L)).astype(np.int32)
+    yt = np.broadcast_to(np.arange(C)[None, :, None], (S, C, LT)).astype(np.int32)
+    mask = np.ones((S, C, L), bool)
+    mask[:, :, -1] = False
+    x[~mask] = 0.0
+    return experiment.SubjectData(x=x, y=y, mask=mask, x_test=xt, y_test=yt,
+                                  mask_test=np.ones((S, C, LT), bool))
+
+
+CFG = gdm.reference_config(dim=D, episodic_capacity=C * L, num_classes=C).replace(epochs=2, batch_size=3)
+
+
+def with_a_t(a):
+    p = CFG.params()
+    return p.replace(episodic=p.episodic.replace(activity_threshold=jnp.float32(a)))
+
+
+def test_grid_point_equals_single_run():
+    data = make_data()
+    run = experiment.make_run("gdm_replay", CFG)
+    key = experiment.model_key(0, "gdm_replay")
+    values = [0.3, 0.9]
+    params = sweep.stack([with_a_t(a) for a in values])
+    orders = np.stack([ORDER, (0, 1, 2)])
+    out = sweep.run_grid(run, sweep.point_keys(key, 2, S), data, orders, None, params)
+    for i, (a, order) in enumerate(zip(values, orders)):
+        single = experiment.run_subjects(run, key, data, order, params=with_a_t(a))
+        for memory in ("episodic", "semantic"):
+            np.testing.assert_array_equal(out[memory][i], single[memory])
+    # the two settings differ (a grid that ignored its params would pass the loop above)
+    assert not np.array_equal(out["episodic"][0], out["episodic"][1])
+
+
+def test_sweep_of_eight_values_compiles_once():
+    data = make_data(1)
+    base = experiment.make_run("gdm", CFG)
+    traces = []
+
+    def run(*args):
+        traces.append(1)                  # Python runs once per trace
+        return base(*args)
+
+    values = np.linspace(0.2, 0.9, 8)
+    params = sweep.stack([with_a_t(a) for a in values])
+    key = experiment.model_key(0, "gdm")
+    orders = np.tile(np.asarray(ORDER), (8, 1))
+    out = sweep.run_grid(run, sweep.point_keys(key, 8, S), data, orders, None, params)
+    assert len(traces) == 1
+    assert out["episodic"].shape == (8, S, C, C, LT)
+    sweep.run_grid(run, sweep.point_keys(key, 8, S), data, orders, None,
+                   sweep.stack([with_a_t(a) for a in values[::-1]]))
+    assert len(traces) == 1               # new values, same compilation
+
+
+def test_grid_and_errors():
+    assert sweep.grid({"a": [1, 2], "b": [3]}) == [{"a": 1, "b": 3}, {"a": 2, "b": 3}]
+    with pytest.raises(ValueError, match="no values"):
+        sweep.grid({"a": []})
+    data = make_data()
+    run = experiment.make_run("gdm", CFG)
+    with pytest.raises(ValueError, match="leading grid axis"):
+        sweep.run_grid(run, sweep.point_keys(jax.random.key(0), 2, S), data, np.stack([ORDER] * 2), None,
+                       sweep.stack([with_a_t(0.3)] * 3))
+
+
+def test_model_keys_are_stable():
+    """A model's key depends on its registry id only (adding a model changes no other key)."""
+    assert [experiment.REGISTRY[m].key_id for m in experiment.MODELS] == [0, 1, 2, 3, 4]
+    k = experiment.model_key(7, "gdm_replay")
+    assert jnp.array_equal(jax.random.key_data(k),
+                           jax.random.key_data(jax.random.fold_in(jax.random.key(7), 3)))
+    with pytest.raises(ValueError, match="unknown model"):
+        experiment.model_key(0, "gdm++")
