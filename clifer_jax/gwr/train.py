@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from clifer_jax.gwr import checks
+from clifer_jax.gwr import blocks, checks
 from clifer_jax.gwr.config import GWRConfig
 from clifer_jax.gwr.state import GWRState, creation_order
 from clifer_jax.gwr.step import step
@@ -89,8 +89,8 @@ def train_unchecked(config: GWRConfig, state: GWRState, xs: jax.Array, ys: jax.A
 
 
 def train(config: GWRConfig, state: GWRState, xs, ys=None, valid=None, *, epochs: int = 1,
-          remove_isolated: bool = True) -> GWRState:
-    """Train one network (or a vmapped batch) on a sequence of samples.
+          remove_isolated: bool = True, donate: bool = False) -> GWRState:
+    """Train one network on a sequence of samples.
 
     Args:
       config: static hyperparameters.
@@ -100,9 +100,14 @@ def train(config: GWRConfig, state: GWRState, xs, ys=None, valid=None, *, epochs
       valid: [T] bool; an invalid (padding) step leaves the state unchanged.
       epochs: passes over the samples; old edges are pruned after each.
       remove_isolated: deactivate nodes left without edges at the end.
+      donate: hand `state`'s buffers over to the result (the caller must not use
+        `state` again). Without it the call copies the whole state (O(N²) bytes).
 
-    Composes under jit/vmap: values are checked only when concrete. When called
-    eagerly, warns if insertions were refused because the network was full.
+    The cost follows the nodes, not the capacity: the call runs on the leading block of
+    slots it can reach and pads xs to a length bucket (docs/gwr.md, "Capacity headroom"),
+    with the same result as on the whole state. Composes under jit/vmap (then the whole
+    capacity is used): values are checked only when concrete. When called eagerly, warns
+    if insertions were refused because the network was full.
     """
     checks.check_state(config, state)
     lead = checks.check_samples(config, xs)
@@ -110,10 +115,32 @@ def train(config: GWRConfig, state: GWRState, xs, ys=None, valid=None, *, epochs
         raise ValueError(f"train takes one sequence xs [T, D]; got shape {np.shape(xs)} "
                          f"(use jax.vmap over networks for a batch)")
     ys, valid = check_train_inputs(config, lead, ys, valid, epochs)
-    new = train_unchecked(config, state, jnp.asarray(xs), ys, valid,
-                          epochs=epochs, remove_isolated=remove_isolated)
-    warn_refused(state, new)
+    xs = jnp.asarray(xs)
+    refused_before = checks.host_value(state.refused_insertions)
+    block = config.capacity
+    if all(checks.is_concrete(a) for a in (state.active, state.num_nodes, state.max_nodes, xs)):
+        length = blocks.bucket_length(lead[0])
+        xs, ys, valid = blocks.pad_length(xs, ys, valid, length)
+        grow_to = min(int(np.max(np.asarray(state.max_nodes))),
+                      int(np.max(np.asarray(state.num_nodes))) + length * epochs)
+        block = blocks.block_size(config.capacity, max(blocks.high_water(state), grow_to))
+    fn = _train_block_donated if donate else _train_block
+    new = fn(config, state, xs, ys, valid, epochs=epochs, remove_isolated=remove_isolated,
+             block=block)
+    warn_refused(refused_before, new)
     return new
+
+
+def _train_block_impl(config, state, xs, ys, valid, epochs, remove_isolated, block):
+    """`train_unchecked` on the leading `block` slots, written back into the state."""
+    part = train_unchecked(blocks.block_config(config, block), blocks.take_block(state, block),
+                           xs, ys, valid, epochs=epochs, remove_isolated=remove_isolated)
+    return blocks.put_block(state, part)
+
+
+_STATIC = ("config", "epochs", "remove_isolated", "block")
+_train_block = jax.jit(_train_block_impl, static_argnames=_STATIC)
+_train_block_donated = jax.jit(_train_block_impl, static_argnames=_STATIC, donate_argnames=("state",))
 
 
 def check_train_inputs(config: GWRConfig, lead: tuple[int, ...], ys, valid, epochs):
@@ -130,9 +157,13 @@ def check_train_inputs(config: GWRConfig, lead: tuple[int, ...], ys, valid, epoc
     return jnp.asarray(ys, jnp.int32), jnp.asarray(valid, bool)
 
 
-def warn_refused(before: GWRState, after: GWRState) -> None:
-    """Warn (when the counters can be read) if insertions were refused between two states."""
-    a, b = checks.host_value(after.refused_insertions), checks.host_value(before.refused_insertions)
+def warn_refused(before, after: GWRState) -> None:
+    """Warn (when the counters can be read) if insertions were refused between two states
+    (`before`: a state, or its refused-insertion count read earlier)."""
+    before = getattr(before, "refused_insertions", before)
+    if before is None:
+        return
+    a, b = checks.host_value(after.refused_insertions), checks.host_value(before)
     if a is not None and b is not None:
         refused = int(np.sum(a) - np.sum(b))
         if refused > 0:
