@@ -61,8 +61,8 @@ class CLIFERConfig:
 
 
 def imagination_set(config: gdm.GDMConfig, state: gdm.GDMState, x: jax.Array, mask: jax.Array,
-                    imagine: ImagineFn, clifer_config: CLIFERConfig = CLIFERConfig()
-                    ) -> tuple[jax.Array, jax.Array, jax.Array]:
+                    imagine: ImagineFn, clifer_config: CLIFERConfig = CLIFERConfig(),
+                    params: gdm.GDMParams | None = None) -> tuple[jax.Array, jax.Array, jax.Array]:
     """The set CLIFER trains on after a class step: the episodic BMU v of every sample (with
     its label) and its imaginings imagine(v, c) labelled c, repeated `times` times, then
     every episodic node with its argmax label, in creation order.
@@ -72,7 +72,8 @@ def imagination_set(config: gdm.GDMConfig, state: gdm.GDMState, x: jax.Array, ma
     """
     classes = jnp.asarray(clifer_config.classes(config.num_classes), jnp.int32)
     n_cls, length = classes.shape[0], x.shape[0]
-    bmu = gwr.predict_unchecked(config.episodic, state.episodic, x)
+    bmu = gwr.predict_unchecked(config.episodic, state.episodic, x,
+                              None if params is None else params.episodic)
     v, v_labels = bmu.weights[:, 0], bmu.labels[:, 0]                                  # [L, D], [L]
     targets = jnp.tile(classes, length)                                                # [L·C'] per BMU
     imagined = imagine(jnp.repeat(v, n_cls, axis=0), targets).astype(v.dtype)          # [L·C', D]
@@ -97,9 +98,10 @@ def imagination_set(config: gdm.GDMConfig, state: gdm.GDMState, x: jax.Array, ma
 
 def learn_class_unchecked(config: gdm.GDMConfig, state: gdm.GDMState, x: jax.Array, y: jax.Array,
                           mask: jax.Array, imagine: ImagineFn,
-                          clifer_config: CLIFERConfig = CLIFERConfig()) -> gdm.GDMState:
+                          clifer_config: CLIFERConfig = CLIFERConfig(),
+                          params: gdm.GDMParams | None = None) -> gdm.GDMState:
     """One CLIFER class step: the GDM step, then once the imagination set (`extra_epochs`
-    epochs for each memory)."""
-    state = gdm.learn_class_unchecked(config, state, x, y, mask)
-    samples, labels, valid = imagination_set(config, state, x, mask, imagine, clifer_config)
-    return gdm.learn_extra_unchecked(config, state, samples, labels, valid)
+    epochs for each memory). params: the memories' traced numbers (None: the config's)."""
+    state = gdm.learn_class_unchecked(config, state, x, y, mask, params)
+    samples, labels, valid = imagination_set(config, state, x, mask, imagine, clifer_config, params)
+    return gdm.learn_extra_unchecked(config, state, samples, labels, valid, params=params)

@@ -10,7 +10,7 @@ The `*_unchecked` functions are the pure kernels; `jax.vmap` them over subjects.
 """
 
 from clifer_jax.gdm.api import init, learn_class, learn_extra, predict
-from clifer_jax.gdm.config import GDMConfig, reference_config
+from clifer_jax.gdm.config import GDMConfig, GDMParams, check_gdm_params, reference_config
 from clifer_jax.gdm.memory import (GDMPrediction, GDMState, init_unchecked,
                                    learn_class_unchecked, learn_extra_unchecked,
                                    predict_unchecked, replay, state_bytes)
@@ -18,7 +18,7 @@ from clifer_jax.gdm.replay import PseudoSamples, pseudo_samples
 from clifer_jax.gdm.sharded import init_sharded, learn_class_sharded, predict_sharded
 
 __all__ = [
-    "GDMConfig", "GDMPrediction", "GDMState", "PseudoSamples", "init", "init_sharded",
+    "GDMConfig", "GDMParams", "GDMPrediction", "check_gdm_params", "GDMState", "PseudoSamples", "init", "init_sharded",
     "init_unchecked", "learn_class", "learn_class_sharded", "learn_class_unchecked", "learn_extra",
     "learn_extra_unchecked", "predict", "predict_sharded", "predict_unchecked", "pseudo_samples",
     "reference_config", "replay", "state_bytes",

@@ -9,7 +9,7 @@ import numpy as np
 
 from clifer_jax.gdm import checks as gdm_checks
 from clifer_jax.gdm import memory
-from clifer_jax.gdm.config import GDMConfig
+from clifer_jax.gdm.config import GDMConfig, GDMParams, check_gdm_params
 from clifer_jax.gdm.memory import GDMPrediction, GDMState
 from clifer_jax.gwr import blocks, checks
 
@@ -50,16 +50,23 @@ def check_step(config: GDMConfig, x, y, mask, need: int, what: str, subjects: bo
     return jnp.asarray(x), jnp.asarray(y, jnp.int32), jnp.asarray(mask, bool)
 
 
-def init(config: GDMConfig, x, y, mask=None) -> GDMState:
-    """Both memories from the first two valid samples of the first class step."""
+def _params(params):
+    if params is not None:
+        check_gdm_params(params)
+    return params
+
+
+def init(config: GDMConfig, x, y, mask=None, params: GDMParams | None = None) -> GDMState:
+    """Both memories from the first two valid samples of the first class step.
+    params (here and below): the memories' traced numbers (None: the config's values)."""
     x, y, mask = check_step(config, x, y, mask, 2, "init")
-    new = memory.init_jit(config, x, y, mask)
+    new = memory.init_jit(config, x, y, mask, _params(params))
     gdm_checks.warn_nonfinite(new, "init")
     return new
 
 
-def learn_class(config: GDMConfig, state: GDMState, x, y, mask=None, *, donate: bool = False
-                ) -> GDMState:
+def learn_class(config: GDMConfig, state: GDMState, x, y, mask=None,
+                params: GDMParams | None = None, *, donate: bool = False) -> GDMState:
     """Learn one class step: x [L, D], y [L] int, mask [L] bool (padding: False).
 
     donate: hand `state`'s buffers over to the result (do not use `state` again); without
@@ -67,26 +74,28 @@ def learn_class(config: GDMConfig, state: GDMState, x, y, mask=None, *, donate: 
     a length bucket (docs/gwr.md, "Capacity headroom"), with the same result."""
     x, y, mask = check_step(config, x, y, mask, 1, "learn_class")
     gdm_checks.check_state(config, state)
+    params = _params(params)
     x, y, mask, sizes = _blocked(config, state, x, y, mask, class_step=True)
     before = _counters(state)
     fn = memory.learn_class_jit_donated if donate else memory.learn_class_jit
-    new = fn(config, sizes, state, x, y, mask)
+    new = fn(config, sizes, state, x, y, mask, params)
     gdm_checks.warn_full(config, before, new)
     gdm_checks.warn_nonfinite(new, "learn_class")
     return new
 
 
 def learn_extra(config: GDMConfig, state: GDMState, x, y, mask=None, epochs: int | None = None,
-                *, donate: bool = False) -> GDMState:
+                params: GDMParams | None = None, *, donate: bool = False) -> GDMState:
     """Train both memories on an extra labelled set (e.g. imagined samples)."""
     x, y, mask = check_step(config, x, y, mask, 0, "learn_extra")
     gdm_checks.check_state(config, state)
     if epochs is not None:
         epochs = gdm_checks.as_int(epochs, "epochs")
+    params = _params(params)
     x, y, mask, sizes = _blocked(config, state, x, y, mask, class_step=False)
     before = _counters(state)
     fn = memory.learn_extra_jit_donated if donate else memory.learn_extra_jit
-    new = fn(config, sizes, state, x, y, mask, epochs)
+    new = fn(config, sizes, state, x, y, mask, epochs, params)
     gdm_checks.warn_full(config, before, new)
     gdm_checks.warn_nonfinite(new, "learn_extra")
     return new
@@ -114,11 +123,11 @@ def _counters(state: GDMState) -> GDMState:
         semantic=state.semantic.replace(refused_insertions=np.asarray(state.semantic.refused_insertions)))
 
 
-def predict(config: GDMConfig, state: GDMState, x) -> GDMPrediction:
+def predict(config: GDMConfig, state: GDMState, x, params: GDMParams | None = None) -> GDMPrediction:
     """Episodic and semantic predictions for raw features x [B, D]."""
     gdm_checks.check_config(config)
     gdm_checks.check_state(config, state)
     lead = checks.check_samples(config.episodic, x, "predict features")
     if len(lead) != 1:
         raise ValueError(f"predict: features must be [B, {config.dim}], got {np.shape(x)}")
-    return memory.predict_jit(config, state, jnp.asarray(x))
+    return memory.predict_jit(config, state, jnp.asarray(x), _params(params))

@@ -5,7 +5,27 @@ from __future__ import annotations
 import dataclasses
 import numbers
 
+from flax import struct
+
 from clifer_jax.gwr.config import GWRConfig, episodic_config, semantic_config
+from clifer_jax.gwr.params import GWRParams, check_params
+
+
+@struct.dataclass
+class GDMParams:
+    """The traced numbers of both memories (docs/gwr.md, "Settings and params"). The GDM's
+    own settings (mini-batch size, epochs, replay epochs) set shapes or loop lengths and
+    stay static in `GDMConfig`."""
+
+    episodic: GWRParams
+    semantic: GWRParams
+
+
+def check_gdm_params(params, name: str = "params") -> None:
+    if not isinstance(params, GDMParams):
+        raise TypeError(f"{name} must be a GDMParams (GDMConfig.params()), got {type(params).__name__}")
+    check_params(params.episodic, f"{name}.episodic")
+    check_params(params.semantic, f"{name}.semantic")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,6 +82,10 @@ class GDMConfig:
     def trajectory_length(self) -> int:
         """2K + 1 samples per replayed trajectory (K: episodic context depth)."""
         return 2 * self.episodic.context + 1
+
+    def params(self) -> GDMParams:
+        """Both memories' traced numbers at this config's values."""
+        return GDMParams(episodic=self.episodic.params(), semantic=self.semantic.params())
 
     def replace(self, **changes) -> "GDMConfig":
         return dataclasses.replace(self, **changes)

@@ -15,7 +15,7 @@ import numpy as np
 from flax import struct
 
 from clifer_jax import gwr
-from clifer_jax.gdm.config import GDMConfig
+from clifer_jax.gdm.config import GDMConfig, GDMParams
 from clifer_jax.gdm.replay import PseudoSamples, pseudo_samples
 from clifer_jax.gwr import blocks
 from clifer_jax.gwr.state import GWRState
@@ -43,13 +43,25 @@ def _heads(y: jax.Array, heads: int) -> jax.Array:
     return jnp.repeat(y[..., None], heads, axis=-1).astype(jnp.int32)
 
 
-def init_unchecked(config: GDMConfig, x: jax.Array, y: jax.Array, mask: jax.Array) -> GDMState:
-    """Both memories start from the first two valid samples of x [L, D], y [L], mask [L]."""
+def _ep(params):
+    return None if params is None else params.episodic
+
+
+def _se(params):
+    return None if params is None else params.semantic
+
+
+def init_unchecked(config: GDMConfig, x: jax.Array, y: jax.Array, mask: jax.Array,
+                   params: GDMParams | None = None) -> GDMState:
+    """Both memories start from the first two valid samples of x [L, D], y [L], mask [L].
+    params (here and below): the memories' traced numbers (None: the config's values)."""
     first = jnp.nonzero(mask, size=2, fill_value=0)[0]
     x2, y2 = x[first], y[first]
     return GDMState(
-        episodic=gwr.init_unchecked(config.episodic, x2, _heads(y2, config.episodic.num_heads)),
-        semantic=gwr.init_unchecked(config.semantic, x2, _heads(y2, config.semantic.num_heads)),
+        episodic=gwr.init_unchecked(config.episodic, x2, _heads(y2, config.episodic.num_heads),
+                                    _ep(params)),
+        semantic=gwr.init_unchecked(config.semantic, x2, _heads(y2, config.semantic.num_heads),
+                                    _se(params)),
         samples_seen=jnp.array(0, jnp.int32),
         steps=jnp.array(0, jnp.int32),
     )
@@ -71,15 +83,16 @@ def _set_limits(config: GDMConfig, state: GDMState, n_new: jax.Array) -> GDMStat
 
 
 def _train_both(config: GDMConfig, ep: GWRState, se: GWRState, x_ep, y_ep, x_se, y_se, valid,
-                epochs: int):
+                epochs: int, params: GDMParams | None = None):
     ep = gwr.train_unchecked(config.episodic, ep, x_ep, _heads(y_ep, config.episodic.num_heads),
-                             valid, epochs=epochs)
+                             valid, epochs=epochs, params=_ep(params))
     se = gwr.train_unchecked(config.semantic, se, x_se, _heads(y_se, config.semantic.num_heads),
-                             valid, epochs=epochs)
+                             valid, epochs=epochs, params=_se(params))
     return ep, se
 
 
-def replay(config: GDMConfig, ep: GWRState, se: GWRState, pseudo: PseudoSamples):
+def replay(config: GDMConfig, ep: GWRState, se: GWRState, pseudo: PseudoSamples,
+           params: GDMParams | None = None):
     """Train both memories on every valid trajectory, one training call per trajectory,
     in the order of `pseudo` (`pseudo_samples` gives the nodes' creation order, the
     reference's).
@@ -94,7 +107,8 @@ def replay(config: GDMConfig, ep: GWRState, se: GWRState, pseudo: PseudoSamples)
 
     def body(carry):
         i, ep, se = carry
-        ep, se = _train_both(config, ep, se, xs[i], ys[i], xs[i], ys[i], valid, config.replay_epochs)
+        ep, se = _train_both(config, ep, se, xs[i], ys[i], xs[i], ys[i], valid, config.replay_epochs,
+                             params)
         return i + 1, ep, se
 
     _, ep, se = jax.lax.while_loop(lambda c: c[0] < count, body, (jnp.array(0, jnp.int32), ep, se))
@@ -102,17 +116,18 @@ def replay(config: GDMConfig, ep: GWRState, se: GWRState, pseudo: PseudoSamples)
 
 
 def learn_class_unchecked(config: GDMConfig, state: GDMState, x: jax.Array, y: jax.Array,
-                          mask: jax.Array) -> GDMState:
+                          mask: jax.Array, params: GDMParams | None = None) -> GDMState:
     """One class step: x [L, D], y [L], mask [L].
 
     The valid samples, in order, are cut into mini-batches; each trains the episodic memory, then
     the semantic memory on the episodic BMUs' weights and labels (SPEC §3), then,
     with replay on, both memories on the previous mini-batch's pseudo-samples."""
     return _learn_class_body(config, _set_limits(config, state, jnp.sum(mask, dtype=jnp.int32)),
-                             x, y, mask)
+                             x, y, mask, params)
 
 
-def _learn_class_body(config: GDMConfig, state: GDMState, x, y, mask) -> GDMState:
+def _learn_class_body(config: GDMConfig, state: GDMState, x, y, mask,
+                      params: GDMParams | None = None) -> GDMState:
     """`learn_class_unchecked` after the node limits are set."""
     bs = config.batch_size
     # Valid samples first, in their order, so mini-batches never straddle padding.
@@ -137,13 +152,13 @@ def _learn_class_body(config: GDMConfig, state: GDMState, x, y, mask) -> GDMStat
         xs, ys, ms = batch
         any_valid = jnp.any(ms)
         ep = gwr.train_unchecked(config.episodic, ep, xs, _heads(ys, config.episodic.num_heads), ms,
-                                 epochs=config.epochs)
-        bmu = gwr.predict_unchecked(config.episodic, ep, xs)
+                                 epochs=config.epochs, params=_ep(params))
+        bmu = gwr.predict_unchecked(config.episodic, ep, xs, _ep(params))
         se = gwr.train_unchecked(config.semantic, se, bmu.weights[:, 0],
                                  _heads(bmu.labels[:, 0], config.semantic.num_heads), ms,
-                                 epochs=config.epochs)
+                                 epochs=config.epochs, params=_se(params))
         if config.replay:                    # an all-padding mini-batch replays nothing
-            ep, se = replay(config, ep, se, pseudo.replace(valid=pseudo.valid & any_valid))
+            ep, se = replay(config, ep, se, pseudo.replace(valid=pseudo.valid & any_valid), params)
             fresh = pseudo_samples(ep, t_len)
             pseudo = jax.tree.map(lambda a, b: jnp.where(any_valid, a, b), fresh, pseudo)
         # An all-padding mini-batch changes nothing but the context its calls reset; keep
@@ -158,18 +173,20 @@ def _learn_class_body(config: GDMConfig, state: GDMState, x, y, mask) -> GDMStat
 
 
 def learn_extra_unchecked(config: GDMConfig, state: GDMState, x: jax.Array, y: jax.Array,
-                          mask: jax.Array, epochs: int | None = None) -> GDMState:
+                          mask: jax.Array, epochs: int | None = None,
+                          params: GDMParams | None = None) -> GDMState:
     """Train both memories on an extra labelled set x [M, D], y [M], mask [M] in one call
     each (CLIFER's imagination step uses this; SPEC §3)."""
     ep, se = _train_both(config, state.episodic, state.semantic, x, y, x, y, mask.astype(bool),
-                         epochs or config.extra_epochs)
+                         epochs or config.extra_epochs, params)
     return state.replace(episodic=ep, semantic=se)
 
 
-def predict_unchecked(config: GDMConfig, state: GDMState, x: jax.Array) -> GDMPrediction:
+def predict_unchecked(config: GDMConfig, state: GDMState, x: jax.Array,
+                      params: GDMParams | None = None) -> GDMPrediction:
     """Both memories on raw features x [B, D]."""
-    return GDMPrediction(episodic=gwr.predict_unchecked(config.episodic, state.episodic, x),
-                         semantic=gwr.predict_unchecked(config.semantic, state.semantic, x))
+    return GDMPrediction(episodic=gwr.predict_unchecked(config.episodic, state.episodic, x, _ep(params)),
+                         semantic=gwr.predict_unchecked(config.semantic, state.semantic, x, _se(params)))
 
 
 def state_bytes(config: GDMConfig, subjects: int = 1) -> int:
@@ -201,19 +218,20 @@ def _back(full: GDMState, part: GDMState) -> GDMState:
                         semantic=blocks.put_block(full.semantic, part.semantic))
 
 
-def learn_class_block(config: GDMConfig, sizes: tuple[int, int], state: GDMState, x, y, mask
-                      ) -> GDMState:
+def learn_class_block(config: GDMConfig, sizes: tuple[int, int], state: GDMState, x, y, mask,
+                      params: GDMParams | None = None) -> GDMState:
     """`learn_class_unchecked` run on the leading `sizes` = (episodic, semantic) slots.
     Equal to it when the sizes hold the high-water marks and the node limits of the step
     (`needed_blocks`)."""
     limited = _set_limits(config, state, jnp.sum(mask, dtype=jnp.int32))
-    out = _learn_class_body(block_configs(config, sizes), _view(limited, sizes), x, y, mask)
+    out = _learn_class_body(block_configs(config, sizes), _view(limited, sizes), x, y, mask, params)
     return _back(limited, out)
 
 
 def learn_extra_block(config: GDMConfig, sizes: tuple[int, int], state: GDMState, x, y, mask,
-                      epochs: int | None = None) -> GDMState:
-    out = learn_extra_unchecked(block_configs(config, sizes), _view(state, sizes), x, y, mask, epochs)
+                      epochs: int | None = None, params: GDMParams | None = None) -> GDMState:
+    out = learn_extra_unchecked(block_configs(config, sizes), _view(state, sizes), x, y, mask,
+                                epochs, params)
     return _back(state, out)
 
 

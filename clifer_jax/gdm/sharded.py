@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -22,7 +23,7 @@ from clifer_jax import sharding
 from clifer_jax.gdm import memory
 from clifer_jax.gdm.api import check_step
 from clifer_jax.gdm.checks import warn_full
-from clifer_jax.gdm.config import GDMConfig
+from clifer_jax.gdm.config import GDMConfig, check_gdm_params
 from clifer_jax.gdm.memory import GDMPrediction, GDMState
 from clifer_jax.gwr import checks
 
@@ -33,6 +34,21 @@ def _kernel(name: str, config: GDMConfig):
     fn = {"init": memory.init_unchecked, "learn_class": memory.learn_class_unchecked,
           "predict": memory.predict_unchecked}[name]
     return functools.partial(fn, config)
+
+
+def _params(params, s: int):
+    """(params, in_axis): None → the config's values; scalar leaves → shared (None);
+    leaves with a leading axis of S → one per subject (0)."""
+    if params is None:
+        return None, None
+    check_gdm_params(params)
+    shapes = {np.shape(v) for v in jax.tree.leaves(params)}
+    if shapes == {()}:
+        return params, None
+    if shapes == {(s,)}:
+        return params, 0
+    raise ValueError(f"params must hold scalars (shared) or a leading axis of {s} (one per "
+                     f"subject); got leaf shapes {sorted(shapes)}")
 
 
 def _subjects(config: GDMConfig, x, y, mask, need: int, what: str):
@@ -49,29 +65,34 @@ def _check_states(config: GDMConfig, states: GDMState, s: int) -> None:
                              f"{np.shape(mem.weights)}")
 
 
-def init_sharded(config: GDMConfig, x, y, mask=None, *, devices=None) -> GDMState:
-    """Both memories of S subjects from their first class step: x [S, L, D], y [S, L], mask [S, L]."""
+def init_sharded(config: GDMConfig, x, y, mask=None, *, params=None, devices=None) -> GDMState:
+    """Both memories of S subjects from their first class step: x [S, L, D], y [S, L], mask [S, L].
+    params (here and below): a `GDMParams` shared by all subjects (scalars) or one per subject."""
     x, y, mask = _subjects(config, x, y, mask, 2, "init")
-    return sharding.map_subjects(_kernel("init", config), x, y, mask,
+    p, ax = _params(params, x.shape[0])
+    return sharding.map_subjects(_kernel("init", config), x, y, mask, p, in_axes=(0, 0, 0, ax),
                                  mesh=sharding.subject_mesh(devices))
 
 
-def learn_class_sharded(config: GDMConfig, states: GDMState, x, y, mask=None, *, devices=None
-                        ) -> GDMState:
+def learn_class_sharded(config: GDMConfig, states: GDMState, x, y, mask=None, *, params=None,
+                        devices=None) -> GDMState:
     """One class step for S subjects: x [S, L, D], y [S, L], mask [S, L] (False: padding)."""
     x, y, mask = _subjects(config, x, y, mask, 1, "learn_class")
     _check_states(config, states, x.shape[0])
-    new = sharding.map_subjects(_kernel("learn_class", config), states, x, y, mask,
-                                mesh=sharding.subject_mesh(devices))
+    p, ax = _params(params, x.shape[0])
+    new = sharding.map_subjects(_kernel("learn_class", config), states, x, y, mask, p,
+                                in_axes=(0, 0, 0, 0, ax), mesh=sharding.subject_mesh(devices))
     warn_full(config, states, new)
     return new
 
 
-def predict_sharded(config: GDMConfig, states: GDMState, x, *, devices=None) -> GDMPrediction:
+def predict_sharded(config: GDMConfig, states: GDMState, x, *, params=None, devices=None
+                    ) -> GDMPrediction:
     """Episodic and semantic predictions for S subjects: x [S, B, D] → leading [S, B]."""
     lead = checks.check_samples(config.episodic, x, "predict features")
     if len(lead) != 2:
         raise ValueError(f"predict: features must be [S, B, {config.dim}], got {np.shape(x)}")
     _check_states(config, states, lead[0])
-    return sharding.map_subjects(_kernel("predict", config), states, jnp.asarray(x),
-                                 mesh=sharding.subject_mesh(devices))
+    p, ax = _params(params, lead[0])
+    return sharding.map_subjects(_kernel("predict", config), states, jnp.asarray(x), p,
+                                 in_axes=(0, 0, ax), mesh=sharding.subject_mesh(devices))

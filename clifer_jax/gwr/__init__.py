@@ -5,10 +5,13 @@
     state = train(config, state, xs, ys, epochs=10)
     pred = predict(config, state, xs_test)
 
-Every function is pure and composes under `jax.jit` (config static) and `jax.vmap`.
+Every function is pure and composes under `jax.jit` (config static) and `jax.vmap`;
+the numbers a sweep varies travel as a traced `GWRParams` (`params=`, default
+`config.params()`'s values), so a new value does not recompile.
 """
 
 from clifer_jax.gwr.config import GWRConfig, episodic_config, semantic_config
+from clifer_jax.gwr.params import GWRParams, check_params, make_params
 from clifer_jax.gwr.footprint import largest_capacity, state_bytes
 from clifer_jax.gwr.predict import Prediction, predict, predict_unchecked, quantization_error
 from clifer_jax.gwr.state import (GWRState, creation_order, empty, init, init_unchecked,
@@ -19,7 +22,7 @@ from clifer_jax.gwr.train import (prune_old_edges, remove_isolated_nodes, train,
                                   train_unchecked)
 
 __all__ = [
-    "GWRConfig", "GWRState", "Prediction", "creation_order", "empty", "episodic_config", "init",
+    "GWRConfig", "GWRParams", "GWRState", "check_params", "make_params", "Prediction", "creation_order", "empty", "episodic_config", "init",
     "init_sharded", "init_unchecked", "largest_capacity", "predict", "predict_sharded", "predict_unchecked",
     "prune_old_edges", "quantization_error", "remove_isolated_nodes", "semantic_config",
     "state_bytes", "step", "train", "train_sharded", "train_unchecked", "with_max_nodes",

@@ -136,6 +136,12 @@ class GWRConfig:
         a = np.exp(-np.arange(self.depth, dtype=np.float64))
         return (a / a.sum()).astype(self.dtype)
 
+    def params(self):
+        """The traced numbers of this config (its field values) as a `GWRParams`."""
+        from clifer_jax.gwr.params import FIELDS, make_params
+
+        return make_params(self.dtype, **{k: getattr(self, k) for k in FIELDS})
+
     def replace(self, **changes) -> "GWRConfig":
         return dataclasses.replace(self, **changes)
 

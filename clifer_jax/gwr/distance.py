@@ -8,12 +8,13 @@ import jax.numpy as jnp
 from clifer_jax.gwr.config import GWRConfig
 
 
-def context(config: GWRConfig, x: jax.Array, prev_weights: jax.Array) -> jax.Array:
-    """g_0 = x; g_k = β·prev_k + (1-β)·prev_{k-1}, k >= 1. x [D], prev [K+1, D] -> [K+1, D]."""
+def context(config: GWRConfig, x: jax.Array, prev_weights: jax.Array, beta=None) -> jax.Array:
+    """g_0 = x; g_k = β·prev_k + (1-β)·prev_{k-1}, k >= 1. x [D], prev [K+1, D] -> [K+1, D].
+    beta: a traced β (None: config.beta)."""
     x = x.astype(config.jnp_dtype)[None]
     if config.context == 0:
         return x
-    b = config.beta
+    b = config.beta if beta is None else beta
     g_ctx = b * prev_weights[1:] + (1.0 - b) * prev_weights[:-1]
     return jnp.concatenate([x, g_ctx], axis=0)
 

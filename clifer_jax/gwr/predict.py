@@ -12,6 +12,7 @@ from flax import struct
 from clifer_jax.gwr import checks
 from clifer_jax.gwr.config import GWRConfig
 from clifer_jax.gwr.distance import context, distances
+from clifer_jax.gwr.params import GWRParams, check_params
 from clifer_jax.gwr.state import GWRState
 
 
@@ -35,14 +36,17 @@ def _match(config: GWRConfig, state: GWRState, g: jax.Array):
 
 
 @functools.partial(jax.jit, static_argnames=("config",))
-def predict_unchecked(config: GWRConfig, state: GWRState, xs: jax.Array) -> Prediction:
+def predict_unchecked(config: GWRConfig, state: GWRState, xs: jax.Array,
+                      params: GWRParams | None = None) -> Prediction:
     """xs [B, D]. With K = 0 samples are independent (vmapped). With K > 0 the context
     follows the sequence (the first sample's is zero): with `predict_context="bmu"` it is
     built from the previous sample's BMU weights as in training; with "input" every
-    context row is the previous raw input, as in the reference's test routine."""
+    context row is the previous raw input, as in the reference's test routine. params: only
+    β is read (None: config.beta)."""
+    beta = None if params is None else params.beta
     if config.context == 0:
         zero = jnp.zeros_like(state.prev_weights)
-        return jax.vmap(lambda x: _match(config, state, context(config, x, zero)))(xs)
+        return jax.vmap(lambda x: _match(config, state, context(config, x, zero, beta)))(xs)
 
     if config.predict_context == "input":
         x = xs.astype(config.jnp_dtype)
@@ -52,25 +56,28 @@ def predict_unchecked(config: GWRConfig, state: GWRState, xs: jax.Array) -> Pred
         return jax.vmap(lambda gi: _match(config, state, gi))(g)
 
     def one(prev, x):
-        p = _match(config, state, context(config, x, prev))
+        p = _match(config, state, context(config, x, prev, beta))
         return p.weights, p
 
     _, out = jax.lax.scan(one, jnp.zeros_like(state.prev_weights), xs)
     return out
 
 
-def predict(config: GWRConfig, state: GWRState, xs) -> Prediction:
+def predict(config: GWRConfig, state: GWRState, xs, params: GWRParams | None = None) -> Prediction:
     """BMU index, activity, per-head label and BMU weights for xs [B, D]."""
     checks.check_state(config, state)
+    if params is not None:
+        check_params(params)
     lead = checks.check_samples(config, xs)
     if len(lead) != 1:
         raise ValueError(f"predict takes xs [B, D]; got shape {np.shape(xs)}")
-    return predict_unchecked(config, state, jnp.asarray(xs))
+    return predict_unchecked(config, state, jnp.asarray(xs), params)
 
 
-def quantization_error(config: GWRConfig, state: GWRState, xs, valid=None) -> jax.Array:
+def quantization_error(config: GWRConfig, state: GWRState, xs, valid=None,
+                       params: GWRParams | None = None) -> jax.Array:
     """Mean distance from each (valid) sample to its BMU."""
-    p = predict(config, state, xs)
+    p = predict(config, state, xs, params)
     if valid is None:
         return jnp.mean(p.distance)
     w = jnp.asarray(valid, p.distance.dtype)

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import functools
 
-import numpy as np
+import jax
 import jax.numpy as jnp
+import numpy as np
 
 from clifer_jax import sharding
 from clifer_jax.gwr import checks
 from clifer_jax.gwr.config import GWRConfig
+from clifer_jax.gwr.params import check_params
 from clifer_jax.gwr.predict import Prediction, predict_unchecked
 from clifer_jax.gwr.state import GWRState, init_unchecked
 from clifer_jax.gwr.train import check_train_inputs, train_unchecked, warn_refused
@@ -30,11 +32,26 @@ from clifer_jax.gwr.train import check_train_inputs, train_unchecked, warn_refus
 def _kernel(name: str, config: GWRConfig, epochs: int = 1, remove_isolated: bool = True):
     """One stable function object per setting (map_subjects caches compilations by it)."""
     if name == "init":
-        return lambda x, y: init_unchecked(config, x, y)
+        return lambda x, y, p: init_unchecked(config, x, y, p)
     if name == "train":
-        return lambda s, x, y, v: train_unchecked(config, s, x, y, v, epochs=epochs,
-                                                  remove_isolated=remove_isolated)
-    return lambda s, x: predict_unchecked(config, s, x)
+        return lambda s, x, y, v, p: train_unchecked(config, s, x, y, v, epochs=epochs,
+                                                     remove_isolated=remove_isolated, params=p)
+    return lambda s, x, p: predict_unchecked(config, s, x, p)
+
+
+def _params(config: GWRConfig, params, s: int):
+    """(params, in_axis): None → the config's own values (in the kernel); a GWRParams of
+    scalars is shared (in_axis None); one with a leading axis of S is per network (0)."""
+    if params is None:
+        return None, None
+    check_params(params)
+    lead = {np.shape(v)[:1] for v in jax.tree.leaves(params)}
+    if lead == {()}:
+        return params, None
+    if lead == {(s,)} and all(np.ndim(v) == 1 for v in jax.tree.leaves(params)):
+        return params, 0
+    raise ValueError(f"params must hold scalars (shared) or a leading axis of {s} (one per "
+                     f"network); got leaf shapes {sorted({np.shape(v) for v in jax.tree.leaves(params)})}")
 
 
 def _batch(config: GWRConfig, xs, name: str) -> tuple[int, int]:
@@ -53,7 +70,7 @@ def _networks(config: GWRConfig, states: GWRState, s: int) -> None:
                          f"got weights of shape {got}")
 
 
-def init_sharded(config: GWRConfig, samples, labels=None, *, devices=None) -> GWRState:
+def init_sharded(config: GWRConfig, samples, labels=None, *, params=None, devices=None) -> GWRState:
     """S networks of two nodes each: samples [S, 2, D], labels [S, 2, H] (-1: none)."""
     s, two = _batch(config, samples, "init samples")
     if two != 2:
@@ -62,25 +79,31 @@ def init_sharded(config: GWRConfig, samples, labels=None, *, devices=None) -> GW
     if labels is None:
         labels = np.full((s, 2, config.num_heads), -1, np.int32)
     checks.check_labels(config, labels, (s, 2), "init labels")
+    p, ax = _params(config, params, s)
     return sharding.map_subjects(_kernel("init", config), jnp.asarray(samples),
-                                 jnp.asarray(labels, jnp.int32), mesh=sharding.subject_mesh(devices))
+                                 jnp.asarray(labels, jnp.int32), p, in_axes=(0, 0, ax),
+                                 mesh=sharding.subject_mesh(devices))
 
 
 def train_sharded(config: GWRConfig, states: GWRState, xs, ys=None, valid=None, *, epochs: int = 1,
-                  remove_isolated: bool = True, devices=None) -> GWRState:
-    """`train` for S networks: xs [S, T, D], ys [S, T, H], valid [S, T] (False: padding)."""
+                  remove_isolated: bool = True, params=None, devices=None) -> GWRState:
+    """`train` for S networks: xs [S, T, D], ys [S, T, H], valid [S, T] (False: padding).
+    params: a `GWRParams` shared by all networks (scalars) or one per network ([S] leaves)."""
     lead = _batch(config, xs, "samples")
     _networks(config, states, lead[0])
     ys, valid = check_train_inputs(config, lead, ys, valid, epochs)
     fn = _kernel("train", config, epochs, bool(remove_isolated))
-    new = sharding.map_subjects(fn, states, jnp.asarray(xs), ys, valid, mesh=sharding.subject_mesh(devices))
+    p, ax = _params(config, params, lead[0])
+    new = sharding.map_subjects(fn, states, jnp.asarray(xs), ys, valid, p, in_axes=(0, 0, 0, 0, ax),
+                                mesh=sharding.subject_mesh(devices))
     warn_refused(states, new)
     return new
 
 
-def predict_sharded(config: GWRConfig, states: GWRState, xs, *, devices=None) -> Prediction:
+def predict_sharded(config: GWRConfig, states: GWRState, xs, *, params=None, devices=None) -> Prediction:
     """`predict` for S networks: xs [S, B, D] → Prediction with leading [S, B]."""
     s, _ = _batch(config, xs, "predict samples")
     _networks(config, states, s)
-    return sharding.map_subjects(_kernel("predict", config), states, jnp.asarray(xs),
-                                 mesh=sharding.subject_mesh(devices))
+    p, ax = _params(config, params, s)
+    return sharding.map_subjects(_kernel("predict", config), states, jnp.asarray(xs), p,
+                                 in_axes=(0, 0, ax), mesh=sharding.subject_mesh(devices))

@@ -65,9 +65,11 @@ class GWRState:
     next_id: jax.Array
 
 
-def label_rows(config: GWRConfig, labels: jax.Array) -> jax.Array:
-    """a_inc · onehot(y_l) per head; a row of zeros for y_l = -1. labels [..., H] -> [..., H, C]."""
-    return config.a_inc * jax.nn.one_hot(labels, config.num_classes, dtype=config.jnp_dtype)
+def label_rows(config: GWRConfig, labels: jax.Array, a_inc=None) -> jax.Array:
+    """a_inc · onehot(y_l) per head; a row of zeros for y_l = -1. labels [..., H] -> [..., H, C].
+    a_inc: a traced value (None: config.a_inc)."""
+    a_inc = config.a_inc if a_inc is None else a_inc
+    return a_inc * jax.nn.one_hot(labels, config.num_classes, dtype=config.jnp_dtype)
 
 
 def empty(config: GWRConfig) -> GWRState:
@@ -97,13 +99,16 @@ def empty(config: GWRConfig) -> GWRState:
     )
 
 
-def init_unchecked(config: GWRConfig, samples: jax.Array, labels: jax.Array) -> GWRState:
+def init_unchecked(config: GWRConfig, samples: jax.Array, labels: jax.Array,
+                   params=None) -> GWRState:
     """Two nodes from two samples, each with its own vector and labels.
 
     samples [2, D], labels [2, H] (-1: unlabelled). Context rows start at zero,
     habituation at 1, no edges (the reference's self-loops are not copied).
+    params: a `GWRParams` (None: the config's values; only a_inc is read).
     """
     state = empty(config)
+    a_inc = None if params is None else params.a_inc
     w0 = jnp.zeros((2, config.depth, config.dim), config.jnp_dtype)
     w0 = w0.at[:, 0].set(samples.astype(config.jnp_dtype))
     return state.replace(
@@ -111,7 +116,7 @@ def init_unchecked(config: GWRConfig, samples: jax.Array, labels: jax.Array) -> 
         sq_norms=state.sq_norms.at[:2].set(jnp.sum(w0 * w0, axis=-1)),
         active=state.active.at[:2].set(True),
         habituation=state.habituation.at[:2].set(1.0),
-        label_hist=state.label_hist.at[:, :2].set(jnp.swapaxes(label_rows(config, labels), 0, 1)),
+        label_hist=state.label_hist.at[:, :2].set(jnp.swapaxes(label_rows(config, labels, a_inc), 0, 1)),
         num_nodes=jnp.array(2, jnp.int32),
         created=state.created.at[:2].set(jnp.arange(2, dtype=jnp.int32)),
         next_id=jnp.array(2, jnp.int32),
@@ -133,9 +138,13 @@ def with_max_nodes(state: GWRState, max_nodes) -> GWRState:
     return state.replace(max_nodes=jnp.clip(jnp.asarray(max_nodes, jnp.int32), 2, n))
 
 
-def init(config: GWRConfig, samples, labels=None) -> GWRState:
+def init(config: GWRConfig, samples, labels=None, params=None) -> GWRState:
     """Validated `init_unchecked`: samples [2, D] finite, labels [2, H] in [-1, C)."""
     from clifer_jax.gwr import checks
+    from clifer_jax.gwr.params import check_params
+
+    if params is not None:
+        check_params(params)
 
     lead = checks.check_samples(config, samples, "init samples")
     if lead != (2,):
@@ -143,4 +152,4 @@ def init(config: GWRConfig, samples, labels=None) -> GWRState:
     if labels is None:
         labels = jnp.full((2, config.num_heads), -1, jnp.int32)
     checks.check_labels(config, labels, lead, "init labels")
-    return init_unchecked(config, jnp.asarray(samples), jnp.asarray(labels, jnp.int32))
+    return init_unchecked(config, jnp.asarray(samples), jnp.asarray(labels, jnp.int32), params)

@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from clifer_jax.gwr.config import GWRConfig
+from clifer_jax.gwr.params import GWRParams
 from clifer_jax.gwr.distance import best_two, context, distances
 from clifer_jax.gwr.state import GWRState, label_rows
 
@@ -28,17 +29,19 @@ def habituate(h: jax.Array, tau: float, kappa: float) -> jax.Array:
 
 
 def step(config: GWRConfig, state: GWRState, x: jax.Array, y: jax.Array,
-         valid: jax.Array = True) -> GWRState:
+         valid: jax.Array = True, params: GWRParams | None = None) -> GWRState:
     """Learn one sample. x [D], y [H] int (-1: no label), valid [] bool.
 
+    params: the traced numbers (None: the config's own values, as Python constants).
     Pure and unchecked (call it inside jit/scan); `train` validates inputs.
     """
+    p = config if params is None else params     # GWRConfig has every GWRParams field
     n = config.capacity
     dt = config.jnp_dtype
     i32 = jnp.int32
     valid = jnp.asarray(valid, bool)
 
-    g = context(config, x, state.prev_weights)                          # [K+1, D]
+    g = context(config, x, state.prev_weights, p.beta)                          # [K+1, D]
     d = distances(config, state.weights, state.sq_norms, state.active, g)
     b, s = best_two(d)
     a = jnp.exp(-d[b])
@@ -49,13 +52,13 @@ def step(config: GWRConfig, state: GWRState, x: jax.Array, y: jax.Array,
     if config.regulated:
         predicted = jnp.argmax(hist_b[0]).astype(i32)
         learn = valid & (y[0] >= 0) & (predicted != y[0])
-        eps_b, eps_n = config.eps_b * config.mod_rate, config.eps_n * config.mod_rate
+        eps_b, eps_n = p.eps_b * p.mod_rate, p.eps_n * p.mod_rate
     else:
         learn = valid
-        eps_b, eps_n = config.eps_b, config.eps_n
+        eps_b, eps_n = p.eps_b, p.eps_n
 
     # Step 6: insert when activity and habituation are low and there is room.
-    wants_insert = (a < config.activity_threshold) & (h_b < config.habituation_threshold)
+    wants_insert = (a < p.activity_threshold) & (h_b < p.habituation_threshold)
     has_room = state.num_nodes < state.max_nodes
     insert = learn & wants_insert & has_room
     adapt = learn & ~insert
@@ -76,7 +79,7 @@ def step(config: GWRConfig, state: GWRState, x: jax.Array, y: jax.Array,
 
     # Neighbours of b after the b-s edge exists; read after the write (no N×N copy).
     # Edges pruned lazily at an earlier epoch's end are still written but not live.
-    nbr_row = edges[b] & ((state.pruned_at - edge_birth[b]) <= config.max_age)
+    nbr_row = edges[b] & ((state.pruned_at - edge_birth[b]) <= p.max_age)
     nbrs = jnp.nonzero(nbr_row, size=config.max_degree, fill_value=n)[0].astype(i32)
     nbrs = jnp.where(adapt, nbrs, drop)
     too_many = adapt & (jnp.sum(nbr_row, dtype=i32) > config.max_degree)
@@ -87,7 +90,7 @@ def step(config: GWRConfig, state: GWRState, x: jax.Array, y: jax.Array,
     rows = jnp.concatenate([jnp.stack([b, r]), nbrs])                    # [2 + max_degree]
     w_rows = state.weights.at[rows].get(mode="fill", fill_value=0)
     w_b = w_rows[0]                                                      # before update (step 9)
-    h_b_new = habituate(h_b, config.tau_b, config.kappa)
+    h_b_new = habituate(h_b, p.tau_b, p.kappa)
     h_nbrs = state.habituation.at[nbrs].get(mode="fill", fill_value=0)  # before habituating
     gain_b = eps_b * h_b_new * ((1.0 - a) if config.inactivity_scaling else 1.0)
     rate = jnp.concatenate([gain_b[None], jnp.zeros((1,), dt), eps_n * h_nbrs])
@@ -102,15 +105,15 @@ def step(config: GWRConfig, state: GWRState, x: jax.Array, y: jax.Array,
     # dense O(N) add rather than an in-place scatter that would force a copy.
     dh = jnp.concatenate([
         jnp.stack([h_b_new - h_b, jnp.ones((), dt)]),
-        habituate(h_nbrs, config.tau_n, config.kappa) - h_nbrs,
+        habituate(h_nbrs, p.tau_n, p.kappa) - h_nbrs,
     ]).astype(dt)
     habituation = state.habituation + jnp.zeros_like(state.habituation).at[write].add(dh, mode="drop")
 
     # Label histograms: a new node gets a_inc·onehot(y); an adapting BMU gets
     # +a_inc on y, −a_dec elsewhere, floored at 0 (not in regulated networks).
-    onehot = label_rows(config, y)                                       # [H, C]
+    onehot = label_rows(config, y, p.a_inc)                                       # [H, C]
     labelled = (y >= 0)[:, None]
-    adapted = jnp.where(onehot > 0, hist_b + config.a_inc, jnp.maximum(hist_b - config.a_dec, 0.0))
+    adapted = jnp.where(onehot > 0, hist_b + p.a_inc, jnp.maximum(hist_b - p.a_dec, 0.0))
     adapted = jnp.where(labelled, adapted, hist_b)
     dhist = jnp.where(insert, onehot, adapted - hist_b)
     main = jnp.where(insert, r, jnp.where(adapt, b, drop))

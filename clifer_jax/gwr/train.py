@@ -11,19 +11,21 @@ import numpy as np
 
 from clifer_jax.gwr import blocks, checks
 from clifer_jax.gwr.config import GWRConfig
+from clifer_jax.gwr.params import GWRParams, check_params
 from clifer_jax.gwr.state import GWRState, creation_order
 from clifer_jax.gwr.step import step
 
 
-def live_edges(config: GWRConfig, state: GWRState) -> jax.Array:
+def live_edges(config: GWRConfig, state: GWRState, params: GWRParams | None = None) -> jax.Array:
     """[N, N] bool: the edges that exist, with lazily pruned ones removed (one N×N pass)."""
-    return state.edges & ((state.pruned_at - state.edge_birth) <= config.max_age)
+    max_age = config.max_age if params is None else params.max_age
+    return state.edges & ((state.pruned_at - state.edge_birth) <= max_age)
 
 
-def prune_old_edges(config: GWRConfig, state: GWRState) -> GWRState:
+def prune_old_edges(config: GWRConfig, state: GWRState, params: GWRParams | None = None) -> GWRState:
     """Remove edges older than max_age (age = t − birth) from the N×N array. One N×N pass."""
     state = state.replace(pruned_at=state.t)
-    return state.replace(edges=live_edges(config, state))
+    return state.replace(edges=live_edges(config, state, params))
 
 
 def mark_pruned(state: GWRState) -> GWRState:
@@ -68,14 +70,16 @@ def start_call(state: GWRState) -> GWRState:
 
 @functools.partial(jax.jit, static_argnames=("config", "epochs", "remove_isolated"))
 def train_unchecked(config: GWRConfig, state: GWRState, xs: jax.Array, ys: jax.Array,
-                    valid: jax.Array, epochs: int = 1, remove_isolated: bool = True) -> GWRState:
-    """`epochs` in-order passes over xs [T, D], ys [T, H], valid [T]. Pure; no validation."""
+                    valid: jax.Array, epochs: int = 1, remove_isolated: bool = True,
+                    params: GWRParams | None = None) -> GWRState:
+    """`epochs` in-order passes over xs [T, D], ys [T, H], valid [T]. Pure; no validation.
+    params: traced numbers (None: the config's values)."""
     ys = ys.astype(jnp.int32)
     valid = valid.astype(bool)
 
     def sample(st, inp):
         x, y, v = inp
-        return step(config, st, x, y, v), None
+        return step(config, st, x, y, v, params), None
 
     def epoch(st, _):
         st, _ = jax.lax.scan(sample, st, (xs, ys, valid))
@@ -84,12 +88,13 @@ def train_unchecked(config: GWRConfig, state: GWRState, xs: jax.Array, ys: jax.A
     state = start_call(state)
     state, _ = jax.lax.scan(epoch, state, None, length=epochs)
     # One N×N pass per call, not per epoch: the last epoch's pruning, made physical.
-    state = prune_old_edges(config, state)
+    state = prune_old_edges(config, state, params)
     return remove_isolated_nodes(config, state) if remove_isolated else state
 
 
 def train(config: GWRConfig, state: GWRState, xs, ys=None, valid=None, *, epochs: int = 1,
-          remove_isolated: bool = True, donate: bool = False) -> GWRState:
+          remove_isolated: bool = True, params: GWRParams | None = None,
+          donate: bool = False) -> GWRState:
     """Train one network on a sequence of samples.
 
     Args:
@@ -100,6 +105,7 @@ def train(config: GWRConfig, state: GWRState, xs, ys=None, valid=None, *, epochs
       valid: [T] bool; an invalid (padding) step leaves the state unchanged.
       epochs: passes over the samples; old edges are pruned after each.
       remove_isolated: deactivate nodes left without edges at the end.
+      params: the traced numbers (`GWRParams`; None: `config.params()`).
       donate: hand `state`'s buffers over to the result (the caller must not use
         `state` again). Without it the call copies the whole state (O(N²) bytes).
 
@@ -110,6 +116,8 @@ def train(config: GWRConfig, state: GWRState, xs, ys=None, valid=None, *, epochs
     if insertions were refused because the network was full.
     """
     checks.check_state(config, state)
+    if params is not None:
+        check_params(params)
     lead = checks.check_samples(config, xs)
     if len(lead) != 1:
         raise ValueError(f"train takes one sequence xs [T, D]; got shape {np.shape(xs)} "
@@ -125,16 +133,17 @@ def train(config: GWRConfig, state: GWRState, xs, ys=None, valid=None, *, epochs
                       int(np.max(np.asarray(state.num_nodes))) + length * epochs)
         block = blocks.block_size(config.capacity, max(blocks.high_water(state), grow_to))
     fn = _train_block_donated if donate else _train_block
-    new = fn(config, state, xs, ys, valid, epochs=epochs, remove_isolated=remove_isolated,
-             block=block)
+    new = fn(config, state, xs, ys, valid, params, epochs=epochs,
+             remove_isolated=remove_isolated, block=block)
     warn_refused(refused_before, new)
     return new
 
 
-def _train_block_impl(config, state, xs, ys, valid, epochs, remove_isolated, block):
+def _train_block_impl(config, state, xs, ys, valid, params, epochs, remove_isolated, block):
     """`train_unchecked` on the leading `block` slots, written back into the state."""
     part = train_unchecked(blocks.block_config(config, block), blocks.take_block(state, block),
-                           xs, ys, valid, epochs=epochs, remove_isolated=remove_isolated)
+                           xs, ys, valid, epochs=epochs, remove_isolated=remove_isolated,
+                           params=params)
     return blocks.put_block(state, part)
 
 
