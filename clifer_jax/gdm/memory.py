@@ -91,28 +91,51 @@ def _train_both(config: GDMConfig, ep: GWRState, se: GWRState, x_ep, y_ep, x_se,
     return ep, se
 
 
+REPLAY_CHUNK = 8   # trajectories per iteration of the replay pass's loop
+
+
 def replay(config: GDMConfig, ep: GWRState, se: GWRState, pseudo: PseudoSamples,
            params: GDMParams | None = None):
     """Train both memories on every valid trajectory, one training call per trajectory,
     in the order of `pseudo` (`pseudo_samples` gives the nodes' creation order, the
     reference's).
 
-    Trajectories are compacted first (stably, so their order is kept) and a
-    `while_loop` runs only as many calls as there are valid ones (the scan over
-    all N slots cost as much for an empty network as for a full one)."""
-    order = jnp.argsort(~pseudo.valid, stable=True)
-    xs, ys = pseudo.samples[order], pseudo.labels[order]
-    count = jnp.sum(pseudo.valid, dtype=jnp.int32)
-    valid = jnp.ones(ys.shape[1:], bool)
+    The pass is one loop: trajectories are compacted first (stably, so their order is
+    kept) and run REPLAY_CHUNK at a time (a `scan` inside a `while_loop` that stops after
+    the last valid one; under `vmap` a chunk costs one select over the state, not one per
+    trajectory). Each trajectory's call ends in O(N) (`gwr.train.lazy_call`: lazy edge
+    pruning, isolation from `edge_newest`); the N×N clean-up runs once, after the pass
+    (`finish_lazily`). The result equals one `train_unchecked` call per trajectory."""
+    from clifer_jax.gwr.train import finish_lazily, lazy_call
 
-    def body(carry):
+    n = pseudo.valid.shape[0]
+    size = -(-n // REPLAY_CHUNK) * REPLAY_CHUNK
+    order = jnp.argsort(~pseudo.valid, stable=True)
+    xs = jnp.pad(pseudo.samples[order], ((0, size - n), (0, 0), (0, 0)))
+    ys = jnp.pad(pseudo.labels[order], ((0, size - n), (0, 0)))
+    count = jnp.sum(pseudo.valid, dtype=jnp.int32)
+    steps = jnp.ones(ys.shape[1:], bool)
+    e_cfg, s_cfg, epochs = config.episodic, config.semantic, config.replay_epochs
+
+    def trajectory(carry, inp):
+        ep, se = carry
+        x, y, run = inp
+        ep = lazy_call(e_cfg, ep, x, _heads(y, e_cfg.num_heads), steps, epochs, _ep(params), run)
+        se = lazy_call(s_cfg, se, x, _heads(y, s_cfg.num_heads), steps, epochs, _se(params), run)
+        return (ep, se), None
+
+    def chunk(carry):
         i, ep, se = carry
-        ep, se = _train_both(config, ep, se, xs[i], ys[i], xs[i], ys[i], valid, config.replay_epochs,
-                             params)
+        start = i * REPLAY_CHUNK
+        x = jax.lax.dynamic_slice_in_dim(xs, start, REPLAY_CHUNK)
+        y = jax.lax.dynamic_slice_in_dim(ys, start, REPLAY_CHUNK)
+        run = start + jnp.arange(REPLAY_CHUNK) < count
+        (ep, se), _ = jax.lax.scan(trajectory, (ep, se), (x, y, run))
         return i + 1, ep, se
 
-    _, ep, se = jax.lax.while_loop(lambda c: c[0] < count, body, (jnp.array(0, jnp.int32), ep, se))
-    return ep, se
+    _, ep, se = jax.lax.while_loop(lambda c: c[0] * REPLAY_CHUNK < count, chunk,
+                                   (jnp.array(0, jnp.int32), ep, se))
+    return finish_lazily(e_cfg, ep, _ep(params)), finish_lazily(s_cfg, se, _se(params))
 
 
 def learn_class_unchecked(config: GDMConfig, state: GDMState, x: jax.Array, y: jax.Array,

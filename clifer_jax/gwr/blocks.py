@@ -32,7 +32,7 @@ MIN_LENGTH = 8
 # The state fields with a capacity axis, and which axes are capacity axes.
 CAPACITY_AXES = {"weights": (0,), "sq_norms": (0,), "active": (0,), "habituation": (0,),
                  "edges": (0, 1), "edge_birth": (0, 1), "temporal": (0, 1), "label_hist": (1,),
-                 "created": (0,)}
+                 "created": (0,), "edge_newest": (0,)}
 
 
 def bucket_length(t: int) -> int:

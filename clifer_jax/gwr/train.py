@@ -58,8 +58,67 @@ def remove_isolated_nodes(config: GWRConfig, state: GWRState) -> GWRState:
         habituation=state.habituation * kf,
         label_hist=state.label_hist * kf[None, :, None],
         temporal=state.temporal * ki[:, None] * ki[None, :],
+        edge_newest=state.edge_newest * ki,
         num_nodes=state.num_nodes - jnp.sum(remove, dtype=jnp.int32),
     )
+
+
+def remove_isolated_lazily(config: GWRConfig, state: GWRState,
+                           params: GWRParams | None = None) -> GWRState:
+    """`remove_isolated_nodes` in O(N) for states built by `step`: a node is isolated when
+    its newest edge has expired (`GWRState.edge_newest`), and the removed nodes' temporal
+    links stay in the N×N array (a later insertion into the slot clears them; so does
+    `finish_lazily`). Edges need not be pruned physically first."""
+    max_age = config.max_age if params is None else params.max_age
+    linked = (state.edge_newest > 0) & ((state.pruned_at - state.edge_newest) <= max_age)
+    isolated = state.active & ~linked
+    order = creation_order(state)
+    ranked = jnp.cumsum(isolated[order].astype(jnp.int32))
+    rank = jnp.zeros_like(ranked).at[order].set(ranked)
+    remove = isolated & (rank <= jnp.maximum(state.num_nodes - 2, 0))
+    keep = ~remove
+    kf = keep.astype(state.weights.dtype)
+    return state.replace(
+        weights=state.weights * kf[:, None, None],
+        sq_norms=state.sq_norms * kf[:, None],
+        active=state.active & keep,
+        habituation=state.habituation * kf,
+        label_hist=state.label_hist * kf[None, :, None],
+        edge_newest=state.edge_newest * keep.astype(jnp.int32),
+        num_nodes=state.num_nodes - jnp.sum(remove, dtype=jnp.int32),
+    )
+
+
+def finish_lazily(config: GWRConfig, state: GWRState, params: GWRParams | None = None) -> GWRState:
+    """After calls that ended with `remove_isolated_lazily`: the edge pruning made physical
+    and the removed nodes' temporal links cleared (two N×N passes, once)."""
+    state = prune_old_edges(config, state, params)
+    act = state.active.astype(state.temporal.dtype)
+    return state.replace(temporal=state.temporal * act[:, None] * act[None, :])
+
+
+def lazy_call(config: GWRConfig, state: GWRState, xs, ys, valid, epochs: int,
+              params: GWRParams | None = None, run: jax.Array = True) -> GWRState:
+    """A training call (`train_unchecked` with node removal) whose end costs O(N), not
+    O(N²): pruning stays lazy and removal is `remove_isolated_lazily`. A sequence of such
+    calls followed by `finish_lazily` equals the same `train_unchecked` calls. With `run`
+    False it changes nothing (every step invalid, the context kept)."""
+    run = jnp.asarray(run, bool)
+    valid = valid.astype(bool) & run
+
+    def sample(st, inp):
+        x, y, v = inp
+        return step(config, st, x, y, v, params), None
+
+    def epoch(st, _):
+        st, _ = jax.lax.scan(sample, st, (xs, ys.astype(jnp.int32), valid))
+        return mark_pruned(st), None
+
+    fresh = start_call(state)
+    state = state.replace(prev_bmu=jnp.where(run, fresh.prev_bmu, state.prev_bmu),
+                          prev_weights=jnp.where(run, fresh.prev_weights, state.prev_weights))
+    state, _ = jax.lax.scan(epoch, state, None, length=epochs)
+    return remove_isolated_lazily(config, state, params)
 
 
 def start_call(state: GWRState) -> GWRState:
