@@ -11,7 +11,7 @@ from clifer_jax.gdm import checks as gdm_checks
 from clifer_jax.gdm import memory
 from clifer_jax.gdm.config import GDMConfig, GDMParams, check_gdm_params
 from clifer_jax.gdm.memory import GDMPrediction, GDMState
-from clifer_jax.gwr import checks
+from clifer_jax.gwr import blocks, checks
 
 
 def check_step(config: GDMConfig, x, y, mask, need: int, what: str, subjects: bool = False):
@@ -66,27 +66,61 @@ def init(config: GDMConfig, x, y, mask=None, params: GDMParams | None = None) ->
 
 
 def learn_class(config: GDMConfig, state: GDMState, x, y, mask=None,
-                params: GDMParams | None = None) -> GDMState:
-    """Learn one class step: x [L, D], y [L] int, mask [L] bool (padding: False)."""
+                params: GDMParams | None = None, *, donate: bool = False) -> GDMState:
+    """Learn one class step: x [L, D], y [L] int, mask [L] bool (padding: False).
+
+    donate: hand `state`'s buffers over to the result (do not use `state` again); without
+    it the call copies both memories. The step runs on the slots it can reach, padded to
+    a length bucket (docs/gwr.md, "Capacity headroom"), with the same result."""
     x, y, mask = check_step(config, x, y, mask, 1, "learn_class")
     gdm_checks.check_state(config, state)
-    new = memory.learn_class_jit(config, state, x, y, mask, _params(params))
-    gdm_checks.warn_full(config, state, new)
+    params = _params(params)
+    x, y, mask, sizes = _blocked(config, state, x, y, mask, class_step=True)
+    before = _counters(state)
+    fn = memory.learn_class_jit_donated if donate else memory.learn_class_jit
+    new = fn(config, sizes, state, x, y, mask, params)
+    gdm_checks.warn_full(config, before, new)
     gdm_checks.warn_nonfinite(new, "learn_class")
     return new
 
 
 def learn_extra(config: GDMConfig, state: GDMState, x, y, mask=None, epochs: int | None = None,
-                params: GDMParams | None = None) -> GDMState:
+                params: GDMParams | None = None, *, donate: bool = False) -> GDMState:
     """Train both memories on an extra labelled set (e.g. imagined samples)."""
     x, y, mask = check_step(config, x, y, mask, 0, "learn_extra")
     gdm_checks.check_state(config, state)
     if epochs is not None:
         epochs = gdm_checks.as_int(epochs, "epochs")
-    new = memory.learn_extra_jit(config, state, x, y, mask, epochs, _params(params))
-    gdm_checks.warn_full(config, state, new)
+    params = _params(params)
+    x, y, mask, sizes = _blocked(config, state, x, y, mask, class_step=False)
+    before = _counters(state)
+    fn = memory.learn_extra_jit_donated if donate else memory.learn_extra_jit
+    new = fn(config, sizes, state, x, y, mask, epochs, params)
+    gdm_checks.warn_full(config, before, new)
     gdm_checks.warn_nonfinite(new, "learn_extra")
     return new
+
+
+def _blocked(config: GDMConfig, state: GDMState, x, y, mask, class_step: bool):
+    """Samples padded to a length bucket (mask False) and the block sizes of the call;
+    the whole capacity (and no padding) when the state or samples are traced."""
+    full = (config.episodic.capacity, config.semantic.capacity)
+    arrays = (x, y, mask, state.samples_seen, state.steps, state.episodic.active,
+              state.semantic.active, state.episodic.max_nodes, state.semantic.max_nodes)
+    if not all(checks.is_concrete(a) for a in arrays):
+        return x, y, mask, full
+    x, y, mask = blocks.pad_length(x, y, mask, blocks.bucket_length(mask.shape[-1]))
+    n_new = int(np.sum(np.asarray(mask))) if class_step else None
+    return x, y, mask, memory.needed_blocks(config, state, n_new)
+
+
+def _counters(state: GDMState) -> GDMState:
+    """What `warn_full` reads of the state before a call (kept: the state may be donated)."""
+    if not all(checks.is_concrete(getattr(state, m).refused_insertions) for m in ("episodic", "semantic")):
+        return state
+    return state.replace(episodic=state.episodic.replace(
+        refused_insertions=np.asarray(state.episodic.refused_insertions)),
+        semantic=state.semantic.replace(refused_insertions=np.asarray(state.semantic.refused_insertions)))
 
 
 def predict(config: GDMConfig, state: GDMState, x, params: GDMParams | None = None) -> GDMPrediction:

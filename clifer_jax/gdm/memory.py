@@ -11,11 +11,13 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
 from clifer_jax import gwr
 from clifer_jax.gdm.config import GDMConfig, GDMParams
 from clifer_jax.gdm.replay import PseudoSamples, pseudo_samples
+from clifer_jax.gwr import blocks
 from clifer_jax.gwr.state import GWRState
 
 
@@ -89,28 +91,51 @@ def _train_both(config: GDMConfig, ep: GWRState, se: GWRState, x_ep, y_ep, x_se,
     return ep, se
 
 
+REPLAY_CHUNK = 8   # trajectories per iteration of the replay pass's loop
+
+
 def replay(config: GDMConfig, ep: GWRState, se: GWRState, pseudo: PseudoSamples,
            params: GDMParams | None = None):
     """Train both memories on every valid trajectory, one training call per trajectory,
     in the order of `pseudo` (`pseudo_samples` gives the nodes' creation order, the
     reference's).
 
-    Trajectories are compacted first (stably, so their order is kept) and a
-    `while_loop` runs only as many calls as there are valid ones (the scan over
-    all N slots cost as much for an empty network as for a full one)."""
-    order = jnp.argsort(~pseudo.valid, stable=True)
-    xs, ys = pseudo.samples[order], pseudo.labels[order]
-    count = jnp.sum(pseudo.valid, dtype=jnp.int32)
-    valid = jnp.ones(ys.shape[1:], bool)
+    The pass is one loop: trajectories are compacted first (stably, so their order is
+    kept) and run REPLAY_CHUNK at a time (a `scan` inside a `while_loop` that stops after
+    the last valid one; under `vmap` a chunk costs one select over the state, not one per
+    trajectory). Each trajectory's call ends in O(N) (`gwr.train.lazy_call`: lazy edge
+    pruning, isolation from `edge_newest`); the N×N clean-up runs once, after the pass
+    (`finish_lazily`). The result equals one `train_unchecked` call per trajectory."""
+    from clifer_jax.gwr.train import finish_lazily, lazy_call
 
-    def body(carry):
+    n = pseudo.valid.shape[0]
+    size = -(-n // REPLAY_CHUNK) * REPLAY_CHUNK
+    order = jnp.argsort(~pseudo.valid, stable=True)
+    xs = jnp.pad(pseudo.samples[order], ((0, size - n), (0, 0), (0, 0)))
+    ys = jnp.pad(pseudo.labels[order], ((0, size - n), (0, 0)))
+    count = jnp.sum(pseudo.valid, dtype=jnp.int32)
+    steps = jnp.ones(ys.shape[1:], bool)
+    e_cfg, s_cfg, epochs = config.episodic, config.semantic, config.replay_epochs
+
+    def trajectory(carry, inp):
+        ep, se = carry
+        x, y, run = inp
+        ep = lazy_call(e_cfg, ep, x, _heads(y, e_cfg.num_heads), steps, epochs, _ep(params), run)
+        se = lazy_call(s_cfg, se, x, _heads(y, s_cfg.num_heads), steps, epochs, _se(params), run)
+        return (ep, se), None
+
+    def chunk(carry):
         i, ep, se = carry
-        ep, se = _train_both(config, ep, se, xs[i], ys[i], xs[i], ys[i], valid, config.replay_epochs,
-                             params)
+        start = i * REPLAY_CHUNK
+        x = jax.lax.dynamic_slice_in_dim(xs, start, REPLAY_CHUNK)
+        y = jax.lax.dynamic_slice_in_dim(ys, start, REPLAY_CHUNK)
+        run = start + jnp.arange(REPLAY_CHUNK) < count
+        (ep, se), _ = jax.lax.scan(trajectory, (ep, se), (x, y, run))
         return i + 1, ep, se
 
-    _, ep, se = jax.lax.while_loop(lambda c: c[0] < count, body, (jnp.array(0, jnp.int32), ep, se))
-    return ep, se
+    _, ep, se = jax.lax.while_loop(lambda c: c[0] * REPLAY_CHUNK < count, chunk,
+                                   (jnp.array(0, jnp.int32), ep, se))
+    return finish_lazily(e_cfg, ep, _ep(params)), finish_lazily(s_cfg, se, _se(params))
 
 
 def learn_class_unchecked(config: GDMConfig, state: GDMState, x: jax.Array, y: jax.Array,
@@ -120,6 +145,13 @@ def learn_class_unchecked(config: GDMConfig, state: GDMState, x: jax.Array, y: j
     The valid samples, in order, are cut into mini-batches; each trains the episodic memory, then
     the semantic memory on the episodic BMUs' weights and labels (docs/design.md), then,
     with replay on, both memories on the previous mini-batch's pseudo-samples."""
+    return _learn_class_body(config, _set_limits(config, state, jnp.sum(mask, dtype=jnp.int32)),
+                             x, y, mask, params)
+
+
+def _learn_class_body(config: GDMConfig, state: GDMState, x, y, mask,
+                      params: GDMParams | None = None) -> GDMState:
+    """`learn_class_unchecked` after the node limits are set."""
     bs = config.batch_size
     # Valid samples first, in their order, so mini-batches never straddle padding.
     order = jnp.argsort(~mask.astype(bool), stable=True)
@@ -128,7 +160,6 @@ def learn_class_unchecked(config: GDMConfig, state: GDMState, x: jax.Array, y: j
     x = jnp.pad(x, ((0, pad), (0, 0)))
     y = jnp.pad(y.astype(jnp.int32), (0, pad))
     mask = jnp.pad(mask.astype(bool), (0, pad))
-    state = _set_limits(config, state, jnp.sum(mask, dtype=jnp.int32))
     xb = x.reshape(-1, bs, x.shape[-1])
     yb = y.reshape(-1, bs)
     mb = mask.reshape(-1, bs)
@@ -139,19 +170,25 @@ def learn_class_unchecked(config: GDMConfig, state: GDMState, x: jax.Array, y: j
                               valid=jnp.zeros((n_e,), bool))
 
     def minibatch(carry, batch):
-        ep, se, pseudo = carry
+        ep0, se0, pseudo = carry
+        ep, se = ep0, se0
         xs, ys, ms = batch
+        any_valid = jnp.any(ms)
         ep = gwr.train_unchecked(config.episodic, ep, xs, _heads(ys, config.episodic.num_heads), ms,
                                  epochs=config.epochs, params=_ep(params))
         bmu = gwr.predict_unchecked(config.episodic, ep, xs, _ep(params))
         se = gwr.train_unchecked(config.semantic, se, bmu.weights[:, 0],
                                  _heads(bmu.labels[:, 0], config.semantic.num_heads), ms,
                                  epochs=config.epochs, params=_se(params))
-        if config.replay:
-            any_valid = jnp.any(ms)          # an all-padding mini-batch replays nothing
+        if config.replay:                    # an all-padding mini-batch replays nothing
             ep, se = replay(config, ep, se, pseudo.replace(valid=pseudo.valid & any_valid), params)
             fresh = pseudo_samples(ep, t_len)
             pseudo = jax.tree.map(lambda a, b: jnp.where(any_valid, a, b), fresh, pseudo)
+        # An all-padding mini-batch changes nothing but the context its calls reset; keep
+        # the last real one's, so that padding a class step (length buckets) is invisible.
+        ep, se = (m.replace(prev_weights=jnp.where(any_valid, m.prev_weights, m0.prev_weights),
+                            prev_bmu=jnp.where(any_valid, m.prev_bmu, m0.prev_bmu))
+                  for m, m0 in ((ep, ep0), (se, se0)))
         return (ep, se, pseudo), None
 
     (ep, se, _), _ = jax.lax.scan(minibatch, (state.episodic, state.semantic, no_pseudo), (xb, yb, mb))
@@ -184,7 +221,65 @@ def state_bytes(config: GDMConfig, subjects: int = 1) -> int:
     return subjects * tree_bytes(shapes)
 
 
+# Blocks: the kernels on the leading slots the call can reach (docs/gwr.md, "Capacity
+# headroom"); the same results, at a cost that follows the nodes, not the capacity.
+
+def block_configs(config: GDMConfig, sizes: tuple[int, int]) -> GDMConfig:
+    if sizes == (config.episodic.capacity, config.semantic.capacity):
+        return config
+    return config.replace(episodic=blocks.block_config(config.episodic, sizes[0]),
+                          semantic=blocks.block_config(config.semantic, sizes[1]))
+
+
+def _view(state: GDMState, sizes) -> GDMState:
+    return state.replace(episodic=blocks.take_block(state.episodic, sizes[0]),
+                         semantic=blocks.take_block(state.semantic, sizes[1]))
+
+
+def _back(full: GDMState, part: GDMState) -> GDMState:
+    return part.replace(episodic=blocks.put_block(full.episodic, part.episodic),
+                        semantic=blocks.put_block(full.semantic, part.semantic))
+
+
+def learn_class_block(config: GDMConfig, sizes: tuple[int, int], state: GDMState, x, y, mask,
+                      params: GDMParams | None = None) -> GDMState:
+    """`learn_class_unchecked` run on the leading `sizes` = (episodic, semantic) slots.
+    Equal to it when the sizes hold the high-water marks and the node limits of the step
+    (`needed_blocks`)."""
+    limited = _set_limits(config, state, jnp.sum(mask, dtype=jnp.int32))
+    out = _learn_class_body(block_configs(config, sizes), _view(limited, sizes), x, y, mask, params)
+    return _back(limited, out)
+
+
+def learn_extra_block(config: GDMConfig, sizes: tuple[int, int], state: GDMState, x, y, mask,
+                      epochs: int | None = None, params: GDMParams | None = None) -> GDMState:
+    out = learn_extra_unchecked(block_configs(config, sizes), _view(state, sizes), x, y, mask,
+                                epochs, params)
+    return _back(state, out)
+
+
+def needed_blocks(config: GDMConfig, state: GDMState, n_new: int | None) -> tuple[int, int]:
+    """Block sizes (episodic, semantic) for a call on a concrete state (one subject or a
+    batch: the largest member decides). n_new: valid samples of a class step (its node
+    limits are set first), None for `learn_extra` (limits unchanged)."""
+    seen = np.asarray(state.samples_seen)
+    out = []
+    for name, share in (("episodic", 1), ("semantic", 2)):
+        mem, cap = getattr(state, name), getattr(config, name).capacity
+        limit = np.asarray(mem.max_nodes)
+        if n_new is not None:
+            if config.grow_max_nodes:
+                limit = (seen + n_new) // share
+            else:
+                limit = np.where(np.asarray(state.steps) == 0, n_new // share, limit)
+        limit = int(np.clip(np.max(limit), 2, cap))
+        out.append(blocks.block_size(cap, max(blocks.high_water(mem), limit)))
+    return tuple(out)
+
+
 init_jit = jax.jit(init_unchecked, static_argnums=0)
-learn_class_jit = jax.jit(learn_class_unchecked, static_argnums=0)
-learn_extra_jit = jax.jit(learn_extra_unchecked, static_argnums=(0, 5))
+learn_class_jit = jax.jit(learn_class_block, static_argnums=(0, 1))
+learn_class_jit_donated = jax.jit(learn_class_block, static_argnums=(0, 1), donate_argnums=2)
+learn_extra_jit = jax.jit(learn_extra_block, static_argnums=(0, 1, 6))
+learn_extra_jit_donated = jax.jit(learn_extra_block, static_argnums=(0, 1, 6), donate_argnums=2)
 predict_jit = jax.jit(predict_unchecked, static_argnums=0)

@@ -43,6 +43,11 @@ class GWRState:
         stamp, masked by `active`. The reference compacts its arrays, so its node order is
         creation order; `creation_order` recovers that order (docs/gwr.md).
       next_id: [] int32, the stamp the next inserted node gets.
+      edge_newest: [N] int32, the largest `edge_birth` of the edges each node ever got
+        (0: none). The edge written last at a node is never removed before it expires
+        (an insertion that removes b–s links both to the new node at once), so a node has
+        a live edge iff pruned_at − edge_newest ≤ max_age: isolation in O(N), without the
+        N×N arrays (`train.remove_isolated_lazily`).
     """
 
     weights: jax.Array
@@ -63,6 +68,7 @@ class GWRState:
     degree_overflow: jax.Array
     created: jax.Array
     next_id: jax.Array
+    edge_newest: jax.Array
 
 
 def label_rows(config: GWRConfig, labels: jax.Array, a_inc=None) -> jax.Array:
@@ -96,6 +102,7 @@ def empty(config: GWRConfig) -> GWRState:
         degree_overflow=jnp.array(0, i32),
         created=jnp.zeros((n,), i32),
         next_id=jnp.array(0, i32),
+        edge_newest=jnp.zeros((n,), i32),
     )
 
 

@@ -76,11 +76,17 @@ def step(config: GWRConfig, state: GWRState, x: jax.Array, y: jax.Array,
     link = jnp.stack([adapt, adapt, insert, insert, insert, insert])
     edges = state.edges.at[rows, cols].set(link, mode="drop")
     edge_birth = state.edge_birth.at[rows, cols].set(t_new, mode="drop")
+    edge_newest = state.edge_newest.at[rows].max(jnp.where(link, t_new, 0), mode="drop")
 
     # Neighbours of b after the b-s edge exists; read after the write (no N×N copy).
     # Edges pruned lazily at an earlier epoch's end are still written but not live.
     nbr_row = edges[b] & ((state.pruned_at - edge_birth[b]) <= p.max_age)
-    nbrs = jnp.nonzero(nbr_row, size=config.max_degree, fill_value=n)[0].astype(i32)
+    # The first max_degree neighbours in slot order (what `jnp.nonzero(size=...)` gives), by
+    # a cumsum and one scatter: 1.6× faster than `nonzero` when vmapped on the CPU.
+    m = config.max_degree
+    pos = jnp.cumsum(nbr_row, dtype=i32) - 1
+    pos = jnp.where(nbr_row & (pos < m), pos, m)
+    nbrs = jnp.full((m + 1,), n, i32).at[pos].set(jnp.arange(n, dtype=i32))[:m]
     nbrs = jnp.where(adapt, nbrs, drop)
     too_many = adapt & (jnp.sum(nbr_row, dtype=i32) > config.max_degree)
 
@@ -124,7 +130,10 @@ def step(config: GWRConfig, state: GWRState, x: jax.Array, y: jax.Array,
     current = jnp.where(insert, r, b)
     linked = learn & (state.prev_bmu >= 0) & (state.prev_bmu != current)
     t_row = jnp.where(linked, state.prev_bmu, drop)
-    temporal = state.temporal.at[t_row, current].add(1, mode="drop")
+    # A new node's slot may hold links of a node removed lazily (`remove_isolated_lazily`
+    # leaves them for the end of a replay pass): clear its row and column first, O(N).
+    temporal = state.temporal.at[r_w, :].set(0, mode="drop").at[:, r_w].set(0, mode="drop")
+    temporal = temporal.at[t_row, current].add(1, mode="drop")
 
     return state.replace(
         weights=weights,
@@ -133,6 +142,7 @@ def step(config: GWRConfig, state: GWRState, x: jax.Array, y: jax.Array,
         habituation=habituation,
         edges=edges,
         edge_birth=edge_birth,
+        edge_newest=edge_newest,
         temporal=temporal,
         label_hist=label_hist,
         # Step 9: context of the next sample, on every valid step.

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from clifer_jax.gwr import checks
+from clifer_jax.gwr import blocks, checks
 from clifer_jax.gwr.config import GWRConfig
 from clifer_jax.gwr.params import GWRParams, check_params
 from clifer_jax.gwr.state import GWRState, creation_order
@@ -58,8 +58,67 @@ def remove_isolated_nodes(config: GWRConfig, state: GWRState) -> GWRState:
         habituation=state.habituation * kf,
         label_hist=state.label_hist * kf[None, :, None],
         temporal=state.temporal * ki[:, None] * ki[None, :],
+        edge_newest=state.edge_newest * ki,
         num_nodes=state.num_nodes - jnp.sum(remove, dtype=jnp.int32),
     )
+
+
+def remove_isolated_lazily(config: GWRConfig, state: GWRState,
+                           params: GWRParams | None = None) -> GWRState:
+    """`remove_isolated_nodes` in O(N) for states built by `step`: a node is isolated when
+    its newest edge has expired (`GWRState.edge_newest`), and the removed nodes' temporal
+    links stay in the N×N array (a later insertion into the slot clears them; so does
+    `finish_lazily`). Edges need not be pruned physically first."""
+    max_age = config.max_age if params is None else params.max_age
+    linked = (state.edge_newest > 0) & ((state.pruned_at - state.edge_newest) <= max_age)
+    isolated = state.active & ~linked
+    order = creation_order(state)
+    ranked = jnp.cumsum(isolated[order].astype(jnp.int32))
+    rank = jnp.zeros_like(ranked).at[order].set(ranked)
+    remove = isolated & (rank <= jnp.maximum(state.num_nodes - 2, 0))
+    keep = ~remove
+    kf = keep.astype(state.weights.dtype)
+    return state.replace(
+        weights=state.weights * kf[:, None, None],
+        sq_norms=state.sq_norms * kf[:, None],
+        active=state.active & keep,
+        habituation=state.habituation * kf,
+        label_hist=state.label_hist * kf[None, :, None],
+        edge_newest=state.edge_newest * keep.astype(jnp.int32),
+        num_nodes=state.num_nodes - jnp.sum(remove, dtype=jnp.int32),
+    )
+
+
+def finish_lazily(config: GWRConfig, state: GWRState, params: GWRParams | None = None) -> GWRState:
+    """After calls that ended with `remove_isolated_lazily`: the edge pruning made physical
+    and the removed nodes' temporal links cleared (two N×N passes, once)."""
+    state = prune_old_edges(config, state, params)
+    act = state.active.astype(state.temporal.dtype)
+    return state.replace(temporal=state.temporal * act[:, None] * act[None, :])
+
+
+def lazy_call(config: GWRConfig, state: GWRState, xs, ys, valid, epochs: int,
+              params: GWRParams | None = None, run: jax.Array = True) -> GWRState:
+    """A training call (`train_unchecked` with node removal) whose end costs O(N), not
+    O(N²): pruning stays lazy and removal is `remove_isolated_lazily`. A sequence of such
+    calls followed by `finish_lazily` equals the same `train_unchecked` calls. With `run`
+    False it changes nothing (every step invalid, the context kept)."""
+    run = jnp.asarray(run, bool)
+    valid = valid.astype(bool) & run
+
+    def sample(st, inp):
+        x, y, v = inp
+        return step(config, st, x, y, v, params), None
+
+    def epoch(st, _):
+        st, _ = jax.lax.scan(sample, st, (xs, ys.astype(jnp.int32), valid))
+        return mark_pruned(st), None
+
+    fresh = start_call(state)
+    state = state.replace(prev_bmu=jnp.where(run, fresh.prev_bmu, state.prev_bmu),
+                          prev_weights=jnp.where(run, fresh.prev_weights, state.prev_weights))
+    state, _ = jax.lax.scan(epoch, state, None, length=epochs)
+    return remove_isolated_lazily(config, state, params)
 
 
 def start_call(state: GWRState) -> GWRState:
@@ -93,8 +152,9 @@ def train_unchecked(config: GWRConfig, state: GWRState, xs: jax.Array, ys: jax.A
 
 
 def train(config: GWRConfig, state: GWRState, xs, ys=None, valid=None, *, epochs: int = 1,
-          remove_isolated: bool = True, params: GWRParams | None = None) -> GWRState:
-    """Train one network (or a vmapped batch) on a sequence of samples.
+          remove_isolated: bool = True, params: GWRParams | None = None,
+          donate: bool = False) -> GWRState:
+    """Train one network on a sequence of samples.
 
     Args:
       config: static hyperparameters.
@@ -105,9 +165,14 @@ def train(config: GWRConfig, state: GWRState, xs, ys=None, valid=None, *, epochs
       epochs: passes over the samples; old edges are pruned after each.
       remove_isolated: deactivate nodes left without edges at the end.
       params: the traced numbers (`GWRParams`; None: `config.params()`).
+      donate: hand `state`'s buffers over to the result (the caller must not use
+        `state` again). Without it the call copies the whole state (O(N²) bytes).
 
-    Composes under jit/vmap: values are checked only when concrete. When called
-    eagerly, warns if insertions were refused because the network was full.
+    The cost follows the nodes, not the capacity: the call runs on the leading block of
+    slots it can reach and pads xs to a length bucket (docs/gwr.md, "Capacity headroom"),
+    with the same result as on the whole state. Composes under jit/vmap (then the whole
+    capacity is used): values are checked only when concrete. When called eagerly, warns
+    if insertions were refused because the network was full.
     """
     checks.check_state(config, state)
     if params is not None:
@@ -117,10 +182,33 @@ def train(config: GWRConfig, state: GWRState, xs, ys=None, valid=None, *, epochs
         raise ValueError(f"train takes one sequence xs [T, D]; got shape {np.shape(xs)} "
                          f"(use jax.vmap over networks for a batch)")
     ys, valid = check_train_inputs(config, lead, ys, valid, epochs)
-    new = train_unchecked(config, state, jnp.asarray(xs), ys, valid,
-                          epochs=epochs, remove_isolated=remove_isolated, params=params)
-    warn_refused(state, new)
+    xs = jnp.asarray(xs)
+    refused_before = checks.host_value(state.refused_insertions)
+    block = config.capacity
+    if all(checks.is_concrete(a) for a in (state.active, state.num_nodes, state.max_nodes, xs)):
+        length = blocks.bucket_length(lead[0])
+        xs, ys, valid = blocks.pad_length(xs, ys, valid, length)
+        grow_to = min(int(np.max(np.asarray(state.max_nodes))),
+                      int(np.max(np.asarray(state.num_nodes))) + length * epochs)
+        block = blocks.block_size(config.capacity, max(blocks.high_water(state), grow_to))
+    fn = _train_block_donated if donate else _train_block
+    new = fn(config, state, xs, ys, valid, params, epochs=epochs,
+             remove_isolated=remove_isolated, block=block)
+    warn_refused(refused_before, new)
     return new
+
+
+def _train_block_impl(config, state, xs, ys, valid, params, epochs, remove_isolated, block):
+    """`train_unchecked` on the leading `block` slots, written back into the state."""
+    part = train_unchecked(blocks.block_config(config, block), blocks.take_block(state, block),
+                           xs, ys, valid, epochs=epochs, remove_isolated=remove_isolated,
+                           params=params)
+    return blocks.put_block(state, part)
+
+
+_STATIC = ("config", "epochs", "remove_isolated", "block")
+_train_block = jax.jit(_train_block_impl, static_argnames=_STATIC)
+_train_block_donated = jax.jit(_train_block_impl, static_argnames=_STATIC, donate_argnames=("state",))
 
 
 def check_train_inputs(config: GWRConfig, lead: tuple[int, ...], ys, valid, epochs):
@@ -137,9 +225,13 @@ def check_train_inputs(config: GWRConfig, lead: tuple[int, ...], ys, valid, epoc
     return jnp.asarray(ys, jnp.int32), jnp.asarray(valid, bool)
 
 
-def warn_refused(before: GWRState, after: GWRState) -> None:
-    """Warn (when the counters can be read) if insertions were refused between two states."""
-    a, b = checks.host_value(after.refused_insertions), checks.host_value(before.refused_insertions)
+def warn_refused(before, after: GWRState) -> None:
+    """Warn (when the counters can be read) if insertions were refused between two states
+    (`before`: a state, or its refused-insertion count read earlier)."""
+    before = getattr(before, "refused_insertions", before)
+    if before is None:
+        return
+    a, b = checks.host_value(after.refused_insertions), checks.host_value(before)
     if a is not None and b is not None:
         refused = int(np.sum(a) - np.sum(b))
         if refused > 0:

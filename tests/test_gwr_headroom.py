@@ -1,0 +1,187 @@
+"""Cost that follows the active nodes (docs/gwr.md, "Capacity headroom"): the high-water
+block, length buckets, donation, the replay pass, with results identical to the kernel
+run on the whole capacity."""
+
+import importlib
+import re
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from clifer_jax import gdm, gwr
+from clifer_jax.gdm.memory import _heads
+from clifer_jax.gwr import blocks
+from gwr_reference import ReferenceGWR
+from test_gwr_reference import assert_same_network
+
+train_mod = importlib.import_module("clifer_jax.gwr.train")
+pytestmark = pytest.mark.filterwarnings("ignore:.*(memory|network) full")
+
+
+def stream(seed, n, dim, classes=3):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, (n, dim)).astype(np.float32)
+    y = rng.integers(0, classes, (n, 2)).astype(np.int32)
+    return x, y
+
+
+def assert_same_state(a, b, fields=None):
+    for f in fields or a.__dataclass_fields__:
+        np.testing.assert_array_equal(np.asarray(getattr(a, f)), np.asarray(getattr(b, f)), err_msg=f)
+
+
+def leading(state, n):
+    """The leading n slots of a state (to compare networks held at different capacities)."""
+    return blocks.take_block(state, n).replace(max_nodes=state.max_nodes)
+
+
+def test_bucket_lengths_and_block_sizes():
+    assert [blocks.bucket_length(t) for t in (0, 1, 8, 9, 13, 24, 25, 33, 174, 183, 192, 193)] == \
+        [0, 8, 8, 12, 16, 24, 32, 48, 192, 192, 192, 256]
+    assert all(blocks.bucket_length(t) >= t and 3 * (blocks.bucket_length(t) - t) <= blocks.bucket_length(t)
+               for t in range(8, 2000))                                # at most a third padding
+    assert blocks.block_size(4096, 1000) == 1024 and blocks.block_size(4096, 1025) == 2048
+    assert blocks.block_size(1500, 1025) == 1500 and blocks.block_size(4096, 3) == blocks.MIN_BLOCK
+
+
+@pytest.mark.parametrize("context", [0, 2])
+def test_train_equals_the_reference_at_several_capacities(context):
+    """The same stream at capacities 96, 256 and 1,024: each equals the NumPy reference
+    (at its capacity), and all hold the same network in their leading slots."""
+    dim = 5
+    x, y = stream(0, 240, dim)
+    kw = dict(dim=dim, context=context, max_age=15, activity_threshold=0.55,
+              habituation_threshold=0.7, eps_n=0.01, num_heads=2, num_classes=3, max_nodes=90)
+    states = []
+    for cap in (96, 256, 1024):
+        cfg = gwr.GWRConfig(capacity=cap, **kw)
+        state = gwr.init(cfg, x[:2], y[:2])
+        ref = ReferenceGWR(**{f: getattr(cfg, f) for f in cfg.__dataclass_fields__})
+        ref.init(x[:2].astype(np.float64), y[:2])
+        for call in range(3):
+            sl = slice(80 * call, 80 * (call + 1))
+            state = gwr.train(cfg, state, x[sl], y[sl], epochs=2)
+            ref.train(x[sl].astype(np.float64), y[sl], epochs=2)
+        assert_same_network(cfg, state, ref)
+        states.append(state)
+    assert int(states[0].num_nodes) > 20
+    for s in states[1:]:
+        assert_same_state(leading(s, 96), states[0])
+
+
+def test_a_network_that_outgrows_its_block_equals_one_that_started_large():
+    """Calls through `gwr.train` (blocks of 64, 128, 256 as the network grows, state
+    donated) against `train_unchecked` on the whole capacity: identical states."""
+    dim, t = 8, 20
+    cfg = gwr.GWRConfig(dim=dim, capacity=512, max_age=100, activity_threshold=0.7,
+                        habituation_threshold=0.8, eps_n=0.01, num_heads=2, num_classes=3)
+    x, y = stream(1, 12 * t, dim)
+    small = gwr.init(cfg, x[:2], y[:2])
+    large = jax.tree.map(jnp.copy, small)
+    seen = []
+    for call in range(12):
+        sl = slice(t * call, t * (call + 1))
+        need = max(blocks.high_water(small), min(int(small.max_nodes),
+                                                 int(small.num_nodes) + blocks.bucket_length(t)))
+        seen.append(blocks.block_size(cfg.capacity, need))
+        small = gwr.train(cfg, small, x[sl], y[sl], donate=True)
+        large = gwr.train_unchecked(cfg, large, jnp.asarray(x[sl]), jnp.asarray(y[sl]),
+                                    jnp.ones(t, bool))
+        assert_same_state(small, large)
+    assert seen[0] < cfg.capacity and len(set(seen)) >= 2, seen     # it crossed a boundary
+
+
+def test_class_steps_of_174_to_183_samples_compile_once():
+    dim = 3
+    cfg = gwr.GWRConfig(dim=dim, capacity=256, num_heads=2, num_classes=3)
+    x, y = stream(2, 183, dim)
+    state = gwr.init(cfg, x[:2], y[:2])
+    before = train_mod._train_block._cache_size()
+    for t in range(174, 184):
+        gwr.train(cfg, state, x[:t], y[:t])
+    assert train_mod._train_block._cache_size() - before == 1
+
+
+def test_per_call_work_outside_the_loop_follows_the_block():
+    """Compiled call at capacity N = 1,024 on a block of 64, state donated: every
+    instruction with an N×N result is a parameter, an in-place dynamic-update-slice (or a
+    fusion ending in one) or the result tuple, and the state's buffers are aliased to the
+    result: no N×N pass, no N×N copy."""
+    n, d, b = 1024, 5, 64
+    cfg = gwr.GWRConfig(dim=d, capacity=n, num_heads=2)
+    xs, ys = jnp.zeros((16, d)), jnp.zeros((16, 2), jnp.int32)
+    state = gwr.init_unchecked(cfg, xs[:2], ys[:2])
+    hlo = train_mod._train_block_donated.lower(cfg, state, xs, ys, jnp.ones(16, bool), None, epochs=1,
+                                               remove_isolated=True, block=b).compile().as_text()
+    assert "input_output_alias" in hlo
+    computations = {}
+    for block in re.split(r"\n(?=\S)", hlo):                    # one HLO computation each
+        head = block.split("\n", 1)[0]
+        name = re.match(r"(?:ENTRY )?%?(\S+)", head)
+        if name:
+            computations[name.group(1)] = block
+    fused_dus = {k for k, v in computations.items()
+                 if re.search(r"ROOT \S+ = \S+\[{0},{0}\]\S* dynamic-update-slice\(".format(n), v)}
+    big = re.findall(rf"\n\s*(?:ROOT )?%\S+ = (?:pred|s32|f32)\[{n},{n}\]\S* (\S+?)\((.*)", hlo)
+    for op, rest in big:
+        ok = op in ("parameter", "dynamic-update-slice") or (
+            op == "fusion" and any(f"calls=%{c}," in rest or rest.endswith(f"calls=%{c}") for c in fused_dus))
+        assert ok, (op, rest[:200])
+    assert not re.search(rf"\[{n},{n}\]\S* copy\(", hlo)
+    assert not re.search(rf"\[{n},{n}\]\S* (?:reduce|select|and|multiply|compare)\(", hlo)
+
+
+def _grown_pair(context: int):
+    cfg = gdm.reference_config(6, 128, replay=True, num_classes=3, replay_epochs=2, context=context)
+    cfg = cfg.replace(
+        episodic=cfg.episodic.replace(max_age=8, activity_threshold=0.6, habituation_threshold=0.7),
+        semantic=cfg.semantic.replace(max_age=8, activity_threshold=0.6, habituation_threshold=0.7))
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-1, 1, (300, 6)).astype(np.float32)
+    y = rng.integers(0, 3, 300).astype(np.int32)
+    ep = gwr.train(cfg.episodic, gwr.init(cfg.episodic, x[:2]), x, _heads(y, 2), remove_isolated=False)
+    se = gwr.train(cfg.semantic, gwr.init(cfg.semantic, x[:2]), x[::-1].copy(), _heads(y, 1),
+                   remove_isolated=False)
+    return cfg, ep, se
+
+
+@pytest.mark.parametrize("context", [0, 1])
+def test_replay_pass_equals_one_training_call_per_trajectory(context):
+    """The one-loop pass (lazy ends, one clean-up) against a `train_unchecked` call per
+    trajectory; the edge lives are short, so nodes are removed and slots reused."""
+    cfg, ep, se = _grown_pair(context)
+    ps = gdm.pseudo_samples(ep, cfg.trajectory_length)
+    new_ep, new_se = jax.jit(gdm.replay, static_argnums=0)(cfg, ep, se, ps)
+    old_ep, old_se = ep, se
+    for i in np.flatnonzero(np.asarray(ps.valid)):
+        xs, ys, v = ps.samples[i], ps.labels[i], jnp.ones(cfg.trajectory_length, bool)
+        old_ep = gwr.train_unchecked(cfg.episodic, old_ep, xs, _heads(ys, 2), v, epochs=cfg.replay_epochs)
+        old_se = gwr.train_unchecked(cfg.semantic, old_se, xs, _heads(ys, 1), v, epochs=cfg.replay_epochs)
+    assert int(old_ep.next_id) > int(ep.next_id) and int(old_ep.num_nodes) < int(ep.num_nodes)
+    assert_same_state(new_ep, old_ep)
+    assert_same_state(new_se, old_se)
+
+
+@pytest.mark.parametrize("capacity", [64, 512])
+def test_gdm_class_steps_through_blocks_equal_the_whole_capacity(capacity):
+    """`gdm.learn_class` (blocks, length buckets, donation) against `learn_class_unchecked`
+    on the whole state, with replay, over class steps of 37–40 samples."""
+    cfg = gdm.reference_config(8, capacity, replay=True, num_classes=4, epochs=2)
+    rng = np.random.default_rng(4)
+    steps = []
+    for c in range(4):
+        n = 37 + c
+        x = (rng.uniform(-1, 1, (1, 8)) + 0.6 * rng.standard_normal((n, 8))).astype(np.float32)
+        steps.append((x, np.full(n, c, np.int32), rng.uniform(size=n) > 0.1))
+    fast = gdm.init(cfg, *steps[0])
+    whole = jax.tree.map(jnp.copy, fast)
+    learn = jax.jit(gdm.learn_class_unchecked, static_argnums=0)
+    for x, y, m in steps:
+        fast = gdm.learn_class(cfg, fast, x, y, m, donate=True)
+        whole = learn(cfg, whole, x, y, m)
+    assert int(fast.episodic.num_nodes) > 20
+    assert_same_state(fast.episodic, whole.episodic)
+    assert_same_state(fast.semantic, whole.semantic)
+    np.testing.assert_array_equal(fast.samples_seen, whole.samples_seen)
