@@ -33,6 +33,9 @@ class SubjectData:
 
     x [C, L, D], y [C, L], mask [C, L]: training samples per class, canonical class order.
     x_test [C, Lt, D], y_test [C, Lt], mask_test [C, Lt]: test samples per class.
+    imagined [C, L, K, D] or None: the oracle's imagined features of every training sample
+      for each of K classes (`clifer_jax.imagination.oracle_table`); read by CLIFER with
+      `CLIFERConfig(imagination="oracle")` only.
     """
 
     x: jax.Array
@@ -41,6 +44,7 @@ class SubjectData:
     x_test: jax.Array
     y_test: jax.Array
     mask_test: jax.Array
+    imagined: jax.Array | None = None
 
 
 def _gdm_run(model: str, config: gdm.GDMConfig, imagine_fn, clifer_config: clifer.CLIFERConfig):
@@ -56,8 +60,9 @@ def _gdm_run(model: str, config: gdm.GDMConfig, imagine_fn, clifer_config: clife
         def step(state, cls):
             x, y, m = data.x[cls], data.y[cls], data.mask[cls]
             if model == "clifer":
-                imagine = lambda z, t: imagine_fn(imagine_params, z, t)
-                state = clifer.learn_class_unchecked(cfg, state, x, y, m, imagine, clifer_config)
+                imagine = None if imagine_fn is None else (lambda z, t: imagine_fn(imagine_params, z, t))
+                table = None if data.imagined is None else data.imagined[cls]
+                state = clifer.learn_class_unchecked(cfg, state, x, y, m, imagine, clifer_config, table)
             else:
                 state = gdm.learn_class_unchecked(cfg, state, x, y, m)
             p = gdm.predict_unchecked(cfg, state, x_test)
@@ -91,7 +96,8 @@ def make_run(model: str, gdm_config: gdm.GDMConfig | None = None, mlp_config: ml
 
     imagine_fn(imagine_params, v, c) imagines in the memories' feature space (e.g.
     `clifer_jax.features.imagine_fn` with imagine_params = (CAAE params, transform));
-    clifer_config lays out CLIFER's imagination set (default: the reference's order).
+    clifer_config lays out CLIFER's imagination set (default: the reference's order, the
+    CAAE's imagination); with imagination "oracle", data.imagined holds the table.
     The MLPs' dict also holds "train_acc" [T], the accuracy on the samples trained on at
     each step."""
     if model not in MODELS:
@@ -99,9 +105,10 @@ def make_run(model: str, gdm_config: gdm.GDMConfig | None = None, mlp_config: ml
     if model in GDM_MODELS:
         if gdm_config is None:
             raise ValueError(f"model {model!r} needs a GDMConfig")
-        if model == "clifer" and imagine_fn is None:
-            raise ValueError("model 'clifer' needs an imagine_fn(params, z, c)")
-        return _gdm_run(model, gdm_config, imagine_fn, clifer_config or clifer.CLIFERConfig())
+        ccfg = clifer_config or clifer.CLIFERConfig()
+        if model == "clifer" and ccfg.imagination == "caae" and imagine_fn is None:
+            raise ValueError("model 'clifer' with imagination 'caae' needs an imagine_fn(params, z, c)")
+        return _gdm_run(model, gdm_config, imagine_fn, ccfg)
     if mlp_config is None:
         raise ValueError(f"model {model!r} needs an MLPConfig")
     return _mlp_run(model, mlp_config)

@@ -22,7 +22,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from tqdm import tqdm
 
-from clifer_jax import clifer, experiment, features, gdm, mlp
+from clifer_jax import clifer, experiment, features, gdm, imagination, mlp
 from clifer_jax.caae import api as caae
 from clifer_jax.classes import EXPRESSIONS
 from clifer_jax.data import loading
@@ -259,6 +259,13 @@ def run_experiment(cfg: ExperimentConfig, out_dir, *, progress: bool = True, max
             data_checks.record_data(store.root, data_sha)
         features.save(store.root / f"feature_transform{tag}.json", transform_of(feats), cfg.feature_norm)
         data = datas[caae_seed] = subject_data(feats, train, test)
+        if cfg.imagination == "oracle":   # the renderer's true faces, encoded once (clifer_jax.imagination)
+            if not store.has(f"oracle{tag}"):
+                encode = lambda im: features.encode(params, transform_of(feats), im)  # noqa: E731
+                store.save(f"oracle{tag}", {"table": timed(f"oracle{tag}", lambda: imagination.oracle_table(
+                    synthetic_config(cfg), train.subjects, train.y, train.clip, train.frame, train.mask, encode,
+                    channels=ccfg.channels, image_size=ccfg.image_size))})
+            data = datas[caae_seed] = data.replace(imagined=store.load(f"oracle{tag}")["table"])
         gdm_cfg, mlp_cfg = model_configs(data)
         imagine_params = (params, transform_of(feats))
 
@@ -275,7 +282,8 @@ def run_experiment(cfg: ExperimentConfig, out_dir, *, progress: bool = True, max
                 return None
             if model not in runs:
                 runs[model] = experiment.make_run(model, gdm_cfg, mlp_cfg, imagine_fn=features.imagine_fn,
-                                                  clifer_config=clifer.CLIFERConfig(order=cfg.imagination_order))
+                                                  clifer_config=clifer.CLIFERConfig(order=cfg.imagination_order,
+                                                                                  imagination=cfg.imagination))
             run = runs[model]
             key = jax.random.fold_in(jax.random.key(cfg.seed), experiment.MODELS.index(model))
             preds = timed(f"model:{name}", lambda: experiment.run_subjects(run, key, data, order, imagine_params,
@@ -288,6 +296,7 @@ def run_experiment(cfg: ExperimentConfig, out_dir, *, progress: bool = True, max
     if len(seeds) > 1:
         results["over_caae_seeds"] = collect_over_seeds(cfg, store, datas)
     results["caae_seeds"] = list(seeds)
+    results["imagination"] = cfg.imagination
     if build:
         results["data_build"] = build
     results["difficulty"] = timed("difficulty", lambda: measure_difficulty(cfg, data, train, test))
