@@ -163,7 +163,7 @@ def caae_pool(cfg: ExperimentConfig, ccfg) -> dict:
     img = pool["image"]
     if ccfg.channels == 3 and img.shape[-1] == 1:
         img = np.repeat(img, 3, axis=-1)
-    return {"image": img, "expression": pool["expression"]}
+    return {"image": img, "expression": pool["expression"], "subject": pool["subject"]}
 
 
 def encode_all(params, train, test, pool: dict, norm: str) -> dict:

@@ -98,7 +98,9 @@ def load_or_train(
     is there, otherwise trained (resuming an unfinished one) on `data` (default: the
     synthetic training pool of `data_seed`, whose identities are disjoint from the
     evaluation subjects). Raises ValueError when `ckpt_dir` holds a training of another
-    config, seed or dataset (the checkpoint records the data's SHA-256)."""
+    config, seed or dataset (the checkpoint records the data's SHA-256). With the synthetic
+    identity loss (`config.identity_net`), its network is trained on `data`'s identities
+    (`data["subject"]`) into `identity_dir(ckpt_dir)` first."""
     if data is None:
         data = synthetic_pool(config, "train", data_seed)
     try:
@@ -109,8 +111,27 @@ def load_or_train(
     except FileNotFoundError:
         pass
     state, _ = train(config, data["image"], data["expression"], seed=seed, ckpt_dir=ckpt_dir,
-                     progress=progress, log=log)
+                     progress=progress, log=log, identity=identity_network(config, ckpt_dir, data, seed=seed))
     return state.inference_params(config)
+
+
+def identity_dir(ckpt_dir: str) -> str:
+    """Where the synthetic identity network of a CAAE checkpoint lives (a sibling folder)."""
+    return os.path.abspath(ckpt_dir).rstrip(os.sep) + "_identity_net"
+
+
+def identity_network(config: caae_config.CAAEConfig, ckpt_dir: str, data: dict, *, seed: int = 0):
+    """The frozen identity network of the CAAE's identity loss when `config` uses the
+    synthetic one (trained on `data`'s identities, or restored), else None."""
+    if config.identity_weight <= 0 or config.identity_net != "synthetic":
+        return None
+    from clifer_jax.caae import identity_net
+
+    if "subject" not in data:
+        raise ValueError("the synthetic identity network needs the pool's identities (data['subject'])")
+    cfg = identity_net.IdentityNetConfig(image_size=config.image_size, channels=config.channels)
+    net, _ = identity_net.load_or_train(cfg, identity_dir(ckpt_dir), data["image"], data["subject"], seed=seed)
+    return net
 
 
 def save_grid(params: CAAEParams, path: str, *, n_faces: int = 6, seed: int = 0, preset: str = "posed") -> None:
@@ -180,6 +201,11 @@ def main(argv=None) -> dict:
     p.add_argument("--grid", default=None, help="translation grid PNG (default <out>/caae_grid.png)")
     p.add_argument("--metrics", default=None, help="metrics JSON (default <out>/caae_<preset>.json)")
     p.add_argument("--vgg-face", default=None, help="vgg_face.mat: enables the identity loss (weight 0.5)")
+    p.add_argument("--identity-net", nargs="+", default=None, metavar="NET",
+                   help="the identity loss's network: synthetic (trained on the pool's identities), "
+                        "vgg-face PATH, or none (default: the preset's)")
+    p.add_argument("--identity-weight", type=float, default=None,
+                   help="weight of the identity loss (default: 1 with synthetic, 0.5 with vgg-face)")
     p.add_argument("--evaluate", action="store_true", help="measure the issue-5 figures on held-out identities")
     p.add_argument("--diagnose", action="store_true",
                    help="where identity is lost: blur, reconstruction, translation, z probe (frames 0, 3, 6)")
@@ -198,23 +224,44 @@ def main(argv=None) -> dict:
     args.grid = args.grid or os.path.join(out, "caae_grid.png")
     args.metrics = args.metrics or os.path.join(out, "caae_{preset}.json")
     vgg = None
+    if args.identity_net:
+        kind = args.identity_net[0]
+        if kind == "vgg-face" and len(args.identity_net) == 2:
+            args.vgg_face = args.identity_net[1]
+        elif kind == "synthetic" and len(args.identity_net) == 1:
+            cfg = cfg.replace(identity_net="synthetic", identity_translation=True,
+                              identity_weight=1.0 if args.identity_weight is None else args.identity_weight)
+        elif kind == "none" and len(args.identity_net) == 1:
+            cfg = cfg.replace(identity_weight=0.0)
+        else:
+            p.error(f"--identity-net: expected 'synthetic', 'vgg-face PATH' or 'none', got {args.identity_net}")
     if args.vgg_face:
         from clifer_jax.caae.vgg_face import load_vgg_face_mat
 
         vgg = load_vgg_face_mat(args.vgg_face)
-        cfg = cfg.replace(identity_weight=0.5)
+        cfg = cfg.replace(identity_weight=0.5 if args.identity_weight is None else args.identity_weight,
+                          identity_net="vgg-face")
     ckpt = os.path.abspath(args.ckpt_dir or DEFAULT_CKPT.format(preset=cfg.name))
     data = load_dir(args.data_dir) if args.data_dir else synthetic_pool(
         cfg, "train", args.data_seed, args.train_identities, args.train_frames, preset=args.synthetic)
+    t_id = time.time()
+    identity = identity_network(cfg, ckpt, data, seed=args.seed)
+    identity_seconds = round(time.time() - t_id, 1)
     t0 = time.time()
-    history: list = []
     state, history = train(cfg, data["image"], data["expression"], seed=args.seed, ckpt_dir=ckpt, vgg=vgg,
+                           identity=identity,
                            progress=not args.no_progress,
                            log=lambda r: print(" ".join(f"{k}={v:.4g}" for k, v in r.items()), flush=True))
     params = state.inference_params(cfg)
     report = {"preset": cfg.name, "config": {k: v for k, v in cfg.__dict__.items()}, "seed": args.seed,
               "train_images": int(len(data["image"])), "train_seconds_this_run": round(time.time() - t0, 1),
               "history": history, "checkpoint": relative(ckpt)}
+    if identity is not None:
+        from clifer_jax.caae.identity_net import restore
+
+        id_meta = restore(identity_dir(ckpt))[1]
+        report["identity_net"] = {"verification": id_meta["verification"], "train_seconds": id_meta["train_seconds"],
+                                  "seconds_this_run": identity_seconds, "history": id_meta["history"]}
     if not args.data_dir:
         report["train_pool"] = {"identities": args.train_identities, "clips_per_class": 1,
                                 "frames_per_clip": args.train_frames, "data_seed": args.data_seed,
