@@ -78,6 +78,9 @@ class SubjectData:
 
     x [C, L, D], y [C, L], mask [C, L]: training samples per class, canonical class order.
     x_test [C, Lt, D], y_test [C, Lt], mask_test [C, Lt]: test samples per class.
+    imagined [C, L, K, D] or None: the oracle's imagined features of every training sample
+      for each of K classes (`clifer_jax.imagination.oracle_table`); read by CLIFER with
+      `CLIFERConfig(imagination="oracle")` only.
     """
 
     x: jax.Array
@@ -86,6 +89,7 @@ class SubjectData:
     x_test: jax.Array
     y_test: jax.Array
     mask_test: jax.Array
+    imagined: jax.Array | None = None
 
 
 def subject_data(x, y, mask, x_test, y_test, mask_test) -> SubjectData:
@@ -123,8 +127,9 @@ def _gdm_run(model: ModelSpec, config: gdm.GDMConfig, imagine_fn, clifer_config:
         def step(state, cls):
             x, y, m = data.x[cls], data.y[cls], data.mask[cls]
             if model.imagination:
-                imagine = lambda z, t: imagine_fn(imagine_params, z, t)
-                state = clifer.learn_class_unchecked(cfg, state, x, y, m, imagine, clifer_config, params)
+                imagine = None if imagine_fn is None else (lambda z, t: imagine_fn(imagine_params, z, t))
+                table = None if data.imagined is None else data.imagined[cls]
+                state = clifer.learn_class_unchecked(cfg, state, x, y, m, imagine, clifer_config, table, params)
             else:
                 state = gdm.learn_class_unchecked(cfg, state, x, y, m, params)
             p = gdm.predict_unchecked(cfg, state, x_test, params)
@@ -159,16 +164,18 @@ def make_run(model: str, gdm_config: gdm.GDMConfig | None = None, mlp_config: ml
 
     imagine_fn(imagine_params, v, c) imagines in the memories' feature space (e.g.
     `clifer_jax.features.imagine_fn` with imagine_params = (CAAE params, transform));
-    clifer_config lays out CLIFER's imagination set (default: the reference's order).
+    clifer_config lays out CLIFER's imagination set (default: the reference's order, the
+    CAAE's imagination); with imagination "oracle", data.imagined holds the table.
     The MLPs' dict also holds "train_acc" [T], the accuracy on the samples trained on at
     each step."""
     m = spec(model)
     if m.family == "gdm":
         if gdm_config is None:
             raise ValueError(f"model {model!r} needs a GDMConfig")
-        if m.imagination and imagine_fn is None:
-            raise ValueError(f"model {model!r} needs an imagine_fn(params, z, c)")
-        return _gdm_run(m, gdm_config, imagine_fn, clifer_config or clifer.CLIFERConfig())
+        ccfg = clifer_config or clifer.CLIFERConfig()
+        if m.imagination and ccfg.imagination == "caae" and imagine_fn is None:
+            raise ValueError(f"model {model!r} with imagination 'caae' needs an imagine_fn(params, z, c)")
+        return _gdm_run(m, gdm_config, imagine_fn, ccfg)
     if mlp_config is None:
         raise ValueError(f"model {model!r} needs an MLPConfig")
     return _mlp_run(m, mlp_config)

@@ -35,6 +35,9 @@ def add_run_options(r: argparse.ArgumentParser, out: str = "runs/default") -> No
                    help="standardise latents by the CAAE training pool's statistics (default) or not")
     r.add_argument("--imagination-order", default="reference", choices=["reference", "blocks"],
                    help="CLIFER's imagination set: per BMU v then its imaginings (reference) or in blocks")
+    r.add_argument("--imagination", default="caae", choices=["caae", "oracle", "none"],
+                   help="CLIFER's imagined samples: the CAAE's, the renderer's true faces (oracle; "
+                        "synthetic data only) or none (ablation)")
     r.add_argument("--synthetic", default="posed", metavar="PRESET",
                    help="synthetic data preset: posed (default), spontaneous or easy (docs/data.md)")
     r.add_argument("--subjects", type=int, default=None, help="use only the first n subjects")
@@ -90,7 +93,7 @@ def config_from_args(args):
                    subjects=args.subjects, data_dir=args.data_dir, manual_dir=args.manual_dir,
                    seed=args.seed, feature_norm=args.feature_norm,
                    caae_seeds=tuple(args.caae_seeds) if args.caae_seeds else None,
-                   imagination_order=args.imagination_order,
+                   imagination_order=args.imagination_order, imagination=args.imagination,
                    synthetic_preset=args.synthetic)
     if args.order:
         changes["order"] = tuple(class_index(n) for n in args.order)

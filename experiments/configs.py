@@ -203,6 +203,8 @@ class ExperimentConfig:
     results, and results.json["over_caae_seeds"] summarises the figures over seeds.
     imagination_order: CLIFER's imagination set, "reference" (per BMU: v, then its
     imaginings) or "blocks" (`clifer_jax.clifer.CLIFERConfig`).
+    imagination: where CLIFER's imagined samples come from, "caae", "oracle" (the
+    renderer's true faces; synthetic data only) or "none" (`clifer_jax.imagination`).
     allow_centre_crops: use a real dataset's build even when no face was detected in it
     (every frame a centre crop); without it such a build stops the run.
     gdm: the GDM family's settings and params (`GDMSettings`); mlp: the MLP baselines'
@@ -230,6 +232,7 @@ class ExperimentConfig:
     seed: int = 0
     caae_seeds: tuple[int, ...] | None = None
     imagination_order: str = "reference"
+    imagination: str = "caae"
     allow_centre_crops: bool = False
     gdm: GDMSettings = dataclasses.field(default_factory=GDMSettings)
     mlp: MLPSettings = dataclasses.field(default_factory=MLPSettings)
@@ -259,6 +262,9 @@ class ExperimentConfig:
                 raise ValueError(f"caae_seeds must be distinct non-negative ints, got {self.caae_seeds}")
         if self.imagination_order not in ("reference", "blocks"):
             raise ValueError(f"imagination_order must be 'reference' or 'blocks', got {self.imagination_order!r}")
+        from clifer_jax.imagination import check_mode
+
+        check_mode(self.imagination, self.dataset)
         check_numbers(self)
         from clifer_jax.data.synthetic import PRESETS
 

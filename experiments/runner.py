@@ -22,7 +22,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from tqdm import tqdm
 
-from clifer_jax import clifer, experiment, features, gdm, mlp
+from clifer_jax import clifer, experiment, features, gdm, imagination, mlp
 from clifer_jax.classes import EXPRESSIONS
 from clifer_jax.data import loading
 from experiments import data_checks, report
@@ -157,7 +157,7 @@ def caae_pool(cfg: ExperimentConfig, ccfg) -> dict:
     img = pool["image"]
     if ccfg.channels == 3 and img.shape[-1] == 1:
         img = np.repeat(img, 3, axis=-1)
-    return {"image": img, "expression": pool["expression"]}
+    return {"image": img, "expression": pool["expression"], "subject": pool["subject"]}
 
 
 def encode_all(params, train, test, pool: dict, norm: str) -> dict:
@@ -183,7 +183,8 @@ def model_configs(cfg: ExperimentConfig, data: experiment.SubjectData) -> tuple[
 def make_model_run(cfg: ExperimentConfig, model: str, gdm_cfg: gdm.GDMConfig, mlp_cfg: mlp.MLPConfig):
     """The per-subject run function of `model` in this run (`clifer_jax.experiment.make_run`)."""
     return experiment.make_run(model, gdm_cfg, mlp_cfg, imagine_fn=features.imagine_fn,
-                               clifer_config=clifer.CLIFERConfig(order=cfg.imagination_order))
+                               clifer_config=clifer.CLIFERConfig(order=cfg.imagination_order,
+                                                                 imagination=cfg.imagination))
 
 
 def run_model(cfg: ExperimentConfig, run, model: str, data, order, imagine_params, devices=None) -> dict:
@@ -255,7 +256,15 @@ def seed_features(cfg: ExperimentConfig, store: Store, ccfg, pool, train, test, 
         store.save(f"features{tag}", feats)
         data_checks.record_data(store.root, data_sha)
     features.save(store.root / f"feature_transform{tag}.json", transform_of(feats), cfg.feature_norm)
-    return subject_data(feats, train, test), (params, transform_of(feats))
+    data = subject_data(feats, train, test)
+    if cfg.imagination == "oracle":   # the renderer's true faces, encoded once (clifer_jax.imagination)
+        if not store.has(f"oracle{tag}"):
+            encode = lambda im: features.encode(params, transform_of(feats), im)  # noqa: E731
+            store.save(f"oracle{tag}", {"table": timed(f"oracle{tag}", lambda: imagination.oracle_table(
+                synthetic_config(cfg), train.subjects, train.y, train.clip, train.frame, train.mask, encode,
+                channels=ccfg.channels, image_size=ccfg.image_size))})
+        data = data.replace(imagined=store.load(f"oracle{tag}")["table"])
+    return data, (params, transform_of(feats))
 
 
 def run_experiment(cfg: ExperimentConfig, out_dir, *, progress: bool = True, max_units: int | None = None,
@@ -307,6 +316,7 @@ def run_experiment(cfg: ExperimentConfig, out_dir, *, progress: bool = True, max
     if len(seeds) > 1:
         results["over_caae_seeds"] = collect_over_seeds(cfg, store, datas)
     results["caae_seeds"] = list(seeds)
+    results["imagination"] = cfg.imagination
     if build:
         results["data_build"] = build
     results["difficulty"] = timed("difficulty", lambda: measure_difficulty(cfg, data, train, test))

@@ -29,7 +29,8 @@ import numpy as np
 from clifer_jax.caae import config as caae_config
 from clifer_jax.caae.api import CAAEParams, translate
 # The CAAE's training pool and load-or-train live in the library; re-exported here.
-from clifer_jax.caae.pool import (TRAIN_FRAMES, TRAIN_IDENTITIES, load_or_train,  # noqa: F401
+from clifer_jax.caae.pool import (TRAIN_FRAMES, TRAIN_IDENTITIES, identity_dir, identity_network,  # noqa: F401
+                                  load_or_train,
                                   synthetic_pool, train_pool_config)
 from clifer_jax.caae.train import save_json, train
 from clifer_jax.classes import EXPRESSIONS, NUM_CLASSES
@@ -120,6 +121,11 @@ def main(argv=None) -> dict:
     p.add_argument("--grid", default=None, help="translation grid PNG (default <out>/caae_grid.png)")
     p.add_argument("--metrics", default=None, help="metrics JSON (default <out>/caae_<preset>.json)")
     p.add_argument("--vgg-face", default=None, help="vgg_face.mat: enables the identity loss (weight 0.5)")
+    p.add_argument("--identity-net", nargs="+", default=None, metavar="NET",
+                   help="the identity loss's network: synthetic (trained on the pool's identities), "
+                        "vgg-face PATH, or none (default: the preset's)")
+    p.add_argument("--identity-weight", type=float, default=None,
+                   help="weight of the identity loss (default: 1 with synthetic, 0.5 with vgg-face)")
     p.add_argument("--evaluate", action="store_true", help="measure the evaluation figures (docs/caae.md) on held-out identities")
     p.add_argument("--diagnose", action="store_true",
                    help="where identity is lost: blur, reconstruction, translation, z probe (frames 0, 3, 6)")
@@ -138,23 +144,44 @@ def main(argv=None) -> dict:
     args.grid = args.grid or os.path.join(out, "caae_grid.png")
     args.metrics = args.metrics or os.path.join(out, "caae_{preset}.json")
     vgg = None
+    if args.identity_net:
+        kind = args.identity_net[0]
+        if kind == "vgg-face" and len(args.identity_net) == 2:
+            args.vgg_face = args.identity_net[1]
+        elif kind == "synthetic" and len(args.identity_net) == 1:
+            cfg = cfg.replace(identity_net="synthetic", identity_translation=True,
+                              identity_weight=1.0 if args.identity_weight is None else args.identity_weight)
+        elif kind == "none" and len(args.identity_net) == 1:
+            cfg = cfg.replace(identity_weight=0.0)
+        else:
+            p.error(f"--identity-net: expected 'synthetic', 'vgg-face PATH' or 'none', got {args.identity_net}")
     if args.vgg_face:
         from clifer_jax.caae.vgg_face import load_vgg_face_mat
 
         vgg = load_vgg_face_mat(args.vgg_face)
-        cfg = cfg.replace(identity_weight=0.5)
+        cfg = cfg.replace(identity_weight=0.5 if args.identity_weight is None else args.identity_weight,
+                          identity_net="vgg-face")
     ckpt = os.path.abspath(args.ckpt_dir or DEFAULT_CKPT.format(preset=cfg.name))
     data = load_dir(args.data_dir) if args.data_dir else synthetic_pool(
         cfg, "train", args.data_seed, args.train_identities, args.train_frames, preset=args.synthetic)
+    t_id = time.time()
+    identity = identity_network(cfg, ckpt, data, seed=args.seed)
+    identity_seconds = round(time.time() - t_id, 1)
     t0 = time.time()
-    history: list = []
     state, history = train(cfg, data["image"], data["expression"], seed=args.seed, ckpt_dir=ckpt, vgg=vgg,
+                           identity=identity,
                            progress=not args.no_progress,
                            log=lambda r: print(" ".join(f"{k}={v:.4g}" for k, v in r.items()), flush=True))
     params = state.inference_params(cfg)
     report = {"preset": cfg.name, "config": {k: v for k, v in cfg.__dict__.items()}, "seed": args.seed,
               "train_images": int(len(data["image"])), "train_seconds_this_run": round(time.time() - t0, 1),
               "history": history, "checkpoint": relative(ckpt)}
+    if identity is not None:
+        from clifer_jax.caae.identity_net import restore
+
+        id_meta = restore(identity_dir(ckpt))[1]
+        report["identity_net"] = {"verification": id_meta["verification"], "train_seconds": id_meta["train_seconds"],
+                                  "seconds_this_run": identity_seconds, "history": id_meta["history"]}
     if not args.data_dir:
         report["train_pool"] = {"identities": args.train_identities, "clips_per_class": 1,
                                 "frames_per_clip": args.train_frames, "data_seed": args.data_seed,

@@ -72,6 +72,13 @@ class CAAEConfig:
     latent_class_weight: float = 0.05
     imagine_class_weight: float = 0.03
     identity_weight: float = 0.0  # VGG-Face perceptual loss (docs/caae.md: 0.5 when enabled)
+    # The network of the identity loss (docs/caae.md): "vgg-face" (real faces) or
+    # "synthetic" (`caae.identity_net`, trained on the CAAE pool's identities); and
+    # whether the loss also compares each face with its translations G(z, c'), not only
+    # with its reconstruction (an identity network is expression-invariant; VGG-Face's
+    # conv maps are not).
+    identity_net: str = "vgg-face"
+    identity_translation: bool = False
     # Deliberate additions against the translations' texture and identity drift
     # (docs/caae.md): a StarGAN-style cycle term L1(G(E(G(z, c')), y), x) — translate to
     # the random c', re-encode, translate back, compare with the input (0 disables it) —
@@ -105,6 +112,8 @@ class CAAEConfig:
             raise ValueError(f"channels must be 1 or 3, got {self.channels}")
         if self.z_dim < 1 or self.num_classes < 2 or self.cond_tile < 1:
             raise ValueError("z_dim ≥ 1, num_classes ≥ 2 and cond_tile ≥ 1 are required")
+        if self.identity_net not in ("vgg-face", "synthetic"):
+            raise ValueError(f"identity_net must be 'vgg-face' or 'synthetic', got {self.identity_net!r}")
         if self.batch_size < 2:
             raise ValueError("batch_size must be ≥ 2 (batch-norm in the discriminators)")
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, (int, np.integer)) or self.epochs < 1:

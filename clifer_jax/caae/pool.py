@@ -12,6 +12,8 @@ take their defaults from here.
 
 from __future__ import annotations
 
+import os
+
 from clifer_jax.caae.api import CAAEParams
 from clifer_jax.caae.config import CAAEConfig
 
@@ -51,7 +53,9 @@ def load_or_train(config: CAAEConfig, ckpt_dir: str, *, seed: int = 0, data: dic
     is there, otherwise trained (resuming an unfinished one) on `data` (default: the
     synthetic training pool of `data_seed`, whose identities are disjoint from the
     evaluation subjects). Raises ValueError when `ckpt_dir` holds a training of another
-    config, seed or dataset (the checkpoint records the data's SHA-256 fingerprint)."""
+    config, seed or dataset (the checkpoint records the data's SHA-256 fingerprint). With the
+    synthetic identity loss (`config.identity_net`), its network is trained on `data`'s
+    identities (`data["subject"]`) into `identity_dir(ckpt_dir)` first."""
     from clifer_jax.caae.train import data_fingerprint, restore_params, train
 
     if data is None:
@@ -64,5 +68,24 @@ def load_or_train(config: CAAEConfig, ckpt_dir: str, *, seed: int = 0, data: dic
     except FileNotFoundError:
         pass
     state, _ = train(config, data["image"], data["expression"], seed=seed, ckpt_dir=ckpt_dir,
-                     progress=progress, log=log)
+                     progress=progress, log=log, identity=identity_network(config, ckpt_dir, data, seed=seed))
     return state.inference_params(config)
+
+
+def identity_dir(ckpt_dir: str) -> str:
+    """Where the synthetic identity network of a CAAE checkpoint lives (a sibling folder)."""
+    return os.path.abspath(ckpt_dir).rstrip(os.sep) + "_identity_net"
+
+
+def identity_network(config: CAAEConfig, ckpt_dir: str, data: dict, *, seed: int = 0):
+    """The frozen identity network of the CAAE's identity loss when `config` uses the
+    synthetic one (trained on `data`'s identities, or restored), else None."""
+    if config.identity_weight <= 0 or config.identity_net != "synthetic":
+        return None
+    from clifer_jax.caae import identity_net
+
+    if "subject" not in data:
+        raise ValueError("the synthetic identity network needs the pool's identities (data['subject'])")
+    cfg = identity_net.IdentityNetConfig(image_size=config.image_size, channels=config.channels)
+    net, _ = identity_net.load_or_train(cfg, identity_dir(ckpt_dir), data["image"], data["subject"], seed=seed)
+    return net

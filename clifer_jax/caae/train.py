@@ -28,6 +28,7 @@ from clifer_jax.caae import losses
 from clifer_jax.caae.api import CAAEParams, images_to_model
 from clifer_jax.caae.config import CAAEConfig
 from clifer_jax.caae.models import DiscriminatorImage, DiscriminatorZ, Encoder, Generator, LatentHead, init_variables
+from clifer_jax.caae.identity_net import IdentityNetParams, features as identity_features
 from clifer_jax.caae.vgg_face import VGGFaceWeights, features as vgg_features
 
 Metrics = dict[str, jax.Array]
@@ -158,11 +159,13 @@ def train_step(
     labels: jax.Array,
     key: jax.Array,
     vgg: VGGFaceWeights | None = None,
+    identity: IdentityNetParams | None = None,
 ) -> tuple[CAAEState, Metrics]:
     """One alternating update: `d_steps` discriminator updates, then one E/G update.
 
     images: uint8 [B, H, W, C] (converted to [-1, 1] here); labels: int32 [B]; key: this
     step's PRNG key. Returns the new state and scalar metrics (losses before the update).
+    vgg / identity: the frozen network of the identity loss (`config.identity_net`).
 
     The E/G forward pass runs once: its outputs are the discriminators' fakes (the
     discriminator update does not change E or G), and its VJP carries the E/G loss —
@@ -249,7 +252,12 @@ def train_step(
             total = total + config.cycle_weight * cyc
         ident = jnp.zeros(())
         if config.identity_weight > 0:
-            ident = losses.identity_loss(functools.partial(vgg_features, vgg), x, recon)
+            feats = (functools.partial(vgg_features, vgg) if config.identity_net == "vgg-face"
+                     else functools.partial(identity_features, identity))
+            if config.identity_translation:
+                ident = losses.identity_loss(feats, jnp.concatenate([x, x]), jnp.concatenate([recon, trans]))
+            else:
+                ident = losses.identity_loss(feats, x, recon)
             total = total + config.identity_weight * ident
         return total, {"loss": total, "l1": rec, "tv": tv, "adv_z": adv_z, "adv_img": adv_i,
                        "g_aux": aux, "g_aux_acc": trans_acc, "identity": ident, "cycle": cyc,
@@ -268,6 +276,11 @@ def train_step(
 
 def _config_dict(config: CAAEConfig) -> dict:
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in config.__dict__.items()}
+
+
+def _saved_config(saved: dict) -> dict:
+    """A checkpoint's config with the fields added since it was made at their defaults."""
+    return {**_config_dict(CAAEConfig()), **saved}
 
 
 def _manager(ckpt_dir: str, keep: int) -> ocp.CheckpointManager:
@@ -317,6 +330,7 @@ def train(
     keep: int = 2,
     stop_after_epochs: int | None = None,
     vgg: VGGFaceWeights | None = None,
+    identity: IdentityNetParams | None = None,
     progress: bool = True,
     log: Callable[[dict], Any] | None = None,
 ) -> tuple[CAAEState, list[dict]]:
@@ -327,8 +341,10 @@ def train(
     Returns the final state and the per-epoch metric history (means over the epoch's steps).
     """
     images, labels = _validate_data(config, images, labels)
-    if config.identity_weight > 0 and vgg is None:
+    if config.identity_weight > 0 and config.identity_net == "vgg-face" and vgg is None:
         raise ValueError("identity_weight > 0 needs VGG-Face weights (vgg=load_vgg_face_mat(path))")
+    if config.identity_weight > 0 and config.identity_net == "synthetic" and identity is None:
+        raise ValueError("identity_net 'synthetic' needs the identity network (identity=caae.identity_net.train(...))")
     n = images.shape[0]
     steps_per_epoch = n // config.batch_size
     total = steps_per_epoch * config.epochs
@@ -350,7 +366,8 @@ def train(
         )
         saved = restored["meta"]
         for k in ("config", "seed", "n_images", "data_sha256"):
-            if saved.get(k) != meta[k]:
+            have = _saved_config(saved["config"]) if k == "config" and "config" in saved else saved.get(k)
+            if have != meta[k]:
                 raise ValueError(f"checkpoint in {ckpt_dir!r} was made with a different {k}: {saved.get(k)} ≠ "
                                  f"{meta[k]}; remove it or choose another checkpoint directory")
         state = restored["state"]
@@ -365,7 +382,8 @@ def train(
         for i in bar:
             idx = np.sort(perm[i * config.batch_size : (i + 1) * config.batch_size])
             t = epoch * steps_per_epoch + i
-            state, m = train_step(config, state, images[idx], labels[idx], jax.random.fold_in(k_step, t), vgg)
+            state, m = train_step(config, state, images[idx], labels[idx], jax.random.fold_in(k_step, t), vgg,
+                                  identity)
             m = jax.device_get(m)
             for k, v in m.items():
                 sums[k] = sums.get(k, 0.0) + float(v)
@@ -402,7 +420,7 @@ def restore_params(config: CAAEConfig, ckpt_dir: str) -> tuple[CAAEParams, dict]
     if step is None:
         raise FileNotFoundError(f"no CAAE checkpoint in {ckpt_dir!r}")
     meta = mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
-    if meta["config"] != _config_dict(config):
+    if _saved_config(meta["config"]) != _config_dict(config):
         raise ValueError(f"checkpoint in {ckpt_dir!r} was made with another config ({meta['config'].get('name')})")
     abstract = jax.eval_shape(lambda k: CAAEState.create(config, k, 1), jax.random.key(0))
     restored = mngr.restore(

@@ -1,0 +1,175 @@
+"""Imagination modes (docs/caae.md, "Imagination modes"): the oracle draws the renderer's
+true face of the sample's subject with each expression; "none" trains the memories on
+no imagined sample; "oracle" is refused on real data."""
+
+import json
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from clifer_jax import clifer, experiment, gdm, gwr, imagination
+from clifer_jax.classes import INDEX
+from clifer_jax.data import loading, synthetic
+from experiments.configs import ExperimentConfig
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*memory full")
+
+_W = np.random.default_rng(0).normal(0, 1, (16 * 16, 5)).astype(np.float32)
+
+
+def _encode(images):
+    """A fixed, deterministic stand-in for the run's feature map (E then the transform)."""
+    x = np.asarray(images, np.float32)[..., 0] / 255.0
+    return x[:, ::2, ::2].reshape(len(x), -1) @ _W
+
+
+def _arrays(cfg):
+    return loading.to_subject_arrays(synthetic.generate(cfg), split="train")
+
+
+def test_oracle_redraws_an_easy_sample_exactly_for_its_own_class():
+    """"easy" frames are level × prototype of their class: the oracle for target = the
+    sample's own class must be the very frame, and its feature the frame's feature."""
+    cfg = synthetic.SyntheticConfig(image_size=32, n_subjects=2, clips_per_class=2, frames_per_clip=2,
+                                    preset="easy", seed=1)
+    tr = _arrays(cfg)
+    imgs = imagination.oracle_images(cfg, tr.subjects, tr.y, tr.clip, tr.frame, tr.mask)
+    assert imgs.shape == tr.x.shape[:3] + (6, 32, 32, 1)
+    table = imagination.oracle_table(cfg, tr.subjects, tr.y, tr.clip, tr.frame, tr.mask, _encode)
+    for ci, c in enumerate(tr.classes):
+        if c == INDEX["Neutral"]:
+            continue
+        m = tr.mask[:, ci]
+        np.testing.assert_array_equal(imgs[:, ci][m][:, c], tr.x[:, ci][m])
+        np.testing.assert_allclose(table[:, ci][m][:, c], _encode(tr.x[:, ci][m]), rtol=1e-5, atol=1e-5)
+    # other targets differ from the source frame (the expression changed)
+    ci = tr.classes.index(INDEX["Happiness"])
+    assert np.abs(imgs[:, ci, 0, INDEX["Surprise"]].astype(int) - tr.x[:, ci, 0].astype(int)).mean() > 1.0
+
+
+def test_oracle_is_the_true_render_of_a_posed_sample_with_known_parameters():
+    """A posed Sadness frame imagined as Happiness: subject s, Happiness's prototype at the
+    frame's intensity, the frame's own pose, light, speech and noise."""
+    cfg = synthetic.SyntheticConfig(image_size=32, n_subjects=3, clips_per_class=3, frames_per_clip=3, seed=2)
+    tr = _arrays(cfg)
+    pl = synthetic.plan(cfg)
+    s, ci, l = 2, tr.classes.index(INDEX["Sadness"]), 4
+    k, f = int(tr.clip[s, ci, l]), int(tr.frame[s, ci, l])
+    sid, cls = tr.subjects[s], INDEX["Sadness"]
+    level = pl["intensity"][sid, cls, k, f]
+    nui = pl["nuisance"]
+    one = type(nui)(**{n: None if getattr(nui, n) is None else np.asarray(getattr(nui, n))[sid, cls, k, f]
+                       for n in nui.__dataclass_fields__})
+    want = synthetic.render(pl["identity"].take((sid, 0, 0, 0)),
+                            level * synthetic.prototype_aus(INDEX["Happiness"]), one, 32)
+    table = imagination.oracle_table(cfg, tr.subjects, tr.y, tr.clip, tr.frame, tr.mask, _encode)
+    np.testing.assert_allclose(table[s, ci, l, INDEX["Happiness"]], _encode(want[None])[0], rtol=1e-5, atol=1e-5)
+    assert np.all(table[~tr.mask] == 0)
+
+
+def test_oracle_levels_give_neutral_samples_the_subjects_mean_intensity():
+    y = np.array([[[0, 0], [5, 5]]])
+    mask = np.array([[[True, False], [True, True]]])
+    lv = imagination.oracle_levels(np.array([[[0.6, 0.9], [0.0, 0.0]]]), y, mask)
+    np.testing.assert_allclose(lv, [[[0.6, 0.9], [0.6, 0.6]]])
+
+
+def _gdm_state(seed=0, L=6, D=4):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 1, (L, D)).astype(np.float32)
+    y = np.full(L, INDEX["Anger"], np.int32)
+    mask = np.ones(L, bool)
+    mask[-1] = False
+    cfg = gdm.reference_config(dim=D, episodic_capacity=32, semantic_capacity=16).replace(epochs=2)
+    state = gdm.learn_class(cfg, gdm.init(cfg, x, y, mask), x, y, mask)
+    return cfg, state, x, mask
+
+
+def _poison(v, c):
+    raise AssertionError("imagine must not be called")
+
+
+def test_none_sets_hold_only_the_bmus_and_the_episodic_nodes():
+    cfg, state, x, mask = _gdm_state()
+    samples, labels, valid = map(np.asarray, clifer.imagination_set(
+        cfg, state, x, mask, _poison, clifer.CLIFERConfig(imagination="none")))
+    bmu = gwr.predict_unchecked(cfg.episodic, state.episodic, x)
+    n_nodes = state.episodic.weights.shape[0]
+    assert samples.shape[0] == len(x) + n_nodes
+    np.testing.assert_allclose(samples[: len(x)], np.asarray(bmu.weights[:, 0]), atol=1e-6)
+    np.testing.assert_array_equal(labels[: len(x)], np.asarray(bmu.labels[:, 0]))
+    np.testing.assert_array_equal(valid[: len(x)], mask)
+    # nothing but the step's own class and the nodes' labels is trained on
+    assert set(labels[valid].tolist()) <= {INDEX["Anger"]}
+
+
+def test_oracle_sets_read_the_table_in_the_imagined_class_order():
+    cfg, state, x, mask = _gdm_state()
+    table = jnp.asarray(np.arange(len(x))[:, None, None] * 10.0 + np.arange(6)[None, :, None]
+                        + np.zeros((1, 1, x.shape[1])), jnp.float32)
+    samples, labels, _ = map(np.asarray, clifer.imagination_set(
+        cfg, state, x, mask, _poison, clifer.CLIFERConfig(imagination="oracle"), table))
+    block = samples[: len(x) * 7].reshape(len(x), 7, -1)
+    block_labels = labels[: len(x) * 7].reshape(len(x), 7)
+    for l in range(len(x)):
+        for j in range(1, 7):
+            assert block[l, j, 0] == 10.0 * l + block_labels[l, j]
+    with pytest.raises(ValueError, match="table"):
+        clifer.imagination_set(cfg, state, x, mask, None, clifer.CLIFERConfig(imagination="oracle"))
+
+
+def test_none_run_ignores_the_imagination_and_differs_from_caae():
+    rng = np.random.default_rng(3)
+    C, L, Lt, D = 6, 4, 3, 4
+    data = experiment.SubjectData(
+        x=jnp.asarray(rng.normal(0, 1, (1, C, L, D)) + np.arange(C)[None, :, None, None], jnp.float32),
+        y=jnp.broadcast_to(jnp.arange(C)[None, :, None], (1, C, L)).astype(jnp.int32),
+        mask=jnp.ones((1, C, L), bool),
+        x_test=jnp.asarray(rng.normal(0, 1, (1, C, Lt, D)) + np.arange(C)[None, :, None, None], jnp.float32),
+        y_test=jnp.broadcast_to(jnp.arange(C)[None, :, None], (1, C, Lt)).astype(jnp.int32),
+        mask_test=jnp.ones((1, C, Lt), bool))
+    gcfg = gdm.reference_config(dim=D, episodic_capacity=48, semantic_capacity=24).replace(epochs=1)
+    nan_imagine = lambda p, v, c: jnp.full_like(v, jnp.nan)          # noqa: E731
+    order = jnp.arange(C)
+    key = __import__("jax").random.key(0)
+    none = experiment.make_run("clifer", gcfg, imagine_fn=nan_imagine,
+                               clifer_config=clifer.CLIFERConfig(imagination="none"))
+    plain = experiment.make_run("clifer", gcfg, clifer_config=clifer.CLIFERConfig(imagination="none"))
+    a = experiment.run_subjects(none, key, data, order)
+    b = experiment.run_subjects(plain, key, data, order)
+    for m in ("episodic", "semantic"):
+        np.testing.assert_array_equal(a[m], b[m])
+    # with a real imagination (every imagined sample = the class's mean shift) the memories change
+    caae = experiment.make_run("clifer", gcfg, imagine_fn=lambda p, v, c: v * 0 + c[:, None].astype(v.dtype))
+    c_ = experiment.run_subjects(caae, key, data, order)
+    assert any(not np.array_equal(a[m], c_[m]) for m in ("episodic", "semantic"))
+
+
+def test_modes_are_checked_and_oracle_is_refused_on_real_data():
+    with pytest.raises(ValueError, match="unknown imagination"):
+        imagination.check_mode("dream", "synthetic")
+    with pytest.raises(ValueError, match="only the synthetic"):
+        imagination.check_mode("oracle", "ravdess")
+    with pytest.raises(ValueError, match="only the synthetic"):
+        ExperimentConfig(dataset="mmi", imagination="oracle")
+    for mode in ("caae", "none"):
+        ExperimentConfig(dataset="baum1", imagination=mode)
+    with pytest.raises(ValueError, match="imagination"):
+        clifer.CLIFERConfig(imagination="oracle-ish")
+    with pytest.raises(ValueError, match="imagination 'caae' needs"):
+        experiment.make_run("clifer", gdm.reference_config(dim=4, episodic_capacity=8, semantic_capacity=4))
+
+
+def test_runner_records_the_mode_and_runs_the_oracle(tmp_path):
+    from experiments.runner import run_experiment
+
+    cfg = ExperimentConfig(models=("clifer",), caae_preset="tiny", synthetic_subjects=2,
+                           synthetic_train_identities=6, synthetic_clips=2, synthetic_frames=3, seed=3,
+                           imagination="oracle")
+    res = run_experiment(cfg, tmp_path, progress=False, log=lambda *_: None)
+    assert res["imagination"] == "oracle"
+    assert json.loads((tmp_path / "results.json").read_text())["config"]["imagination"] == "oracle"
+    assert (tmp_path / "units" / "oracle" / "done").exists()
+    f1 = res["models"]["clifer"]["episodic"]["exp2_f1"]["mean"]
+    assert len(f1) == 6 and all(0.0 <= v <= 1.0 for v in f1)
