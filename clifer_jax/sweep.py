@@ -52,9 +52,19 @@ def _point_fn(run):
 
 
 @functools.lru_cache(maxsize=32)
-def _compiled(run):
-    """One compiled `jit(vmap(vmap(run)))` per run function (points outside, subjects inside)."""
-    return jax.jit(jax.vmap(_point_fn(run), in_axes=(0, 0, 0, None, None)))
+def _compiled(run, point_batch: int | None = None):
+    """One compiled `jit(vmap(vmap(run)))` per run function (points outside, subjects inside).
+    With point_batch, the points run `point_batch` at a time (`lax.map` over vmapped
+    chunks): still one compiled call, with the memory of `point_batch` points."""
+    point = _point_fn(run)
+    if point_batch is None:
+        return jax.jit(jax.vmap(point, in_axes=(0, 0, 0, None, None)))
+
+    def chunked(params, keys, orders, data, imagine_params):
+        return jax.lax.map(lambda t: point(*t, data, imagine_params), (params, keys, orders),
+                           batch_size=point_batch)
+
+    return jax.jit(chunked)
 
 
 @functools.lru_cache(maxsize=32)
@@ -62,7 +72,8 @@ def _sharded_point(run):
     return _point_fn(run)
 
 
-def run_grid(run, keys: jax.Array, data, orders, imagine_params, params, devices=None) -> dict:
+def run_grid(run, keys: jax.Array, data, orders, imagine_params, params, devices=None,
+             point_batch: int | None = None) -> dict:
     """Run `run` (from `clifer_jax.experiment.make_run`) at every grid point.
 
     keys [P, S] PRNG keys (one per point and subject), data: `SubjectData` with a leading
@@ -71,7 +82,10 @@ def run_grid(run, keys: jax.Array, data, orders, imagine_params, params, devices
     params), imagine_params shared. devices: None (the default device), an int n or a
     sequence; with several, grid points are sharded over them
     (`clifer_jax.sharding.map_subjects`: each device vmaps its block of points over all
-    subjects). Returns numpy arrays with leading [P, S] on every process.
+    subjects). point_batch: run that many points at a time inside the one compiled call
+    (bounds memory: a model whose step is large, e.g. CLIFER's imagination through the
+    CAAE, needs point_batch × subjects × its per-subject memory; single device only).
+    Returns numpy arrays with leading [P, S] on every process.
     """
     orders = jnp.asarray(orders, jnp.int32)
     if orders.ndim != 2:
@@ -82,9 +96,16 @@ def run_grid(run, keys: jax.Array, data, orders, imagine_params, params, devices
     for leaf in jax.tree.leaves(params):
         if np.shape(leaf)[:1] != (p,):
             raise ValueError(f"params leaves need a leading grid axis of {p}, got shape {np.shape(leaf)}")
+    if point_batch is not None and (isinstance(point_batch, bool) or not isinstance(point_batch, int)
+                                    or point_batch < 1):
+        raise ValueError(f"point_batch must be a positive int or None, got {point_batch!r}")
     mesh = None if devices is None else sharding.subject_mesh(devices)
     if mesh is None or mesh.devices.size == 1:
-        out = _compiled(run)(params, keys, orders, data, imagine_params)
+        batch = None if point_batch is None or point_batch >= p else point_batch
+        out = _compiled(run, batch)(params, keys, orders, data, imagine_params)
+    elif point_batch is not None:
+        raise ValueError("point_batch works on one device; with several, the points are split "
+                         "over the devices (use fewer points per call to bound memory)")
     else:
         out = sharding.map_subjects(_sharded_point(run), params, keys, orders, data, imagine_params,
                                     in_axes=(0, 0, 0, None, None), mesh=mesh)

@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "paths: gdm.episodic.*, gdm.semantic.*, order")
     w.add_argument("--caae-dir", default=None,
                    help="use this CAAE checkpoint folder (e.g. runs/default/caae) instead of training one")
+    w.add_argument("--point-batch", type=int, default=None,
+                   help="run this many grid points at a time inside the one compiled call (bounds "
+                        "memory; CLIFER's imagination on many points can need it)")
     w.set_defaults(models=["gdm", "gdm_replay", "clifer"])
     return p
 
@@ -117,7 +120,7 @@ def _main(args) -> int:
             from experiments.sweep import run_sweep, table
 
             out = run_sweep(cfg, args.grid, args.out, caae_dir=args.caae_dir, progress=not args.no_progress,
-                            devices=args.devices)
+                            devices=args.devices, point_batch=args.point_batch)
             print(table(out))
         else:
             run_experiment(cfg, args.out, progress=not args.no_progress, devices=args.devices)

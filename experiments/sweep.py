@@ -75,8 +75,9 @@ def point_order(cfg: ExperimentConfig, point: dict) -> tuple[int, ...]:
 
 
 def run_sweep(cfg: ExperimentConfig, grid_items, out_dir, *, caae_dir=None, progress: bool = True,
-              devices: int | None = None, log=print) -> dict:
-    """Run (or resume) a sweep; returns the content of sweep.json."""
+              devices: int | None = None, point_batch: int | None = None, log=print) -> dict:
+    """Run (or resume) a sweep; returns the content of sweep.json. point_batch: grid points
+    run at a time within the compiled call (`clifer_jax.sweep.run_grid`; bounds memory)."""
     import jax
 
     axes = parse_grid(cfg, grid_items)
@@ -108,7 +109,7 @@ def run_sweep(cfg: ExperimentConfig, grid_items, out_dir, *, caae_dir=None, prog
                   if experiment.spec(model).family == "gdm" else None)
         keys = sweep.point_keys(experiment.model_key(cfg.seed, model), len(points), s)
         preds = timed(f"model:{name}", lambda: sweep.run_grid(run, keys, data, orders, imagine_params,
-                                                              params, devices=use))
+                                                              params, devices=use, point_batch=point_batch))
         store.save(name, {k: np.asarray(v) for k, v in preds.items()})
         log(f"{model}: {len(points)} points in {timings[f'model:{name}']:.1f} s (compilation included)")
     rows = summarise(cfg, store, data, points)

@@ -72,6 +72,13 @@ def test_sweep_of_eight_values_compiles_once():
     sweep.run_grid(run, sweep.point_keys(key, 8, S), data, orders, None,
                    sweep.stack([with_a_t(a) for a in values[::-1]]))
     assert len(traces) == 1               # new values, same compilation
+    chunked = sweep.run_grid(run, sweep.point_keys(key, 8, S), data, orders, None, params, point_batch=3)
+    # one more compiled function, compiled once: 3 points at a time (8 = 3 + 3 + 2; the chunk
+    # and the remainder are traced separately inside it)
+    assert sweep._compiled(run, 3)._cache_size() == 1
+    assert sweep._compiled(run, None)._cache_size() == 1
+    for memory in ("episodic", "semantic"):
+        np.testing.assert_array_equal(chunked[memory], out[memory])
 
 
 def test_grid_and_errors():
@@ -80,6 +87,9 @@ def test_grid_and_errors():
         sweep.grid({"a": []})
     data = make_data()
     run = experiment.make_run("gdm", CFG)
+    with pytest.raises(ValueError, match="point_batch"):
+        sweep.run_grid(run, sweep.point_keys(jax.random.key(0), 1, S), data, np.stack([ORDER]), None,
+                       sweep.stack([with_a_t(0.3)]), point_batch=0)
     with pytest.raises(ValueError, match="leading grid axis"):
         sweep.run_grid(run, sweep.point_keys(jax.random.key(0), 2, S), data, np.stack([ORDER] * 2), None,
                        sweep.stack([with_a_t(0.3)] * 3))
@@ -93,3 +103,36 @@ def test_model_keys_are_stable():
                            jax.random.key_data(jax.random.fold_in(jax.random.key(7), 3)))
     with pytest.raises(ValueError, match="unknown model"):
         experiment.model_key(0, "gdm++")
+
+
+SHARDED = """
+import sys
+sys.path.insert(0, "tests")
+import jax, numpy as np
+assert jax.device_count() == 4, jax.devices()
+from clifer_jax import experiment, sweep
+from test_sweep import CFG, ORDER, S, make_data, with_a_t
+data = make_data(2)
+run = experiment.make_run("gdm", CFG)
+params = sweep.stack([with_a_t(a) for a in (0.3, 0.6, 0.9)])      # 3 points over 4 devices: padded
+keys = sweep.point_keys(experiment.model_key(0, "gdm"), 3, S)
+orders = np.tile(np.asarray(ORDER), (3, 1))
+one = sweep.run_grid(run, keys, data, orders, None, params)
+four = sweep.run_grid(run, keys, data, orders, None, params, devices=4)
+for k in one:
+    np.testing.assert_array_equal(one[k], four[k], err_msg=k)
+print("SWEEP_SHARDED_OK")
+"""
+
+
+def test_grid_points_sharded_over_four_devices():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
+    proc = subprocess.run([sys.executable, "-c", SHARDED], cwd=Path(__file__).resolve().parents[1], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "SWEEP_SHARDED_OK" in proc.stdout
