@@ -185,3 +185,39 @@ def test_gdm_class_steps_through_blocks_equal_the_whole_capacity(capacity):
     assert_same_state(fast.episodic, whole.episodic)
     assert_same_state(fast.semantic, whole.semantic)
     np.testing.assert_array_equal(fast.samples_seen, whole.samples_seen)
+
+
+def test_a_batch_runs_at_its_largest_members_block():
+    """`train_sharded` on two networks of different sizes (one block for both, the larger
+    one's) equals `vmap(train_unchecked)` on the whole capacity."""
+    dim, t = 6, 40
+    cfg = gwr.GWRConfig(dim=dim, capacity=512, max_age=50, activity_threshold=0.7,
+                        habituation_threshold=0.8, num_heads=2, num_classes=3)
+    x, y = stream(5, 4 * t, dim)
+    xs = np.stack([x[:2 * t], x[2 * t:]])
+    ys = np.stack([y[:2 * t], y[2 * t:]])
+    a = gwr.init(cfg, xs[0, :2], ys[0, :2])
+    a = gwr.train(cfg, a, xs[0, :t], ys[0, :t])                  # the larger network
+    b = gwr.init(cfg, xs[1, :2], ys[1, :2])
+    both = jax.tree.map(lambda u, v: jnp.stack([u, v]), a, b)
+    fast = gwr.train_sharded(cfg, both, xs[:, t:], ys[:, t:])
+    whole = jax.jit(jax.vmap(lambda s, x, y: gwr.train_unchecked(cfg, s, x, y, jnp.ones(t, bool))))(
+        both, jnp.asarray(xs[:, t:]), jnp.asarray(ys[:, t:]))
+    assert int(fast.num_nodes[0]) != int(fast.num_nodes[1])
+    assert_same_state(fast, whole)
+
+
+def test_gdm_sharded_class_steps_equal_vmapped_whole_capacity():
+    cfg = gdm.reference_config(8, 256, replay=True, num_classes=3, epochs=2)
+    rng = np.random.default_rng(6)
+    x = (rng.uniform(-1, 1, (2, 3, 1, 8)) + 0.6 * rng.standard_normal((2, 3, 30, 8))).astype(np.float32)
+    y = np.broadcast_to(np.arange(3)[None, :, None], (2, 3, 30)).astype(np.int32)
+    m = rng.uniform(size=(2, 3, 30)) > np.array([0.1, 0.5])[:, None, None]   # subjects differ
+    fast = gdm.init_sharded(cfg, x[:, 0], y[:, 0], m[:, 0])
+    whole = fast
+    learn = jax.jit(jax.vmap(gdm.learn_class_unchecked, in_axes=(None, 0, 0, 0, 0)), static_argnums=0)
+    for c in range(3):
+        fast = gdm.learn_class_sharded(cfg, fast, x[:, c], y[:, c], m[:, c])
+        whole = learn(cfg, whole, x[:, c], y[:, c], m[:, c])
+    assert_same_state(fast.episodic, whole.episodic)
+    assert_same_state(fast.semantic, whole.semantic)

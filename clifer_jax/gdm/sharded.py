@@ -25,14 +25,17 @@ from clifer_jax.gdm.api import check_step
 from clifer_jax.gdm.checks import warn_full
 from clifer_jax.gdm.config import GDMConfig, check_gdm_params
 from clifer_jax.gdm.memory import GDMPrediction, GDMState
-from clifer_jax.gwr import checks
+from clifer_jax.gwr import blocks, checks
 
 
 @functools.lru_cache(maxsize=64)
-def _kernel(name: str, config: GDMConfig):
-    """One stable function object per (kernel, config): compilations are cached by it."""
-    fn = {"init": memory.init_unchecked, "learn_class": memory.learn_class_unchecked,
-          "predict": memory.predict_unchecked}[name]
+def _kernel(name: str, config: GDMConfig, sizes: tuple[int, int] | None = None):
+    """One stable function object per (kernel, config, block sizes): compilations are cached
+    by it. learn_class runs on the leading `sizes` slots (docs/gwr.md, "Capacity headroom")."""
+    if name == "learn_class":
+        full = (config.episodic.capacity, config.semantic.capacity)
+        return functools.partial(memory.learn_class_block, config, sizes or full)
+    fn = {"init": memory.init_unchecked, "predict": memory.predict_unchecked}[name]
     return functools.partial(fn, config)
 
 
@@ -80,7 +83,14 @@ def learn_class_sharded(config: GDMConfig, states: GDMState, x, y, mask=None, *,
     x, y, mask = _subjects(config, x, y, mask, 1, "learn_class")
     _check_states(config, states, x.shape[0])
     p, ax = _params(params, x.shape[0])
-    new = sharding.map_subjects(_kernel("learn_class", config), states, x, y, mask, p,
+    sizes = None
+    arrays = (x, y, mask, states.samples_seen, states.steps, states.episodic.active,
+              states.semantic.active, states.episodic.max_nodes, states.semantic.max_nodes)
+    if all(checks.is_concrete(a) for a in arrays):
+        # The batch runs at its largest subject's blocks; samples padded to a length bucket.
+        x, y, mask = blocks.pad_length(x, y, mask, blocks.bucket_length(mask.shape[-1]))
+        sizes = memory.needed_blocks(config, states, np.asarray(mask).sum(axis=-1))
+    new = sharding.map_subjects(_kernel("learn_class", config, sizes), states, x, y, mask, p,
                                 in_axes=(0, 0, 0, 0, ax), mesh=sharding.subject_mesh(devices))
     warn_full(config, states, new)
     return new

@@ -20,22 +20,23 @@ import jax.numpy as jnp
 import numpy as np
 
 from clifer_jax import sharding
-from clifer_jax.gwr import checks
+from clifer_jax.gwr import blocks, checks
 from clifer_jax.gwr.config import GWRConfig
 from clifer_jax.gwr.params import check_params
 from clifer_jax.gwr.predict import Prediction, predict_unchecked
 from clifer_jax.gwr.state import GWRState, init_unchecked
-from clifer_jax.gwr.train import check_train_inputs, train_unchecked, warn_refused
+from clifer_jax.gwr.train import _train_block_impl, check_train_inputs, warn_refused
 
 
 @functools.lru_cache(maxsize=64)
-def _kernel(name: str, config: GWRConfig, epochs: int = 1, remove_isolated: bool = True):
+def _kernel(name: str, config: GWRConfig, epochs: int = 1, remove_isolated: bool = True,
+            block: int | None = None):
     """One stable function object per setting (map_subjects caches compilations by it)."""
     if name == "init":
         return lambda x, y, p: init_unchecked(config, x, y, p)
-    if name == "train":
-        return lambda s, x, y, v, p: train_unchecked(config, s, x, y, v, epochs=epochs,
-                                                     remove_isolated=remove_isolated, params=p)
+    if name == "train":   # on the leading `block` slots (docs/gwr.md, "Capacity headroom")
+        return lambda s, x, y, v, p: _train_block_impl(config, s, x, y, v, p, epochs,
+                                                       remove_isolated, block or config.capacity)
     return lambda s, x, p: predict_unchecked(config, s, x, p)
 
 
@@ -92,9 +93,18 @@ def train_sharded(config: GWRConfig, states: GWRState, xs, ys=None, valid=None, 
     lead = _batch(config, xs, "samples")
     _networks(config, states, lead[0])
     ys, valid = check_train_inputs(config, lead, ys, valid, epochs)
-    fn = _kernel("train", config, epochs, bool(remove_isolated))
+    xs = jnp.asarray(xs)
+    block = config.capacity
+    if all(checks.is_concrete(a) for a in (states.active, states.num_nodes, states.max_nodes, xs)):
+        # The batch runs at its largest member's block; samples padded to a length bucket.
+        length = blocks.bucket_length(lead[1])
+        xs, ys, valid = blocks.pad_length(xs, ys, valid, length)
+        grow_to = min(int(np.max(np.asarray(states.max_nodes))),
+                      int(np.max(np.asarray(states.num_nodes))) + length * epochs)
+        block = blocks.block_size(config.capacity, max(blocks.high_water(states), grow_to))
+    fn = _kernel("train", config, epochs, bool(remove_isolated), block)
     p, ax = _params(config, params, lead[0])
-    new = sharding.map_subjects(fn, states, jnp.asarray(xs), ys, valid, p, in_axes=(0, 0, 0, 0, ax),
+    new = sharding.map_subjects(fn, states, xs, ys, valid, p, in_axes=(0, 0, 0, 0, ax),
                                 mesh=sharding.subject_mesh(devices))
     warn_refused(states, new)
     return new
