@@ -28,6 +28,7 @@ import numpy as np
 
 from clifer_jax.caae import config as caae_config
 from clifer_jax.caae.api import CAAEParams, translate
+from clifer_jax.caae.curves import Curves
 from clifer_jax.caae.train import data_fingerprint, restore_params, save_json, train
 from clifer_jax.classes import EXPRESSIONS, NUM_CLASSES
 
@@ -110,8 +111,13 @@ def load_or_train(
             return params
     except FileNotFoundError:
         pass
+    identity = identity_network(config, ckpt_dir, data, seed=seed)
+    curves = Curves(ckpt_dir)      # TensorBoard events + curves.png in the checkpoint folder
     state, _ = train(config, data["image"], data["expression"], seed=seed, ckpt_dir=ckpt_dir,
-                     progress=progress, log=log, identity=identity_network(config, ckpt_dir, data, seed=seed))
+                     progress=progress, log=lambda r: (curves.epoch(r), log and log(r)), step_log=curves.step,
+                     identity=identity)
+    curves.save_png()
+    curves.close()
     return state.inference_params(config)
 
 
@@ -130,7 +136,15 @@ def identity_network(config: caae_config.CAAEConfig, ckpt_dir: str, data: dict, 
     if "subject" not in data:
         raise ValueError("the synthetic identity network needs the pool's identities (data['subject'])")
     cfg = identity_net.IdentityNetConfig(image_size=config.image_size, channels=config.channels)
-    net, _ = identity_net.load_or_train(cfg, identity_dir(ckpt_dir), data["image"], data["subject"], seed=seed)
+    folder = identity_dir(ckpt_dir)
+    curves = Curves(folder, prefix="identity_net")
+    net, meta = identity_net.load_or_train(cfg, folder, data["image"], data["subject"], seed=seed,
+                                           log=curves.step)
+    if curves.steps:                                   # trained now (not restored)
+        curves.epoch({"epoch": 1, **{f"heldout_{k}": v for k, v in meta["verification"].items()
+                                     if k.startswith("heldout_") and isinstance(v, float)}})
+        curves.save_png()
+    curves.close()
     return net
 
 
@@ -247,11 +261,23 @@ def main(argv=None) -> dict:
     t_id = time.time()
     identity = identity_network(cfg, ckpt, data, seed=args.seed)
     identity_seconds = round(time.time() - t_id, 1)
+    curves = Curves(ckpt)    # TensorBoard events + curves.png in the checkpoint folder
+    heldout = None
+    if not args.data_dir:    # held-out figures per epoch: every 12th face of the evaluation pool
+        ev_pool = synthetic_pool(cfg, "eval", args.data_seed, preset=args.synthetic)
+        heldout = (ev_pool["image"][::12], ev_pool["expression"][::12])
     t0 = time.time()
+
+    def log_epoch(r):
+        curves.epoch(r)
+        print(" ".join(f"{k}={v:.4g}" for k, v in r.items()), flush=True)
+
     state, history = train(cfg, data["image"], data["expression"], seed=args.seed, ckpt_dir=ckpt, vgg=vgg,
-                           identity=identity,
-                           progress=not args.no_progress,
-                           log=lambda r: print(" ".join(f"{k}={v:.4g}" for k, v in r.items()), flush=True))
+                           identity=identity, progress=not args.no_progress, log=log_epoch,
+                           step_log=curves.step, heldout=heldout)
+    if curves.steps:
+        curves.save_png()
+    curves.close()
     params = state.inference_params(cfg)
     report = {"preset": cfg.name, "config": {k: v for k, v in cfg.__dict__.items()}, "seed": args.seed,
               "train_images": int(len(data["image"])), "train_seconds_this_run": round(time.time() - t0, 1),
