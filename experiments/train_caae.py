@@ -32,6 +32,7 @@ from clifer_jax.caae.api import CAAEParams, translate
 from clifer_jax.caae.pool import (TRAIN_FRAMES, TRAIN_IDENTITIES, identity_dir, identity_network,  # noqa: F401
                                   load_or_train,
                                   synthetic_pool, train_pool_config)
+from clifer_jax.caae.curves import Curves
 from clifer_jax.caae.train import save_json, train
 from clifer_jax.classes import EXPRESSIONS, NUM_CLASSES
 
@@ -167,11 +168,23 @@ def main(argv=None) -> dict:
     t_id = time.time()
     identity = identity_network(cfg, ckpt, data, seed=args.seed)
     identity_seconds = round(time.time() - t_id, 1)
+    curves = Curves(ckpt)    # TensorBoard events + curves.png in the checkpoint folder
+    heldout = None
+    if not args.data_dir:    # held-out figures per epoch: every 12th face of the evaluation pool
+        ev_pool = synthetic_pool(cfg, "eval", args.data_seed, preset=args.synthetic)
+        heldout = (ev_pool["image"][::12], ev_pool["expression"][::12])
     t0 = time.time()
+
+    def log_epoch(r):
+        curves.epoch(r)
+        print(" ".join(f"{k}={v:.4g}" for k, v in r.items()), flush=True)
+
     state, history = train(cfg, data["image"], data["expression"], seed=args.seed, ckpt_dir=ckpt, vgg=vgg,
-                           identity=identity,
-                           progress=not args.no_progress,
-                           log=lambda r: print(" ".join(f"{k}={v:.4g}" for k, v in r.items()), flush=True))
+                           identity=identity, progress=not args.no_progress, log=log_epoch,
+                           step_log=curves.step, heldout=heldout)
+    if curves.steps:
+        curves.save_png()
+    curves.close()
     params = state.inference_params(cfg)
     report = {"preset": cfg.name, "config": {k: v for k, v in cfg.__dict__.items()}, "seed": args.seed,
               "train_images": int(len(data["image"])), "train_seconds_this_run": round(time.time() - t0, 1),

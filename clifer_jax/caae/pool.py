@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 
 from clifer_jax.caae.api import CAAEParams
+from clifer_jax.caae.curves import Curves
 from clifer_jax.caae.config import CAAEConfig
 
 TRAIN_IDENTITIES = 768
@@ -67,8 +68,13 @@ def load_or_train(config: CAAEConfig, ckpt_dir: str, *, seed: int = 0, data: dic
             return params
     except FileNotFoundError:
         pass
+    identity = identity_network(config, ckpt_dir, data, seed=seed)
+    curves = Curves(ckpt_dir)      # TensorBoard events + curves.png in the checkpoint folder
     state, _ = train(config, data["image"], data["expression"], seed=seed, ckpt_dir=ckpt_dir,
-                     progress=progress, log=log, identity=identity_network(config, ckpt_dir, data, seed=seed))
+                     progress=progress, log=lambda r: (curves.epoch(r), log and log(r)), step_log=curves.step,
+                     identity=identity)
+    curves.save_png()
+    curves.close()
     return state.inference_params(config)
 
 
@@ -87,5 +93,13 @@ def identity_network(config: CAAEConfig, ckpt_dir: str, data: dict, *, seed: int
     if "subject" not in data:
         raise ValueError("the synthetic identity network needs the pool's identities (data['subject'])")
     cfg = identity_net.IdentityNetConfig(image_size=config.image_size, channels=config.channels)
-    net, _ = identity_net.load_or_train(cfg, identity_dir(ckpt_dir), data["image"], data["subject"], seed=seed)
+    folder = identity_dir(ckpt_dir)
+    curves = Curves(folder, prefix="identity_net")
+    net, meta = identity_net.load_or_train(cfg, folder, data["image"], data["subject"], seed=seed,
+                                           log=curves.step)
+    if curves.steps:                                   # trained now (not restored)
+        curves.epoch({"epoch": 1, **{f"heldout_{k}": v for k, v in meta["verification"].items()
+                                     if k.startswith("heldout_") and isinstance(v, float)}})
+        curves.save_png()
+    curves.close()
     return net

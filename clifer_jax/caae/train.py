@@ -333,12 +333,17 @@ def train(
     identity: IdentityNetParams | None = None,
     progress: bool = True,
     log: Callable[[dict], Any] | None = None,
+    step_log: Callable[[int, dict], Any] | None = None,
+    heldout: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[CAAEState, list[dict]]:
     """Train for `config.epochs` epochs (resuming from `ckpt_dir` when it holds a checkpoint).
 
     images: [N, H, W, C] uint8 (or float in [0, 1]); labels: int [N] expressions.
     `stop_after_epochs` ends the run early without changing the schedule (an interruption).
     Returns the final state and the per-epoch metric history (means over the epoch's steps).
+    log(record) gets each epoch's record, step_log(step, metrics) every step's metrics (the
+    training curves: `caae.curves.Curves`); heldout = (images, labels) of faces not trained
+    on adds their figures to each epoch's record (`heldout_metrics`).
     """
     images, labels = _validate_data(config, images, labels)
     if config.identity_weight > 0 and config.identity_net == "vgg-face" and vgg is None:
@@ -385,11 +390,15 @@ def train(
             state, m = train_step(config, state, images[idx], labels[idx], jax.random.fold_in(k_step, t), vgg,
                                   identity)
             m = jax.device_get(m)
+            if step_log is not None:
+                step_log(t + 1, m)
             for k, v in m.items():
                 sums[k] = sums.get(k, 0.0) + float(v)
             if i % 10 == 0:
                 bar.set_postfix(l1=f"{float(m['l1']):.4f}", d_img=f"{float(m['d_img']):.3f}")
         record = {"epoch": epoch + 1, **{k: v / steps_per_epoch for k, v in sums.items()}}
+        if heldout is not None:
+            record.update(heldout_metrics(config, state, *heldout))
         history.append(record)
         if log is not None:
             log(record)
@@ -405,6 +414,31 @@ def train(
         mngr.wait_until_finished()
         mngr.close()
     return state, history
+
+
+@functools.partial(jax.jit, static_argnames=("config",))
+def _heldout_batch(config: CAAEConfig, ae_params: dict, x: jax.Array, y: jax.Array) -> dict:
+    c_other = (y + 1) % config.num_classes
+    z, recon, _, logits_z, logits_imag, _ = _forward_ae(config.replace(imagine_class_weight=1.0, cycle_weight=0.0),
+                                                        ae_params, x, y, c_other)
+    acc = lambda logits, t: jnp.sum((jnp.argmax(logits, -1) == t).astype(jnp.float32))  # noqa: E731
+    return {"l1": jnp.sum(jnp.mean(jnp.abs(recon - x), axis=(1, 2, 3))),
+            "latent_acc": acc(logits_z, y), "imagine_acc": acc(logits_imag, c_other)}
+
+
+def heldout_metrics(config: CAAEConfig, state: CAAEState, images: np.ndarray, labels: np.ndarray,
+                    batch_size: int = 128) -> dict:
+    """Figures on faces not trained on (uint8 images [N, H, W, C], labels [N]):
+    heldout_l1 (reconstruction), heldout_latent_acc (the latent head reads y from z) and
+    heldout_imagine_acc (it reads c = y + 1 mod K from E(G(z, c)))."""
+    x, y = _validate_data(config.replace(batch_size=2), images, labels)
+    sums = {}
+    for i in range(0, len(x), batch_size):
+        xb = x[i:i + batch_size].astype(np.float32) / 127.5 - 1.0
+        out = jax.device_get(_heldout_batch(config, state.ae_params, xb, y[i:i + batch_size]))
+        for k, v in out.items():
+            sums[k] = sums.get(k, 0.0) + float(v)
+    return {f"heldout_{k}": v / len(x) for k, v in sums.items()}
 
 
 def restore_params(config: CAAEConfig, ckpt_dir: str) -> tuple[CAAEParams, dict]:
