@@ -34,6 +34,9 @@ BENCHMARKS: dict[str, dict[str, list[str]]] = {
                    "small": ["--subjects", "8", "--models", "gdm", "clifer", "mlp_joint"], "full": []},
     "caae": {"smoke": ["--presets", "cpu", "--steps", "2"], "small": ["--presets", "cpu"], "full": []},
     "render": {"smoke": ["--quick", "--repeat", "1"], "small": ["--quick"], "full": []},
+    "headroom": {"smoke": ["--active", "100", "--capacities", "128", "256", "--short", "20", "--long", "60",
+                           "--repeat", "1"],
+                 "small": ["--capacities", "1024", "4096", "--repeat", "2"], "full": ["--repeat", "3"]},
     "scaling": {"smoke": ["--scale", "smoke", "--gwr-capacity", "64", "--gdm-capacity", "32"],
                 "small": ["--scale", "small"], "full": ["--scale", "full"]},
 }

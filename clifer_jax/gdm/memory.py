@@ -104,9 +104,9 @@ def replay(config: GDMConfig, ep: GWRState, se: GWRState, pseudo: PseudoSamples,
     kept) and run REPLAY_CHUNK at a time (a `scan` inside a `while_loop` that stops after
     the last valid one; under `vmap` a chunk costs one select over the state, not one per
     trajectory). Each trajectory's call ends in O(N) (`gwr.train.lazy_call`: lazy edge
-    pruning, isolation from `edge_newest`); the N×N clean-up runs once, after the pass
-    (`finish_lazily`). The result equals one `train_unchecked` call per trajectory."""
-    from clifer_jax.gwr.train import finish_lazily, lazy_call
+    pruning, isolation from `edge_newest`); the N×N work runs twice per pass, not per
+    trajectory (`with_edge_newest` before, `finish_lazily` after). The result equals one `train_unchecked` call per trajectory."""
+    from clifer_jax.gwr.train import finish_lazily, lazy_call, with_edge_newest
 
     n = pseudo.valid.shape[0]
     size = -(-n // REPLAY_CHUNK) * REPLAY_CHUNK
@@ -134,7 +134,8 @@ def replay(config: GDMConfig, ep: GWRState, se: GWRState, pseudo: PseudoSamples,
         return i + 1, ep, se
 
     _, ep, se = jax.lax.while_loop(lambda c: c[0] * REPLAY_CHUNK < count, chunk,
-                                   (jnp.array(0, jnp.int32), ep, se))
+                                   (jnp.array(0, jnp.int32), with_edge_newest(ep),
+                                    with_edge_newest(se)))
     return finish_lazily(e_cfg, ep, _ep(params)), finish_lazily(s_cfg, se, _se(params))
 
 

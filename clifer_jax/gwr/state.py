@@ -43,11 +43,12 @@ class GWRState:
         stamp, masked by `active`. The reference compacts its arrays, so its node order is
         creation order; `creation_order` recovers that order (docs/gwr.md).
       next_id: [] int32, the stamp the next inserted node gets.
-      edge_newest: [N] int32, the largest `edge_birth` of the edges each node ever got
-        (0: none). The edge written last at a node is never removed before it expires
-        (an insertion that removes b–s links both to the new node at once), so a node has
-        a live edge iff pruned_at − edge_newest ≤ max_age: isolation in O(N), without the
-        N×N arrays (`train.remove_isolated_lazily`).
+      edge_newest: [N] int32, inside a replay pass: the largest `edge_birth` of each node's
+        edges (0: none), set by `train.with_edge_newest` at the start of the pass and kept
+        by the lazy steps. The edge written last at a node is never removed before it
+        expires (an insertion that removes b–s links both to the new node at once), so a
+        node has a live edge iff pruned_at − edge_newest ≤ max_age: isolation in O(N),
+        without the N×N arrays (`train.remove_isolated_lazily`). Zero outside a pass.
     """
 
     weights: jax.Array

@@ -29,10 +29,13 @@ def habituate(h: jax.Array, tau: float, kappa: float) -> jax.Array:
 
 
 def step(config: GWRConfig, state: GWRState, x: jax.Array, y: jax.Array,
-         valid: jax.Array = True, params: GWRParams | None = None) -> GWRState:
+         valid: jax.Array = True, params: GWRParams | None = None, lazy: bool = False) -> GWRState:
     """Learn one sample. x [D], y [H] int (-1: no label), valid [] bool.
 
     params: the traced numbers (None: the config's own values, as Python constants).
+    lazy: the step of a call that ends lazily (`train.lazy_call`, the replay pass): it also
+      keeps `edge_newest` and clears a new node's temporal row and column (static; the
+      results are the same, the plain step skips the O(N) extra).
     Pure and unchecked (call it inside jit/scan); `train` validates inputs.
     """
     p = config if params is None else params     # GWRConfig has every GWRParams field
@@ -76,7 +79,8 @@ def step(config: GWRConfig, state: GWRState, x: jax.Array, y: jax.Array,
     link = jnp.stack([adapt, adapt, insert, insert, insert, insert])
     edges = state.edges.at[rows, cols].set(link, mode="drop")
     edge_birth = state.edge_birth.at[rows, cols].set(t_new, mode="drop")
-    edge_newest = state.edge_newest.at[rows].max(jnp.where(link, t_new, 0), mode="drop")
+    edge_newest = (state.edge_newest.at[rows].max(jnp.where(link, t_new, 0), mode="drop")
+                   if lazy else state.edge_newest)
 
     # Neighbours of b after the b-s edge exists; read after the write (no N×N copy).
     # Edges pruned lazily at an earlier epoch's end are still written but not live.
@@ -130,9 +134,11 @@ def step(config: GWRConfig, state: GWRState, x: jax.Array, y: jax.Array,
     current = jnp.where(insert, r, b)
     linked = learn & (state.prev_bmu >= 0) & (state.prev_bmu != current)
     t_row = jnp.where(linked, state.prev_bmu, drop)
-    # A new node's slot may hold links of a node removed lazily (`remove_isolated_lazily`
-    # leaves them for the end of a replay pass): clear its row and column first, O(N).
-    temporal = state.temporal.at[r_w, :].set(0, mode="drop").at[:, r_w].set(0, mode="drop")
+    # After a lazy call end a new node's slot may hold links of a node removed then
+    # (`remove_isolated_lazily` leaves them for the end of the pass): clear them, O(N).
+    temporal = state.temporal
+    if lazy:
+        temporal = temporal.at[r_w, :].set(0, mode="drop").at[:, r_w].set(0, mode="drop")
     temporal = temporal.at[t_row, current].add(1, mode="drop")
 
     return state.replace(

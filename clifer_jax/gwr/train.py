@@ -63,10 +63,18 @@ def remove_isolated_nodes(config: GWRConfig, state: GWRState) -> GWRState:
     )
 
 
+def with_edge_newest(state: GWRState) -> GWRState:
+    """`edge_newest` from the N×N arrays (one pass), for a state whose edges are pruned
+    physically (after `train_unchecked`): the start of a sequence of `lazy_call`s."""
+    newest = jnp.max(jnp.where(state.edges, state.edge_birth, 0), axis=-1)
+    return state.replace(edge_newest=newest.astype(jnp.int32))
+
+
 def remove_isolated_lazily(config: GWRConfig, state: GWRState,
                            params: GWRParams | None = None) -> GWRState:
-    """`remove_isolated_nodes` in O(N) for states built by `step`: a node is isolated when
-    its newest edge has expired (`GWRState.edge_newest`), and the removed nodes' temporal
+    """`remove_isolated_nodes` in O(N) inside a sequence of `lazy_call`s (started by
+    `with_edge_newest`): a node is isolated when its newest edge has expired
+    (`GWRState.edge_newest`), and the removed nodes' temporal
     links stay in the N×N array (a later insertion into the slot clears them; so does
     `finish_lazily`). Edges need not be pruned physically first."""
     max_age = config.max_age if params is None else params.max_age
@@ -90,25 +98,28 @@ def remove_isolated_lazily(config: GWRConfig, state: GWRState,
 
 
 def finish_lazily(config: GWRConfig, state: GWRState, params: GWRParams | None = None) -> GWRState:
-    """After calls that ended with `remove_isolated_lazily`: the edge pruning made physical
-    and the removed nodes' temporal links cleared (two N×N passes, once)."""
+    """After calls that ended with `remove_isolated_lazily`: the edge pruning made physical,
+    the removed nodes' temporal links cleared (two N×N passes, once) and `edge_newest`
+    back to zero (its value outside a pass)."""
     state = prune_old_edges(config, state, params)
     act = state.active.astype(state.temporal.dtype)
-    return state.replace(temporal=state.temporal * act[:, None] * act[None, :])
+    return state.replace(temporal=state.temporal * act[:, None] * act[None, :],
+                         edge_newest=jnp.zeros_like(state.edge_newest))
 
 
 def lazy_call(config: GWRConfig, state: GWRState, xs, ys, valid, epochs: int,
               params: GWRParams | None = None, run: jax.Array = True) -> GWRState:
     """A training call (`train_unchecked` with node removal) whose end costs O(N), not
-    O(N²): pruning stays lazy and removal is `remove_isolated_lazily`. A sequence of such
-    calls followed by `finish_lazily` equals the same `train_unchecked` calls. With `run`
+    O(N²): pruning stays lazy and removal is `remove_isolated_lazily`. `with_edge_newest`,
+    then a sequence of such calls, then `finish_lazily` equals the same `train_unchecked`
+    calls. With `run`
     False it changes nothing (every step invalid, the context kept)."""
     run = jnp.asarray(run, bool)
     valid = valid.astype(bool) & run
 
     def sample(st, inp):
         x, y, v = inp
-        return step(config, st, x, y, v, params), None
+        return step(config, st, x, y, v, params, lazy=True), None
 
     def epoch(st, _):
         st, _ = jax.lax.scan(sample, st, (xs, ys.astype(jnp.int32), valid))

@@ -1,0 +1,69 @@
+"""Vmapped Gamma-GWR training, the kernel of another revision beside this one, in one
+process, alternating (a fair ratio on a busy machine). The other revision's package is
+imported under another name; prepare it with
+
+    mkdir -p /tmp/ab && git archive REV clifer_jax | tar -x -C /tmp/ab
+    mv /tmp/ab/clifer_jax /tmp/ab/clifer_jax_before
+    grep -rl clifer_jax /tmp/ab/clifer_jax_before | xargs sed -i 's/clifer_jax/clifer_jax_before/g'
+    PYTHONPATH=$PWD:/tmp/ab python -m benchmarks.vmap_ab [--networks 1 64]
+
+As the scaling study's networks sweep: one training call of `--steps` samples per network,
+N = 256, D = 50, aggregate samples/s of one `jit(vmap(train_unchecked))`, best of
+`--repeat`. Writes benchmarks/results/vmap_ab.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import time
+
+import jax
+import jax.numpy as jnp
+
+from benchmarks.common import table, write_json
+from benchmarks.gwr_kernel import stream
+
+
+def runner(pkg: str, capacity: int, dim: int, networks: int, steps: int):
+    gwr = importlib.import_module(f"{pkg}.gwr")
+    cfg = gwr.episodic_config(dim, capacity, activity_threshold=float(jnp.exp(-0.5 * jnp.sqrt(dim / 6))))
+    x, y = (jnp.asarray(a) for a in stream(0, steps, dim, (networks,)))
+    valid = jnp.ones(x.shape[:-1], bool)
+    s0 = jax.jit(jax.vmap(lambda x, y: gwr.init_unchecked(cfg, x[:2], y[:2])))(x, y)
+    fn = jax.jit(jax.vmap(lambda s, x, y, v: gwr.train_unchecked(cfg, s, x, y, v, epochs=1)))
+    compiled = fn.lower(s0, x, y, valid).compile()
+    return lambda: jax.block_until_ready(compiled(s0, x, y, valid))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--networks", type=int, nargs="+", default=[1, 64])
+    p.add_argument("--steps", type=int, default=500)
+    p.add_argument("--capacity", type=int, default=256)
+    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--before", default="clifer_jax_before")
+    args = p.parse_args(argv)
+    impls = {"before": args.before, "after": "clifer_jax"}
+    runs = {(i, s): runner(pkg, args.capacity, 50, s, args.steps)
+            for s in args.networks for i, pkg in impls.items()}
+    best = {k: float("inf") for k in runs}
+    for _ in range(args.repeat):
+        for k, run in runs.items():
+            t0 = time.perf_counter()
+            run()
+            best[k] = min(best[k], time.perf_counter() - t0)
+    rows = []
+    for (impl, s), sec in best.items():
+        rows.append(dict(impl=impl, networks=s, samples_per_s=s * args.steps / sec))
+    for r in rows:
+        one = next(q for q in rows if q["impl"] == r["impl"] and q["networks"] == min(args.networks))
+        r["aggregate_vs_one"] = r["samples_per_s"] / one["samples_per_s"]
+        same = next(q for q in rows if q["impl"] == "before" and q["networks"] == r["networks"])
+        r["vs_before"] = r["samples_per_s"] / same["samples_per_s"]
+    print(table(rows, ["impl", "networks", "samples_per_s", "aggregate_vs_one", "vs_before"]))
+    print(f"wrote {write_json('vmap_ab', {'rows': rows, 'steps': args.steps, 'capacity': args.capacity})}")
+
+
+if __name__ == "__main__":
+    main()
