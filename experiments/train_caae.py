@@ -244,7 +244,10 @@ def main(argv=None) -> dict:
         kind = type(old)
         conv = (lambda v: v.lower() in ("1", "true", "yes")) if kind is bool else (
             (lambda v: tuple(int(a) for a in v.split(","))) if kind is tuple else kind)
-        cfg = cfg.replace(**{name: conv(value)})
+        try:
+            cfg = cfg.replace(**{name: conv(value)})
+        except (TypeError, ValueError) as e:
+            p.error(f"--set {item!r}: {e}")
     out = args.out.format(preset=cfg.name)
     args.grid = args.grid or os.path.join(out, "caae_grid.png")
     args.metrics = args.metrics or os.path.join(out, "caae_{preset}.json")
