@@ -127,6 +127,8 @@ def main(argv=None) -> dict:
                         "vgg-face PATH, or none (default: the preset's)")
     p.add_argument("--identity-weight", type=float, default=None,
                    help="weight of the identity loss (default: 1 with synthetic, 0.5 with vgg-face)")
+    p.add_argument("--set", nargs="+", action="extend", default=[], metavar="FIELD=VALUE",
+                   help="override CAAEConfig fields of the preset, e.g. latent_class_weight=0.3 (screening)")
     p.add_argument("--evaluate", action="store_true", help="measure the evaluation figures (docs/caae.md) on held-out identities")
     p.add_argument("--diagnose", action="store_true",
                    help="where identity is lost: blur, reconstruction, translation, z probe (frames 0, 3, 6)")
@@ -141,6 +143,18 @@ def main(argv=None) -> dict:
     cfg = caae_config.preset(args.preset)
     if args.epochs is not None:
         cfg = cfg.replace(epochs=args.epochs)
+    for item in args.set:
+        name, _, value = item.partition("=")
+        if name not in cfg.__dataclass_fields__ or not value:
+            p.error(f"--set {item!r}: expected FIELD=VALUE with a CAAEConfig field")
+        old = getattr(cfg, name)
+        kind = type(old)
+        conv = (lambda v: v.lower() in ("1", "true", "yes")) if kind is bool else (
+            (lambda v: tuple(int(a) for a in v.split(","))) if kind is tuple else kind)
+        try:
+            cfg = cfg.replace(**{name: conv(value)})
+        except (TypeError, ValueError) as e:
+            p.error(f"--set {item!r}: {e}")
     out = args.out.format(preset=cfg.name)
     args.grid = args.grid or os.path.join(out, "caae_grid.png")
     args.metrics = args.metrics or os.path.join(out, "caae_{preset}.json")
