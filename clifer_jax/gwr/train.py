@@ -44,6 +44,12 @@ def remove_isolated_nodes(config: GWRConfig, state: GWRState) -> GWRState:
     links) so that the next insertion writes into a clean slot.
     """
     isolated = state.active & ~jnp.any(state.edges, axis=1)
+    return _remove_oldest_first(state, isolated, clear_temporal=True)
+
+
+def _remove_oldest_first(state: GWRState, isolated: jax.Array, clear_temporal: bool) -> GWRState:
+    """Deactivate the `isolated` nodes in creation order while at least 2 nodes stay, and
+    zero their slots (the temporal links too when `clear_temporal`: an O(N²) pass)."""
     order = creation_order(state)
     ranked = jnp.cumsum(isolated[order].astype(jnp.int32))           # 1-based among isolated
     rank = jnp.zeros_like(ranked).at[order].set(ranked)              # back to slot order
@@ -51,13 +57,14 @@ def remove_isolated_nodes(config: GWRConfig, state: GWRState) -> GWRState:
     keep = ~remove
     kf = keep.astype(state.weights.dtype)
     ki = keep.astype(jnp.int32)
+    temporal = state.temporal * ki[:, None] * ki[None, :] if clear_temporal else state.temporal
     return state.replace(
         weights=state.weights * kf[:, None, None],
         sq_norms=state.sq_norms * kf[:, None],
         active=state.active & keep,
         habituation=state.habituation * kf,
         label_hist=state.label_hist * kf[None, :, None],
-        temporal=state.temporal * ki[:, None] * ki[None, :],
+        temporal=temporal,
         edge_newest=state.edge_newest * ki,
         num_nodes=state.num_nodes - jnp.sum(remove, dtype=jnp.int32),
     )
@@ -80,21 +87,7 @@ def remove_isolated_lazily(config: GWRConfig, state: GWRState,
     max_age = config.max_age if params is None else params.max_age
     linked = (state.edge_newest > 0) & ((state.pruned_at - state.edge_newest) <= max_age)
     isolated = state.active & ~linked
-    order = creation_order(state)
-    ranked = jnp.cumsum(isolated[order].astype(jnp.int32))
-    rank = jnp.zeros_like(ranked).at[order].set(ranked)
-    remove = isolated & (rank <= jnp.maximum(state.num_nodes - 2, 0))
-    keep = ~remove
-    kf = keep.astype(state.weights.dtype)
-    return state.replace(
-        weights=state.weights * kf[:, None, None],
-        sq_norms=state.sq_norms * kf[:, None],
-        active=state.active & keep,
-        habituation=state.habituation * kf,
-        label_hist=state.label_hist * kf[None, :, None],
-        edge_newest=state.edge_newest * keep.astype(jnp.int32),
-        num_nodes=state.num_nodes - jnp.sum(remove, dtype=jnp.int32),
-    )
+    return _remove_oldest_first(state, isolated, clear_temporal=False)
 
 
 def finish_lazily(config: GWRConfig, state: GWRState, params: GWRParams | None = None) -> GWRState:
