@@ -6,8 +6,8 @@ one argument carries everything and the jitted cores recompile only per config.
 Public functions validate their inputs (image shape and size, NaNs, value range,
 condition in [0, num_classes)) and run in fixed-size jitted chunks, so any N works
 without recompiling. Images are accepted as uint8 in [0, 255] or float in [0, 1];
-`translate` returns float32 in [0, 1]. The `*_fn` functions are the unvalidated,
-traceable cores for use inside `jit`/`vmap` (e.g. CLIFER's imagination step).
+`translate` returns float32 in [0, 1]. The `*_unchecked` functions are the unvalidated,
+traceable kernels for use inside `jit`/`vmap` (e.g. CLIFER's imagination step).
 """
 
 from __future__ import annotations
@@ -34,24 +34,24 @@ class CAAEParams(struct.PyTreeNode):
 # ---------------------------------------------------------------- traceable cores
 
 
-def encode_fn(params: CAAEParams, x: jax.Array) -> jax.Array:
+def encode_unchecked(params: CAAEParams, x: jax.Array) -> jax.Array:
     """E(x): images [B, H, W, C] in [-1, 1] → z [B, z_dim]. Traceable, unvalidated."""
     return Encoder(params.config).apply({"params": params.encoder}, x)
 
 
-def generate_fn(params: CAAEParams, z: jax.Array, c: jax.Array) -> jax.Array:
+def generate_unchecked(params: CAAEParams, z: jax.Array, c: jax.Array) -> jax.Array:
     """G(z, c): z [B, z_dim], c int [B] → images [B, H, W, C] in [-1, 1]. Traceable."""
     return Generator(params.config).apply({"params": params.generator}, z, c)
 
 
-def imagine_fn(params: CAAEParams, z: jax.Array, c: jax.Array) -> jax.Array:
+def imagine_unchecked(params: CAAEParams, z: jax.Array, c: jax.Array) -> jax.Array:
     """z' = E(G(z, c)) (docs/design.md): z [B, z_dim], c int [B] → z' [B, z_dim]. Traceable."""
-    return encode_fn(params, generate_fn(params, z, c))
+    return encode_unchecked(params, generate_unchecked(params, z, c))
 
 
-def translate_fn(params: CAAEParams, x: jax.Array, c: jax.Array) -> jax.Array:
+def translate_unchecked(params: CAAEParams, x: jax.Array, c: jax.Array) -> jax.Array:
     """G(E(x), c) in [-1, 1]. Traceable."""
-    return generate_fn(params, encode_fn(params, x), c)
+    return generate_unchecked(params, encode_unchecked(params, x), c)
 
 
 # ---------------------------------------------------------------- validation
@@ -121,10 +121,10 @@ def _latents(z, config: CAAEConfig) -> np.ndarray:
 @functools.partial(jax.jit, static_argnums=0)
 def _apply(kind: str, params: CAAEParams, a: jax.Array, c: jax.Array) -> jax.Array:
     if kind == "encode":
-        return encode_fn(params, a)
+        return encode_unchecked(params, a)
     if kind == "translate":
-        return (translate_fn(params, a, c) + 1.0) * 0.5
-    return imagine_fn(params, a, c)
+        return (translate_unchecked(params, a, c) + 1.0) * 0.5
+    return imagine_unchecked(params, a, c)
 
 
 def _chunked(kind: str, params: CAAEParams, a: np.ndarray, c: np.ndarray, batch_size: int) -> jax.Array:
