@@ -12,8 +12,6 @@ traceable kernels for use inside `jit`/`vmap` (e.g. CLIFER's imagination step).
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -118,13 +116,15 @@ def _latents(z, config: CAAEConfig) -> np.ndarray:
 # ---------------------------------------------------------------- batched, jitted
 
 
-@functools.partial(jax.jit, static_argnums=0)
 def _apply(kind: str, params: CAAEParams, a: jax.Array, c: jax.Array) -> jax.Array:
     if kind == "encode":
         return encode_unchecked(params, a)
     if kind == "translate":
         return (translate_unchecked(params, a, c) + 1.0) * 0.5
     return imagine_unchecked(params, a, c)
+
+
+_apply_jit = jax.jit(_apply, static_argnums=0)
 
 
 def _chunked(kind: str, params: CAAEParams, a: np.ndarray, c: np.ndarray, batch_size: int) -> jax.Array:
@@ -140,7 +140,7 @@ def _chunked(kind: str, params: CAAEParams, a: np.ndarray, c: np.ndarray, batch_
         if m < bs:
             ai = np.concatenate([ai, np.repeat(ai[-1:], bs - m, axis=0)])
             ci = np.concatenate([ci, np.repeat(ci[-1:], bs - m, axis=0)])
-        outs.append(_apply(kind, params, jnp.asarray(ai), jnp.asarray(ci))[:m])
+        outs.append(_apply_jit(kind, params, jnp.asarray(ai), jnp.asarray(ci))[:m])
     return jnp.concatenate(outs, axis=0)
 
 
