@@ -54,7 +54,7 @@ def main(argv=None):
     params = CAAEState.create(ccfg, jax.random.key(0), 1).inference_params(ccfg)
     rows = []
     for model in args.models:
-        run = experiment.make_run(model, g, m, imagine_fn=caae_api.imagine_fn)
+        run = experiment.make_run(model, g, m, imagine_fn=caae_api.imagine_unchecked)
         key = jax.random.key(0)
         t0 = time.perf_counter()
         experiment.run_subjects(run, key, data, DEFAULT_ORDER, params)

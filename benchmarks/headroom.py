@@ -35,6 +35,8 @@ from clifer_jax import gwr
 from clifer_jax.gwr import blocks
 
 DIM = 50
+# The kernel jitted as a whole ("before": the kernel used to carry its own jit).
+train_whole = jax.jit(gwr.train_unchecked, static_argnames=("config", "epochs", "remove_isolated"))
 
 
 def grown(active: int, seed: int = 0) -> gwr.GWRState:
@@ -94,8 +96,8 @@ def main(argv=None):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             if impl == "before":   # the kernel as it was: whole capacity, state copied
-                out = gwr.train_unchecked(cfgs[c], s, jnp.asarray(x[:t]), jnp.asarray(y[:t]),
-                                          jnp.ones(t, bool))
+                out = train_whole(cfgs[c], s, jnp.asarray(x[:t]), jnp.asarray(y[:t]),
+                                  jnp.ones(t, bool))
             else:
                 out = gwr.train(cfgs[c], s, x[:t], y[:t], **({"donate": True} if donate else {}))
         jax.block_until_ready(out)

@@ -4,7 +4,7 @@ After the GDM has learned a class step, every episodic BMU v of the step's sampl
 translated by the CAAE into each expression c, v' = imagine(v, c), and the imagined
 features — with the BMUs themselves and every episodic node — train both memories, so
 they hold prototypes of classes not yet seen. `imagine` works in the memories' feature
-space (`clifer_jax.features.imagine_fn` maps to the CAAE's latents and back).
+space (`clifer_jax.features.imagine_unchecked` maps to the CAAE's latents and back).
 
 `CLIFERConfig.imagination` says where imagined samples come from (docs/caae.md,
 "Imagination modes"): "caae" calls `imagine(v, c)`; "oracle" reads a precomputed table of

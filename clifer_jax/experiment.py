@@ -1,7 +1,7 @@
 """The per-subject continual-learning loop of every model, one jit-compiled function
 vmapped over subjects (docs/design.md), and the scores of its predictions.
 
-    run = make_run("clifer", gdm_config, mlp_config, imagine_fn=features.imagine_fn)
+    run = make_run("clifer", gdm_config, mlp_config, imagine_fn=features.imagine_unchecked)
     preds = run_subjects(run, model_key(seed, "clifer"), data, order, (caae_params, transform),
                          params=gdm_config.params())          # {memory: [S, T, C, Lt]}
     scores = score(preds["episodic"], data.y_test, data.mask_test, order)
@@ -163,7 +163,7 @@ def make_run(model: str, gdm_config: gdm.GDMConfig | None = None, mlp_config: ml
     family, over `params` (a traced `GDMParams`; None: the config's own values).
 
     imagine_fn(imagine_params, v, c) imagines in the memories' feature space (e.g.
-    `clifer_jax.features.imagine_fn` with imagine_params = (CAAE params, transform));
+    `clifer_jax.features.imagine_unchecked` with imagine_params = (CAAE params, transform));
     clifer_config lays out CLIFER's imagination set (default: the reference's order, the
     CAAE's imagination); with imagination "oracle", data.imagined holds the table.
     The MLPs' dict also holds "train_acc" [T], the accuracy on the samples trained on at

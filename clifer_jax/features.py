@@ -6,7 +6,7 @@ the CAAE's own training pool (no evaluation subject is looked at):
 
     transform = features.fit(caae.encode(params, pool_images), kind="pool")
     feats = features.encode(params, transform, images)          # [B, D] memory features
-    imagined = features.imagine_fn((params, transform), v, c)   # stays in feature space
+    imagined = features.imagine_unchecked((params, transform), v, c)   # stays in feature space
 
 
 Imagination runs in the memories' space: G receives `transform.inverse(v)`, and E's
@@ -114,7 +114,7 @@ def in_feature_space(latent_imagine):
 
 
 # The CAAE's imagination, z' = E(G(z, c)), on memory features: params = (CAAEParams, transform).
-imagine_fn = in_feature_space(caae.imagine_fn)
+imagine_unchecked = in_feature_space(caae.imagine_unchecked)
 
 
 def encode(params: caae.CAAEParams, transform: FeatureTransform, images, *, batch_size: int = 256) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Where CLIFER's imagined samples come from (docs/caae.md, "Imagination modes").
 
 * ``"caae"`` — the CAAE's imagination in feature space, v' = F(E(G(F⁻¹(v), c)))
-  (`clifer_jax.features.imagine_fn`); the method.
+  (`clifer_jax.features.imagine_unchecked`); the method.
 * ``"oracle"`` — perfect imagination, for synthetic data only: for the training sample
   whose episodic BMU is v, the feature of the renderer's *true* face of that evaluation
   subject with expression c, drawn at the sample's intensity and with its viewing

@@ -4,7 +4,7 @@ continual-learning matrix and its transfer measures, the order study's tests
 Holm-corrected Wilcoxon post-hoc for the repeated measures it really is).
 
 NumPy functions validate their inputs and raise ``ValueError`` on bad ones;
-the ``*_jax`` functions are pure ``jnp`` kernels for use under ``jit``/``vmap``
+the ``*_unchecked`` functions are pure ``jnp`` kernels for use under ``jit``/``vmap``
 (over subjects, steps, ...), validate only shapes, and return NaN where the
 NumPy function would raise for an undefined score. Definitions and formulas:
 ``docs/metrics.md``.
@@ -28,22 +28,22 @@ from clifer_jax.classes import NUM_CLASSES
 
 __all__ = [
     "accuracy",
-    "accuracy_jax",
+    "accuracy_unchecked",
     "average_accuracy",
     "backward_transfer",
     "cl_matrix",
-    "cl_matrix_jax",
+    "cl_matrix_unchecked",
     "forward_transfer",
     "friedman_orders",
     "holm",
     "kruskal_orders",
     "macro_f1",
-    "macro_f1_jax",
+    "macro_f1_unchecked",
     "mean_ci",
     "order_study_stats",
     "order_summary",
     "per_class_accuracy",
-    "per_class_accuracy_jax",
+    "per_class_accuracy_unchecked",
     "wilcoxon_holm",
 ]
 
@@ -509,7 +509,7 @@ def _counts(y_true, y_pred, mask, num_classes: int):
     return jnp.sum(t * p, 0), jnp.sum(t, 0), jnp.sum(p, 0)
 
 
-def macro_f1_jax(y_true: jax.Array, y_pred: jax.Array, mask: jax.Array,
+def macro_f1_unchecked(y_true: jax.Array, y_pred: jax.Array, mask: jax.Array,
                  num_classes: int) -> jax.Array:
     """``macro_f1`` as a jnp kernel: [n], [n], [n] bool -> [] float32.
 
@@ -523,22 +523,22 @@ def macro_f1_jax(y_true: jax.Array, y_pred: jax.Array, mask: jax.Array,
     return jnp.sum(jnp.where(present, f1, 0.0)) / jnp.sum(present)
 
 
-def accuracy_jax(y_true: jax.Array, y_pred: jax.Array, mask: jax.Array) -> jax.Array:
+def accuracy_unchecked(y_true: jax.Array, y_pred: jax.Array, mask: jax.Array) -> jax.Array:
     """``accuracy`` as a jnp kernel: [n], [n], [n] bool -> [] float32 (NaN if no valid sample)."""
     hit = jnp.logical_and(mask, y_true == y_pred)
     return jnp.sum(hit, dtype=jnp.float32) / jnp.sum(mask, dtype=jnp.float32)
 
 
-def per_class_accuracy_jax(y_true: jax.Array, y_pred: jax.Array, mask: jax.Array,
+def per_class_accuracy_unchecked(y_true: jax.Array, y_pred: jax.Array, mask: jax.Array,
                            num_classes: int) -> jax.Array:
     """Per-class recall indexed by class id: [n], [n], [n] -> [C]; NaN where no support."""
     tp, support, _ = _counts(y_true, y_pred, mask, num_classes)
     return tp / support
 
 
-def cl_matrix_jax(y_true: jax.Array, y_preds: jax.Array, mask: jax.Array,
+def cl_matrix_unchecked(y_true: jax.Array, y_preds: jax.Array, mask: jax.Array,
                   order: jax.Array, num_classes: int) -> jax.Array:
     """``cl_matrix`` as a jnp kernel: [n], [T, n], [n], order [C'] -> R [T, C']."""
-    per_step = jax.vmap(per_class_accuracy_jax, in_axes=(None, 0, None, None))(
+    per_step = jax.vmap(per_class_accuracy_unchecked, in_axes=(None, 0, None, None))(
         y_true, y_preds, mask, num_classes)
     return per_step[:, order]

@@ -29,7 +29,6 @@ trained on all classes seen so far). See ``docs/metrics.md``.
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 import flax.linen as nn
 import jax
@@ -160,8 +159,7 @@ class MLPState:
 # --------------------------------------------------------------------------- init / predict
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def init(config: MLPConfig, key: jax.Array) -> MLPState:
+def _init(config: MLPConfig, key: jax.Array) -> MLPState:
     """A fresh network (normal kernels of the config's stds, zero biases, BN shift 0 and
     running mean 0 / var 1) and Adam state."""
     variables = config.model.init(key, jnp.zeros((1, config.feature_dim)), train=False)
@@ -170,8 +168,7 @@ def init(config: MLPConfig, key: jax.Array) -> MLPState:
                     opt_state=config.optimizer.init(params))
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def logits(config: MLPConfig, state: MLPState, x: jax.Array) -> jax.Array:
+def _logits(config: MLPConfig, state: MLPState, x: jax.Array) -> jax.Array:
     """Class scores (batch norm with running statistics). x [..., D] -> [..., C] float32."""
     _check_x(config, x)
     flat = x.reshape(-1, config.feature_dim).astype(jnp.float32)
@@ -180,11 +177,16 @@ def logits(config: MLPConfig, state: MLPState, x: jax.Array) -> jax.Array:
     return out.reshape(x.shape[:-1] + (config.num_classes,))
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def predict(config: MLPConfig, state: MLPState, x: jax.Array) -> jax.Array:
+def _predict(config: MLPConfig, state: MLPState, x: jax.Array) -> jax.Array:
     """Predicted labels (batch norm with running statistics). x [..., D] -> [...] int32."""
     _check_x(config, x)
     return jnp.argmax(logits(config, state, x), axis=-1).astype(jnp.int32)
+
+
+# Public and traceable (their only checks are on shapes), so each is its own jitted entry point.
+init = jax.jit(_init, static_argnums=0)
+logits = jax.jit(_logits, static_argnums=0)
+predict = jax.jit(_predict, static_argnums=0)
 
 
 # --------------------------------------------------------------------------- train

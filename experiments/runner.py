@@ -182,7 +182,7 @@ def model_configs(cfg: ExperimentConfig, data: experiment.SubjectData) -> tuple[
 
 def make_model_run(cfg: ExperimentConfig, model: str, gdm_cfg: gdm.GDMConfig, mlp_cfg: mlp.MLPConfig):
     """The per-subject run function of `model` in this run (`clifer_jax.experiment.make_run`)."""
-    return experiment.make_run(model, gdm_cfg, mlp_cfg, imagine_fn=features.imagine_fn,
+    return experiment.make_run(model, gdm_cfg, mlp_cfg, imagine_fn=features.imagine_unchecked,
                                clifer_config=clifer.CLIFERConfig(order=cfg.imagination_order,
                                                                  imagination=cfg.imagination))
 

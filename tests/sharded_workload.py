@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from clifer_jax import experiment, gdm, gwr, sharding
+import gwr_jit
 
 GWR_CFG = gwr.episodic_config(8, 32)
 GDM_CFG = gdm.reference_config(8, 24)
@@ -35,14 +36,15 @@ def gdm_data(s: int):
 
 def _vmapped(xs, ys, valid, x, y, m) -> tuple:
     init = jax.vmap(lambda x, y: gwr.init_unchecked(GWR_CFG, x, y))
-    train = jax.vmap(lambda st, x, y, v: gwr.train_unchecked(GWR_CFG, st, x, y, v, epochs=2))
+    train = jax.vmap(lambda st, x, y, v: gwr_jit.train_unchecked(GWR_CFG, st, x, y, v, epochs=2))
     st = train(init(xs[:, :2], ys[:, :2]), xs, ys, valid)
-    p = jax.vmap(lambda st, x: gwr.predict_unchecked(GWR_CFG, st, x))(st, xs)
+    p = jax.vmap(lambda st, x: gwr_jit.predict_unchecked(GWR_CFG, st, x))(st, xs)
     g = jax.vmap(lambda a, b, c: gdm.init_unchecked(GDM_CFG, a, b, c))(x[:, 0], y[:, 0], m[:, 0])
+    # The GWR kernels inside are plain functions: jit the GDM calls as the sharded path does.
+    learn = jax.jit(jax.vmap(lambda st, a, b, c_: gdm.learn_class_unchecked(GDM_CFG, st, a, b, c_)))
     for c in range(2):
-        g = jax.vmap(lambda st, a, b, c_: gdm.learn_class_unchecked(GDM_CFG, st, a, b, c_))(
-            g, x[:, c], y[:, c], m[:, c])
-    gp = jax.vmap(lambda st, a: gdm.predict_unchecked(GDM_CFG, st, a))(g, x[:, 1])
+        g = learn(g, x[:, c], y[:, c], m[:, c])
+    gp = jax.jit(jax.vmap(lambda st, a: gdm.predict_unchecked(GDM_CFG, st, a)))(g, x[:, 1])
     return st, p, g, gp
 
 

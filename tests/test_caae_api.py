@@ -23,7 +23,7 @@ def test_shapes_and_ranges(params):
     assert t.shape == (5, 32, 32, 1) and 0 <= float(t.min()) and float(t.max()) <= 1
     zi = api.imagine(params, z, np.array([0, 1, 2, 3, 4]))
     assert zi.shape == (5, 50)
-    np.testing.assert_allclose(zi, api.encode_fn(params, api.generate_fn(params, z, np.array([0, 1, 2, 3, 4]))), atol=1e-5)
+    np.testing.assert_allclose(zi, api.encode_unchecked(params, api.generate_unchecked(params, z, np.array([0, 1, 2, 3, 4]))), atol=1e-5)
 
 
 def test_uint8_and_float_agree_and_chunking_is_invisible(params):
@@ -39,7 +39,7 @@ def test_uint8_and_float_agree_and_chunking_is_invisible(params):
 def test_traceable_core_under_jit_and_vmap(params):
     z = np.random.default_rng(2).uniform(-1, 1, (3, 4, 50)).astype(np.float32)
     c = np.array([[0, 1, 2, 3]] * 3, np.int32)
-    out = jax.jit(jax.vmap(lambda zz, cc: api.imagine_fn(params, zz, cc)))(z, c)
+    out = jax.jit(jax.vmap(lambda zz, cc: api.imagine_unchecked(params, zz, cc)))(z, c)
     assert out.shape == (3, 4, 50)
     np.testing.assert_allclose(out[1], api.imagine(params, z[1], c[1]), atol=1e-5)
 

@@ -117,9 +117,9 @@ def _step_terms(cfg, seed=0):
     key = jax.random.key(7)
     c_other = T._other_condition(jax.random.split(key)[0], jax.numpy.asarray(y), cfg.num_classes)
     xm = x.astype(np.float32) / 127.5 - 1.0
-    z = api.encode_fn(p, xm)
-    recon, trans = api.generate_fn(p, z, y), api.generate_fn(p, z, c_other)
-    ref = {"cycle": float(losses.cycle_loss(api.translate_fn(p, trans, y), xm)),
+    z = api.encode_unchecked(p, xm)
+    recon, trans = api.generate_unchecked(p, z, y), api.generate_unchecked(p, z, c_other)
+    ref = {"cycle": float(losses.cycle_loss(api.translate_unchecked(p, trans, y), xm)),
            "tv_recon": float(losses.total_variation(recon)), "tv_trans": float(losses.total_variation(trans))}
     old_d = _leaves(state.d_params)  # copied: the step donates the state
     new, m = T.train_step(cfg, state, x, y, key)

@@ -7,8 +7,9 @@ import pytest
 import jax
 import jax.numpy as jnp
 
-from clifer_jax import clifer, features, gdm, gwr
+from clifer_jax import clifer, features, gdm
 from clifer_jax.classes import INDEX
+import gwr_jit
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*memory full")
 
@@ -36,7 +37,7 @@ def test_identity_imagination_returns_the_bmus_under_a_nontrivial_transform():
     imagine = features.in_feature_space(lambda p, z, c: z)          # a perfect "keep the face" CAAE
     tf = _transform()
     samples, labels, valid = clifer.imagination_set(cfg, state, x, mask, lambda v, c: imagine((None, tf), v, c))
-    bmu = gwr.predict_unchecked(cfg.episodic, state.episodic, x).weights[:, 0]
+    bmu = gwr_jit.predict_unchecked(cfg.episodic, state.episodic, x).weights[:, 0]
     block = np.asarray(samples[: L * (1 + C)]).reshape(L, 1 + C, D)
     for k in range(1 + C):
         np.testing.assert_allclose(block[:, k], bmu, rtol=1e-5, atol=1e-5)
@@ -61,7 +62,7 @@ def test_imagination_maps_latents_back_into_feature_space():
     for k in range(1, 1 + C):
         want = np.asarray(tf.forward(protos[block_labels[:, k]]))
         np.testing.assert_allclose(block[:, k], want, rtol=1e-5, atol=1e-5)
-    bmu = gwr.predict_unchecked(cfg.episodic, state.episodic, x).weights[:, 0]
+    bmu = gwr_jit.predict_unchecked(cfg.episodic, state.episodic, x).weights[:, 0]
     np.testing.assert_allclose(np.asarray(seen[0])[:: C], np.asarray(tf.inverse(bmu)), rtol=1e-5, atol=1e-5)
 
 
@@ -74,7 +75,7 @@ def test_imagination_set_in_the_reference_order(times):
     cfg, state, x, mask = _state_and_data()
     ccfg = clifer.CLIFERConfig(times=times)
     samples, labels, valid = map(np.asarray, clifer.imagination_set(cfg, state, x, mask, _tagging_imagine, ccfg))
-    bmu = gwr.predict_unchecked(cfg.episodic, state.episodic, x)
+    bmu = gwr_jit.predict_unchecked(cfg.episodic, state.episodic, x)
     v, v_lab = np.asarray(bmu.weights[:, 0]), np.asarray(bmu.labels[:, 0])
     ref_classes = [INDEX[n] for n in ("Anger", "Fear", "Happiness", "Sadness", "Surprise", "Neutral")]
     want_s, want_l, want_v = [], [], []

@@ -15,6 +15,7 @@ from clifer_jax.gdm.memory import _heads
 from clifer_jax.gwr import blocks
 from gwr_reference import ReferenceGWR
 from test_gwr_reference import assert_same_network
+import gwr_jit
 
 train_mod = importlib.import_module("clifer_jax.gwr.train")
 pytestmark = pytest.mark.filterwarnings("ignore:.*(memory|network) full")
@@ -87,7 +88,7 @@ def test_a_network_that_outgrows_its_block_equals_one_that_started_large():
                                                  int(small.num_nodes) + blocks.bucket_length(t)))
         seen.append(blocks.block_size(cfg.capacity, need))
         small = gwr.train(cfg, small, x[sl], y[sl], donate=True)
-        large = gwr.train_unchecked(cfg, large, jnp.asarray(x[sl]), jnp.asarray(y[sl]),
+        large = gwr_jit.train_unchecked(cfg, large, jnp.asarray(x[sl]), jnp.asarray(y[sl]),
                                     jnp.ones(t, bool))
         assert_same_state(small, large)
     assert seen[0] < cfg.capacity and len(set(seen)) >= 2, seen     # it crossed a boundary
@@ -98,10 +99,10 @@ def test_class_steps_of_174_to_183_samples_compile_once():
     cfg = gwr.GWRConfig(dim=dim, capacity=256, num_heads=2, num_classes=3)
     x, y = stream(2, 183, dim)
     state = gwr.init(cfg, x[:2], y[:2])
-    before = train_mod._train_block._cache_size()
+    before = train_mod._train_block_jit._cache_size()
     for t in range(174, 184):
         gwr.train(cfg, state, x[:t], y[:t])
-    assert train_mod._train_block._cache_size() - before == 1
+    assert train_mod._train_block_jit._cache_size() - before == 1
 
 
 def test_per_call_work_outside_the_loop_follows_the_block():
@@ -113,7 +114,7 @@ def test_per_call_work_outside_the_loop_follows_the_block():
     cfg = gwr.GWRConfig(dim=d, capacity=n, num_heads=2)
     xs, ys = jnp.zeros((16, d)), jnp.zeros((16, 2), jnp.int32)
     state = gwr.init_unchecked(cfg, xs[:2], ys[:2])
-    hlo = train_mod._train_block_donated.lower(cfg, state, xs, ys, jnp.ones(16, bool), None, epochs=1,
+    hlo = train_mod._train_block_jit_donated.lower(cfg, state, xs, ys, jnp.ones(16, bool), None, epochs=1,
                                                remove_isolated=True, block=b).compile().as_text()
     assert "input_output_alias" in hlo
     computations = {}
@@ -157,8 +158,8 @@ def test_replay_pass_equals_one_training_call_per_trajectory(context):
     old_ep, old_se = ep, se
     for i in np.flatnonzero(np.asarray(ps.valid)):
         xs, ys, v = ps.samples[i], ps.labels[i], jnp.ones(cfg.trajectory_length, bool)
-        old_ep = gwr.train_unchecked(cfg.episodic, old_ep, xs, _heads(ys, 2), v, epochs=cfg.replay_epochs)
-        old_se = gwr.train_unchecked(cfg.semantic, old_se, xs, _heads(ys, 1), v, epochs=cfg.replay_epochs)
+        old_ep = gwr_jit.train_unchecked(cfg.episodic, old_ep, xs, _heads(ys, 2), v, epochs=cfg.replay_epochs)
+        old_se = gwr_jit.train_unchecked(cfg.semantic, old_se, xs, _heads(ys, 1), v, epochs=cfg.replay_epochs)
     assert int(old_ep.next_id) > int(ep.next_id) and int(old_ep.num_nodes) < int(ep.num_nodes)
     assert_same_state(new_ep, old_ep)
     assert_same_state(new_se, old_se)
@@ -201,7 +202,7 @@ def test_a_batch_runs_at_its_largest_members_block():
     b = gwr.init(cfg, xs[1, :2], ys[1, :2])
     both = jax.tree.map(lambda u, v: jnp.stack([u, v]), a, b)
     fast = gwr.train_sharded(cfg, both, xs[:, t:], ys[:, t:])
-    whole = jax.jit(jax.vmap(lambda s, x, y: gwr.train_unchecked(cfg, s, x, y, jnp.ones(t, bool))))(
+    whole = jax.jit(jax.vmap(lambda s, x, y: gwr_jit.train_unchecked(cfg, s, x, y, jnp.ones(t, bool))))(
         both, jnp.asarray(xs[:, t:]), jnp.asarray(ys[:, t:]))
     assert int(fast.num_nodes[0]) != int(fast.num_nodes[1])
     assert_same_state(fast, whole)

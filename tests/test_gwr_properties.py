@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from clifer_jax import gwr
+import gwr_jit
 
 pytestmark = pytest.mark.filterwarnings("ignore:GWR network full")
 
@@ -57,7 +58,7 @@ def test_invariants_hold_after_training(stream, epochs, regulated):
     ys = jnp.asarray(np.pad(y, ((0, pad), (0, 0)), constant_values=-1))
     vs = jnp.asarray(np.pad(valid, (0, pad)))
     for _ in range(2):
-        state = gwr.train_unchecked(cfg, state, xs, ys, vs, epochs=epochs)
+        state = gwr_jit.train_unchecked(cfg, state, xs, ys, vs, epochs=epochs)
         check_invariants(state)
     assert int(state.num_nodes) >= 2
 
@@ -66,7 +67,7 @@ def test_invariants_hold_after_training(stream, epochs, regulated):
 @given(streams(n_max=12), st.integers(0, 11))
 def test_padded_step_changes_nothing(stream, at):
     x, y, valid = stream
-    state = gwr.train_unchecked(CFG, gwr.init_unchecked(CFG, jnp.asarray(x[:2]), jnp.asarray(y[:2])),
+    state = gwr_jit.train_unchecked(CFG, gwr.init_unchecked(CFG, jnp.asarray(x[:2]), jnp.asarray(y[:2])),
                                 jnp.asarray(np.resize(x, (12, 3))), jnp.asarray(np.resize(y, (12, 2))),
                                 jnp.ones(12, bool), remove_isolated=False)
     after = jax.jit(gwr.step, static_argnums=0)(CFG, state, jnp.asarray(x[at % len(x)]),
@@ -85,12 +86,12 @@ def test_python_loop_of_steps_equals_scan():
     x, y = _stream(3)
     s0 = gwr.init_unchecked(CFG, jnp.asarray(x[:2]), jnp.asarray(y[:2]))
     step = jax.jit(gwr.step, static_argnums=0)
-    loop = gwr.train_unchecked(CFG, s0, jnp.zeros((0, 3)), jnp.zeros((0, 2), jnp.int32),
+    loop = gwr_jit.train_unchecked(CFG, s0, jnp.zeros((0, 3)), jnp.zeros((0, 2), jnp.int32),
                                jnp.zeros(0, bool), remove_isolated=False)   # resets the context
     for xi, yi in zip(x, y):
         loop = step(CFG, loop, jnp.asarray(xi), jnp.asarray(yi), jnp.asarray(True))
     loop = gwr.prune_old_edges(CFG, loop)
-    scan = gwr.train_unchecked(CFG, s0, jnp.asarray(x), jnp.asarray(y), jnp.ones(len(x), bool),
+    scan = gwr_jit.train_unchecked(CFG, s0, jnp.asarray(x), jnp.asarray(y), jnp.ones(len(x), bool),
                                remove_isolated=False)
     for a, b in zip(jax.tree.leaves(loop), jax.tree.leaves(scan)):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-6)
@@ -103,7 +104,7 @@ def test_vmap_over_8_networks_equals_separate_runs():
     ys = jnp.asarray(np.stack([s[1] for s in streams_]))
     valid = jnp.asarray(np.random.default_rng(0).random((8, 40)) < 0.85)
     init = jax.vmap(gwr.init_unchecked, in_axes=(None, 0, 0))(CFG, xs[:, :2], ys[:, :2])
-    batched = jax.jit(jax.vmap(lambda s, x, y, v: gwr.train_unchecked(CFG, s, x, y, v, epochs=2)))(
+    batched = jax.jit(jax.vmap(lambda s, x, y, v: gwr_jit.train_unchecked(CFG, s, x, y, v, epochs=2)))(
         init, xs, ys, valid)
     for i in range(8):
         single = gwr.train(CFG, gwr.init(CFG, xs[i, :2], ys[i, :2]), xs[i], ys[i], valid[i], epochs=2)
@@ -116,9 +117,9 @@ def test_second_call_does_not_recompile_and_keeps_dtypes():
     x, y = _stream(4)
     s0 = gwr.init(CFG, x[:2], y[:2])
     s1 = gwr.train(CFG, s0, x, y)
-    size = gwr.train_unchecked._cache_size()
+    size = gwr_jit.train_unchecked._cache_size()
     s2 = gwr.train(CFG, s1, x[::-1].copy(), y[::-1].copy())
-    assert gwr.train_unchecked._cache_size() == size
+    assert gwr_jit.train_unchecked._cache_size() == size
     for a, b in zip(jax.tree.leaves(s0), jax.tree.leaves(s2)):
         assert a.shape == b.shape and a.dtype == b.dtype
 
@@ -156,7 +157,7 @@ def test_loop_body_copies_no_large_array():
     xs = jnp.zeros((10, d))
     ys = jnp.zeros((10, 2), jnp.int32)
     state = gwr.init_unchecked(cfg, xs[:2], ys[:2])
-    hlo = gwr.train_unchecked.lower(cfg, state, xs, ys, jnp.ones(10, bool), epochs=1).compile().as_text()
+    hlo = gwr_jit.train_unchecked.lower(cfg, state, xs, ys, jnp.ones(10, bool), epochs=1).compile().as_text()
     body = hlo.split("\nENTRY")[0]                  # every computation but the entry one
     big = re.findall(rf"= (?:f32\[{n},1,{d}\]|pred\[{n},{n}\]|s32\[{n},{n}\])\S* copy\(", body)
     assert big == [], big
@@ -191,7 +192,7 @@ def test_lazy_pruning_equals_pruning_the_array_after_every_epoch():
         valid = jnp.asarray(rng.uniform(size=40) > 0.2)
         lazy = physical = gwr.init(cfg, xs[:2])
         for _ in range(2):
-            lazy = gwr.train_unchecked(cfg, lazy, xs, ys, valid, epochs=4)
+            lazy = gwr_jit.train_unchecked(cfg, lazy, xs, ys, valid, epochs=4)
             physical = eager(cfg, physical, xs, ys, valid, 4)
             for field in ("weights", "sq_norms", "active", "habituation", "edges", "edge_birth", "temporal",
                           "label_hist", "t", "num_nodes", "degree_overflow", "pruned_at", "created", "next_id"):
@@ -199,6 +200,6 @@ def test_lazy_pruning_equals_pruning_the_array_after_every_epoch():
         # Pruning really changed the outcome (against never pruning).
         never = gwr.init(cfg, xs[:2])
         for _ in range(2):
-            never = gwr.train_unchecked(cfg.replace(max_age=10**6), never, xs, ys, valid, epochs=4)
+            never = gwr_jit.train_unchecked(cfg.replace(max_age=10**6), never, xs, ys, valid, epochs=4)
         pruned += int(np.sum(np.asarray(never.edges) != np.asarray(lazy.edges)))
     assert pruned > 0

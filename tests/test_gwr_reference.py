@@ -8,6 +8,7 @@ import jax.numpy as jnp
 
 from clifer_jax import gwr
 from gwr_reference import ReferenceGWR
+import gwr_jit
 
 
 def clustered_stream(seed, n, dim, classes=4, spread=0.15, heads=1, pad_every=0):
@@ -65,7 +66,7 @@ def test_kernel_matches_numpy_reference(name, padded):
     # Two training calls: the context restarts, pruning and node removal run twice.
     for call in range(2):
         sl = slice(80 * call, 80 * (call + 1))
-        state = gwr.train_unchecked(cfg, state, jnp.asarray(xs[sl]), jnp.asarray(ys[sl]),
+        state = gwr_jit.train_unchecked(cfg, state, jnp.asarray(xs[sl]), jnp.asarray(ys[sl]),
                                     jnp.asarray(valid[sl]), epochs=3)
         ref.train(xs[sl].astype(np.float64), ys[sl], valid[sl], epochs=3)
         assert_same_network(cfg, state, ref)
@@ -109,7 +110,7 @@ def test_edge_pruned_only_when_older_than_max_age(updates, survives):
         edge_birth=state.edge_birth.at[0, 2].set(state.t).at[2, 0].set(state.t),
     )
     xs = jnp.zeros((updates, 2), jnp.float32)                # BMU 0, second 1: ages edge 0-2
-    out = gwr.train_unchecked(cfg, state, xs, jnp.zeros((updates, 1), jnp.int32),
+    out = gwr_jit.train_unchecked(cfg, state, xs, jnp.zeros((updates, 1), jnp.int32),
                               jnp.ones(updates, bool), epochs=1, remove_isolated=False)
     assert int(out.t) == updates
     assert bool(out.edges[0, 1])                             # refreshed every step

@@ -8,10 +8,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from clifer_jax import clifer, experiment, gdm, gwr, imagination
+from clifer_jax import clifer, experiment, gdm, imagination
 from clifer_jax.classes import INDEX
 from clifer_jax.data import loading, synthetic
 from experiments.configs import ExperimentConfig
+import gwr_jit
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*memory full")
 
@@ -94,7 +95,7 @@ def test_none_sets_hold_only_the_bmus_and_the_episodic_nodes():
     cfg, state, x, mask = _gdm_state()
     samples, labels, valid = map(np.asarray, clifer.imagination_set(
         cfg, state, x, mask, _poison, clifer.CLIFERConfig(imagination="none")))
-    bmu = gwr.predict_unchecked(cfg.episodic, state.episodic, x)
+    bmu = gwr_jit.predict_unchecked(cfg.episodic, state.episodic, x)
     n_nodes = state.episodic.weights.shape[0]
     assert samples.shape[0] == len(x) + n_nodes
     np.testing.assert_allclose(samples[: len(x)], np.asarray(bmu.weights[:, 0]), atol=1e-6)

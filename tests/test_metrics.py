@@ -57,8 +57,8 @@ def padded(yt, yp):
     return jnp.asarray(t), jnp.asarray(p), jnp.asarray(np.arange(PAD) < n)
 
 
-_f1_jax = jax.jit(metrics.macro_f1_jax, static_argnums=3)
-_acc_jax = jax.jit(metrics.accuracy_jax)
+_f1_jax = jax.jit(metrics.macro_f1_unchecked, static_argnums=3)
+_acc_jax = jax.jit(metrics.accuracy_unchecked)
 
 
 # ---------------------------------------------------------------- F1 and accuracy
@@ -112,10 +112,10 @@ def test_jax_kernels_vmap_over_subjects():
     t = rng.integers(0, 6, (4, PAD)).astype(np.int32)
     p = rng.integers(0, 6, (4, PAD)).astype(np.int32)
     m = rng.random((4, PAD)) < 0.7
-    got = jax.vmap(metrics.macro_f1_jax, in_axes=(0, 0, 0, None))(t, p, m, 6)
+    got = jax.vmap(metrics.macro_f1_unchecked, in_axes=(0, 0, 0, None))(t, p, m, 6)
     want = [metrics.macro_f1(t[i], p[i], mask=m[i]) for i in range(4)]
     np.testing.assert_allclose(np.asarray(got), want, atol=1e-6)
-    assert math.isnan(float(metrics.macro_f1_jax(t[0], p[0], np.zeros(PAD, bool), 6)))
+    assert math.isnan(float(metrics.macro_f1_unchecked(t[0], p[0], np.zeros(PAD, bool), 6)))
 
 
 def test_per_class_accuracy_and_cl_matrix():
@@ -127,7 +127,7 @@ def test_per_class_accuracy_and_cl_matrix():
                                [0.5, 1.0, 0.0, np.nan])
     r = metrics.cl_matrix(y, preds, order)
     np.testing.assert_allclose(r, [[1.0, 0.0, 0.0], [0.5, 0.0, 1.0]])
-    rj = metrics.cl_matrix_jax(jnp.asarray(y), jnp.asarray(preds), jnp.ones(6, bool),
+    rj = metrics.cl_matrix_unchecked(jnp.asarray(y), jnp.asarray(preds), jnp.ones(6, bool),
                                jnp.asarray(order), 6)
     np.testing.assert_allclose(np.asarray(rj), r, atol=1e-7)
 

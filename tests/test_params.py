@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from clifer_jax import gdm, gwr
+import gwr_jit
 
 pytestmark = pytest.mark.filterwarnings("ignore:GWR network full")
 
@@ -24,7 +25,7 @@ def _stream(n=24, seed=0):
 
 def _train(cfg, params, x, y, v):
     state = gwr.init_unchecked(cfg, x[:2], y[:2], params)
-    return gwr.train_unchecked(cfg, state, x, y, v, epochs=2, params=params)
+    return gwr_jit.train_unchecked(cfg, state, x, y, v, epochs=2, params=params)
 
 
 @pytest.mark.parametrize("regulated", [False, True])
@@ -52,7 +53,7 @@ def test_new_values_do_not_recompile():
     @jax.jit
     def run(params):
         traces.append(1)                          # runs once per trace
-        return gwr.train_unchecked(CFG, state, x, y, v, params=params).num_nodes
+        return gwr_jit.train_unchecked(CFG, state, x, y, v, params=params).num_nodes
 
     counts = [int(run(CFG.replace(activity_threshold=a).params())) for a in (0.2, 0.5, 0.8)]
     assert len(traces) == 1

@@ -7,10 +7,11 @@ See docs/caae.md for the design, presets, measured figures and the deliberate
 differences from the reference code.
 """
 
-from clifer_jax.caae.api import CAAEParams, encode, encode_fn, generate_fn, imagine, imagine_fn, translate
+from clifer_jax.caae.api import (CAAEParams, encode, encode_unchecked, generate_unchecked, imagine,
+                                 imagine_unchecked, translate, translate_unchecked)
 from clifer_jax.caae.config import CAAEConfig, cpu, default_preset, paper, preset
 
 __all__ = [
-    "CAAEConfig", "CAAEParams", "cpu", "default_preset", "encode", "encode_fn", "generate_fn",
-    "imagine", "imagine_fn", "paper", "preset", "translate",
+    "CAAEConfig", "CAAEParams", "cpu", "default_preset", "encode", "encode_unchecked", "generate_unchecked",
+    "imagine", "imagine_unchecked", "paper", "preset", "translate", "translate_unchecked",
 ]

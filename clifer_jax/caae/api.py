@@ -6,13 +6,11 @@ one argument carries everything and the jitted cores recompile only per config.
 Public functions validate their inputs (image shape and size, NaNs, value range,
 condition in [0, num_classes)) and run in fixed-size jitted chunks, so any N works
 without recompiling. Images are accepted as uint8 in [0, 255] or float in [0, 1];
-`translate` returns float32 in [0, 1]. The `*_fn` functions are the unvalidated,
-traceable cores for use inside `jit`/`vmap` (e.g. CLIFER's imagination step).
+`translate` returns float32 in [0, 1]. The `*_unchecked` functions are the unvalidated,
+traceable kernels for use inside `jit`/`vmap` (e.g. CLIFER's imagination step).
 """
 
 from __future__ import annotations
-
-import functools
 
 import jax
 import jax.numpy as jnp
@@ -34,24 +32,24 @@ class CAAEParams(struct.PyTreeNode):
 # ---------------------------------------------------------------- traceable cores
 
 
-def encode_fn(params: CAAEParams, x: jax.Array) -> jax.Array:
+def encode_unchecked(params: CAAEParams, x: jax.Array) -> jax.Array:
     """E(x): images [B, H, W, C] in [-1, 1] → z [B, z_dim]. Traceable, unvalidated."""
     return Encoder(params.config).apply({"params": params.encoder}, x)
 
 
-def generate_fn(params: CAAEParams, z: jax.Array, c: jax.Array) -> jax.Array:
+def generate_unchecked(params: CAAEParams, z: jax.Array, c: jax.Array) -> jax.Array:
     """G(z, c): z [B, z_dim], c int [B] → images [B, H, W, C] in [-1, 1]. Traceable."""
     return Generator(params.config).apply({"params": params.generator}, z, c)
 
 
-def imagine_fn(params: CAAEParams, z: jax.Array, c: jax.Array) -> jax.Array:
+def imagine_unchecked(params: CAAEParams, z: jax.Array, c: jax.Array) -> jax.Array:
     """z' = E(G(z, c)) (docs/design.md): z [B, z_dim], c int [B] → z' [B, z_dim]. Traceable."""
-    return encode_fn(params, generate_fn(params, z, c))
+    return encode_unchecked(params, generate_unchecked(params, z, c))
 
 
-def translate_fn(params: CAAEParams, x: jax.Array, c: jax.Array) -> jax.Array:
+def translate_unchecked(params: CAAEParams, x: jax.Array, c: jax.Array) -> jax.Array:
     """G(E(x), c) in [-1, 1]. Traceable."""
-    return generate_fn(params, encode_fn(params, x), c)
+    return generate_unchecked(params, encode_unchecked(params, x), c)
 
 
 # ---------------------------------------------------------------- validation
@@ -118,13 +116,15 @@ def _latents(z, config: CAAEConfig) -> np.ndarray:
 # ---------------------------------------------------------------- batched, jitted
 
 
-@functools.partial(jax.jit, static_argnums=0)
 def _apply(kind: str, params: CAAEParams, a: jax.Array, c: jax.Array) -> jax.Array:
     if kind == "encode":
-        return encode_fn(params, a)
+        return encode_unchecked(params, a)
     if kind == "translate":
-        return (translate_fn(params, a, c) + 1.0) * 0.5
-    return imagine_fn(params, a, c)
+        return (translate_unchecked(params, a, c) + 1.0) * 0.5
+    return imagine_unchecked(params, a, c)
+
+
+_apply_jit = jax.jit(_apply, static_argnums=0)
 
 
 def _chunked(kind: str, params: CAAEParams, a: np.ndarray, c: np.ndarray, batch_size: int) -> jax.Array:
@@ -140,7 +140,7 @@ def _chunked(kind: str, params: CAAEParams, a: np.ndarray, c: np.ndarray, batch_
         if m < bs:
             ai = np.concatenate([ai, np.repeat(ai[-1:], bs - m, axis=0)])
             ci = np.concatenate([ci, np.repeat(ci[-1:], bs - m, axis=0)])
-        outs.append(_apply(kind, params, jnp.asarray(ai), jnp.asarray(ci))[:m])
+        outs.append(_apply_jit(kind, params, jnp.asarray(ai), jnp.asarray(ci))[:m])
     return jnp.concatenate(outs, axis=0)
 
 

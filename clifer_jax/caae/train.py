@@ -151,8 +151,7 @@ def _fake_batch(config: CAAEConfig, recon, trans, y, c_other):
     return recon, y
 
 
-@functools.partial(jax.jit, static_argnames=("config",), donate_argnames=("state",))
-def train_step(
+def _train_step(
     config: CAAEConfig,
     state: CAAEState,
     images: jax.Array,
@@ -269,6 +268,9 @@ def train_step(
     (grads,) = ae_vjp(out_grads)
     state = state.apply_ae_gradients(grads)
     return state, {**d_metrics, **ae_metrics}
+
+
+train_step = jax.jit(_train_step, static_argnames=("config",), donate_argnames=("state",))
 
 
 # ------------------------------------------------------------------------ the loop
@@ -416,7 +418,6 @@ def train(
     return state, history
 
 
-@functools.partial(jax.jit, static_argnames=("config",))
 def _heldout_batch(config: CAAEConfig, ae_params: dict, x: jax.Array, y: jax.Array) -> dict:
     c_other = (y + 1) % config.num_classes
     z, recon, _, logits_z, logits_imag, _ = _forward_ae(config.replace(imagine_class_weight=1.0, cycle_weight=0.0),
@@ -424,6 +425,9 @@ def _heldout_batch(config: CAAEConfig, ae_params: dict, x: jax.Array, y: jax.Arr
     acc = lambda logits, t: jnp.sum((jnp.argmax(logits, -1) == t).astype(jnp.float32))  # noqa: E731
     return {"l1": jnp.sum(jnp.mean(jnp.abs(recon - x), axis=(1, 2, 3))),
             "latent_acc": acc(logits_z, y), "imagine_acc": acc(logits_imag, c_other)}
+
+
+_heldout_batch_jit = jax.jit(_heldout_batch, static_argnames=("config",))
 
 
 def heldout_metrics(config: CAAEConfig, state: CAAEState, images: np.ndarray, labels: np.ndarray,
@@ -435,7 +439,7 @@ def heldout_metrics(config: CAAEConfig, state: CAAEState, images: np.ndarray, la
     sums = {}
     for i in range(0, len(x), batch_size):
         xb = x[i:i + batch_size].astype(np.float32) / 127.5 - 1.0
-        out = jax.device_get(_heldout_batch(config, state.ae_params, xb, y[i:i + batch_size]))
+        out = jax.device_get(_heldout_batch_jit(config, state.ae_params, xb, y[i:i + batch_size]))
         for k, v in out.items():
             sums[k] = sums.get(k, 0.0) + float(v)
     return {f"heldout_{k}": v / len(x) for k, v in sums.items()}

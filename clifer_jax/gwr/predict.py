@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -35,7 +33,6 @@ def _match(config: GWRConfig, state: GWRState, g: jax.Array):
                       weights=state.weights[b])
 
 
-@functools.partial(jax.jit, static_argnames=("config",))
 def predict_unchecked(config: GWRConfig, state: GWRState, xs: jax.Array,
                       params: GWRParams | None = None) -> Prediction:
     """xs [B, D]. With K = 0 samples are independent (vmapped). With K > 0 the context
@@ -63,6 +60,9 @@ def predict_unchecked(config: GWRConfig, state: GWRState, xs: jax.Array,
     return out
 
 
+_predict_jit = jax.jit(predict_unchecked, static_argnames=("config",))
+
+
 def predict(config: GWRConfig, state: GWRState, xs, params: GWRParams | None = None) -> Prediction:
     """BMU index, activity, per-head label and BMU weights for xs [B, D]."""
     checks.check_state(config, state)
@@ -71,7 +71,7 @@ def predict(config: GWRConfig, state: GWRState, xs, params: GWRParams | None = N
     lead = checks.check_samples(config, xs)
     if len(lead) != 1:
         raise ValueError(f"predict takes xs [B, D]; got shape {np.shape(xs)}")
-    return predict_unchecked(config, state, jnp.asarray(xs), params)
+    return _predict_jit(config, state, jnp.asarray(xs), params)
 
 
 def quantization_error(config: GWRConfig, state: GWRState, xs, valid=None,

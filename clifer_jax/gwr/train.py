@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import warnings
 
 import jax
@@ -131,7 +130,6 @@ def start_call(state: GWRState) -> GWRState:
                          prev_weights=jnp.zeros_like(state.prev_weights))
 
 
-@functools.partial(jax.jit, static_argnames=("config", "epochs", "remove_isolated"))
 def train_unchecked(config: GWRConfig, state: GWRState, xs: jax.Array, ys: jax.Array,
                     valid: jax.Array, epochs: int = 1, remove_isolated: bool = True,
                     params: GWRParams | None = None) -> GWRState:
@@ -195,7 +193,7 @@ def train(config: GWRConfig, state: GWRState, xs, ys=None, valid=None, *, epochs
         grow_to = min(int(np.max(np.asarray(state.max_nodes))),
                       int(np.max(np.asarray(state.num_nodes))) + length * epochs)
         block = blocks.block_size(config.capacity, max(blocks.high_water(state), grow_to))
-    fn = _train_block_donated if donate else _train_block
+    fn = _train_block_jit_donated if donate else _train_block_jit
     new = fn(config, state, xs, ys, valid, params, epochs=epochs,
              remove_isolated=remove_isolated, block=block)
     warn_refused(refused_before, new)
@@ -211,8 +209,8 @@ def _train_block_impl(config, state, xs, ys, valid, params, epochs, remove_isola
 
 
 _STATIC = ("config", "epochs", "remove_isolated", "block")
-_train_block = jax.jit(_train_block_impl, static_argnames=_STATIC)
-_train_block_donated = jax.jit(_train_block_impl, static_argnames=_STATIC, donate_argnames=("state",))
+_train_block_jit = jax.jit(_train_block_impl, static_argnames=_STATIC)
+_train_block_jit_donated = jax.jit(_train_block_impl, static_argnames=_STATIC, donate_argnames=("state",))
 
 
 def check_train_inputs(config: GWRConfig, lead: tuple[int, ...], ys, valid, epochs):
