@@ -80,7 +80,7 @@ def main(argv=None) -> list[dict]:
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(old + rows, f, indent=2)
-    print(f"\n| device | preset | image | batch | step (s) | images/s |\n|---|---|---|---|---|---|")
+    print("\n| device | preset | image | batch | step (s) | images/s |\n|---|---|---|---|---|---|")
     for r in old + rows:
         print(f"| {r['device']} | {r['preset']} | {'×'.join(map(str, r['image_shape']))} | {r['batch_size']} "
               f"| {r['step_seconds']} | {r['images_per_second']} |")

@@ -27,7 +27,6 @@ import warnings
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from benchmarks.common import table, write_json
 from benchmarks.gwr_kernel import config as gwr_config, stream

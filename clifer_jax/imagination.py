@@ -22,7 +22,7 @@ from typing import Callable
 
 import numpy as np
 
-from clifer_jax.classes import INDEX, NUM_CLASSES
+from clifer_jax.classes import INDEX
 
 MODES: tuple[str, ...] = ("caae", "oracle", "none")
 _NEUTRAL = INDEX["Neutral"]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 
 import jax
-import jax.numpy as jnp
 
 from clifer_jax import experiment, gdm, gwr, sharding
 import gwr_jit

@@ -4,7 +4,6 @@ the reference's order (docs/design.md, "The CLIFER step")."""
 import numpy as np
 import pytest
 
-import jax
 import jax.numpy as jnp
 
 from clifer_jax import clifer, features, gdm

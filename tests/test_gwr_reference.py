@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-import jax
 import jax.numpy as jnp
 
 from clifer_jax import gwr

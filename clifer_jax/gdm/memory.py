@@ -7,7 +7,6 @@ function serves every subject and step, and `jax.vmap` runs all subjects at once
 
 from __future__ import annotations
 
-import functools
 
 import jax
 import jax.numpy as jnp
