@@ -6,6 +6,8 @@ the renderer's ground truth on held-out identities. Bounds are looser than the i
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow     # trains a CAAE for ~180 steps (about 100 s on 2 cores)
+
 from clifer_jax.caae import config as C
 from clifer_jax.caae import evaluate as EV
 from clifer_jax.caae import train as T

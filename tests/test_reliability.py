@@ -161,6 +161,7 @@ _DRIVER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_ctrl_c_in_the_model_stage_stops_the_run(tmp_path):
     out = tmp_path / "run"
     env = dict(os.environ, PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu")

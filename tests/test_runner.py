@@ -148,6 +148,7 @@ def test_library_rebuilds_the_runs_features_from_its_checkpoint(uninterrupted):
     np.testing.assert_allclose(rebuilt, stored["test"], rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_several_caae_seeds_report_figures_over_seeds(tmp_path):
     import numpy as np
 

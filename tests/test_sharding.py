@@ -9,6 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 SCRIPT = textwrap.dedent("""
     import sys
     sys.path.insert(0, "tests")
@@ -107,6 +109,7 @@ PROCESS_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_two_processes_equal_one():
     """Multi-host readiness: 2 processes (2 CPU devices each) joined by jax.distributed."""
     import socket
