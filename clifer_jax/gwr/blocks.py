@@ -74,6 +74,17 @@ def pad_length(xs, ys, valid, length: int):
     return pad(xs), pad(ys), pad(valid)
 
 
+def plan_call(config: GWRConfig, state: GWRState, xs, ys, valid, length: int, epochs: int):
+    """A public call's padded samples and block: samples padded to the bucket of `length`,
+    and the block covering the high-water mark and the nodes `epochs` passes can add
+    (a batched `state` runs at its largest member's). -> (xs, ys, valid, block)."""
+    padded = bucket_length(length)
+    xs, ys, valid = pad_length(xs, ys, valid, padded)
+    grow_to = min(int(np.max(np.asarray(state.max_nodes))),
+                  int(np.max(np.asarray(state.num_nodes))) + padded * epochs)
+    return xs, ys, valid, block_size(config.capacity, max(high_water(state), grow_to))
+
+
 def block_config(config: GWRConfig, block: int) -> GWRConfig:
     """The config of the block view (max_degree keeps its value: a node in B slots never
     has more than B − 1 neighbours, so the clip to B − 1 changes no result)."""

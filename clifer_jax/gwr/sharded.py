@@ -97,11 +97,7 @@ def train_sharded(config: GWRConfig, states: GWRState, xs, ys=None, valid=None, 
     block = config.capacity
     if all(checks.is_concrete(a) for a in (states.active, states.num_nodes, states.max_nodes, xs)):
         # The batch runs at its largest member's block; samples padded to a length bucket.
-        length = blocks.bucket_length(lead[1])
-        xs, ys, valid = blocks.pad_length(xs, ys, valid, length)
-        grow_to = min(int(np.max(np.asarray(states.max_nodes))),
-                      int(np.max(np.asarray(states.num_nodes))) + length * epochs)
-        block = blocks.block_size(config.capacity, max(blocks.high_water(states), grow_to))
+        xs, ys, valid, block = blocks.plan_call(config, states, xs, ys, valid, lead[1], epochs)
     fn = _kernel("train", config, epochs, bool(remove_isolated), block)
     p, ax = _params(config, params, lead[0])
     new = sharding.map_subjects(fn, states, xs, ys, valid, p, in_axes=(0, 0, 0, 0, ax),

@@ -188,11 +188,7 @@ def train(config: GWRConfig, state: GWRState, xs, ys=None, valid=None, *, epochs
     refused_before = checks.host_value(state.refused_insertions)
     block = config.capacity
     if all(checks.is_concrete(a) for a in (state.active, state.num_nodes, state.max_nodes, xs)):
-        length = blocks.bucket_length(lead[0])
-        xs, ys, valid = blocks.pad_length(xs, ys, valid, length)
-        grow_to = min(int(np.max(np.asarray(state.max_nodes))),
-                      int(np.max(np.asarray(state.num_nodes))) + length * epochs)
-        block = blocks.block_size(config.capacity, max(blocks.high_water(state), grow_to))
+        xs, ys, valid, block = blocks.plan_call(config, state, xs, ys, valid, lead[0], epochs)
     fn = _train_block_jit_donated if donate else _train_block_jit
     new = fn(config, state, xs, ys, valid, params, epochs=epochs,
              remove_isolated=remove_isolated, block=block)
