@@ -21,13 +21,45 @@ PROTOCOLS = ("heldout", "reference")
 CAAE_PRESETS = ("cpu", "paper", "tiny")   # clifer_jax.caae.config.PRESETS
 
 
-def caae_preset(name: str, epochs: int | None = None):
+def caae_preset(name: str, epochs: int | None = None, settings: "CAAESettings | None" = None):
     """The CAAE configuration of a preset (`clifer_jax.caae.config.preset`), with its epochs
-    optionally overridden; "tiny" is a few-second model for tests."""
+    and the loss weights set in `settings` overridden; "tiny" is a few-second model for tests."""
     from clifer_jax.caae import config as caae_config
 
     c = caae_config.preset(name)
-    return c.replace(epochs=epochs) if epochs is not None else c
+    c = c.replace(epochs=epochs) if epochs is not None else c
+    return settings.apply(c) if settings is not None else c
+
+
+@dataclasses.dataclass(frozen=True)
+class CAAESettings:
+    """CAAE preset fields to override (None: the preset's value; docs/caae.md, "The
+    latent's expression term and FiLM"): three loss weights and the generator's class
+    conditioning at every scale. `clifer run --set caae.latent_class_weight=0.2` trains
+    (and checkpoints) a CAAE with that weight."""
+
+    latent_class_weight: float | None = None
+    imagine_class_weight: float | None = None
+    cycle_weight: float | None = None
+    gen_film: bool | None = None
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if v is None:
+                continue
+            if f.name == "gen_film":
+                if not isinstance(v, bool):
+                    raise ValueError(f"caae.gen_film must be true, false or none, got {v!r}")
+            elif isinstance(v, bool) or not (isinstance(v, (int, float)) and v >= 0):
+                raise ValueError(f"caae.{f.name} must be a number >= 0 (or none: the preset's), got {v!r}")
+
+    def apply(self, config):
+        """`config` (a `CAAEConfig`) with the set fields replaced."""
+        changes = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                   if getattr(self, f.name) is not None}
+        changes = {k: v if isinstance(v, bool) else float(v) for k, v in changes.items()}
+        return config.replace(**changes) if changes else config
 
 
 # Numeric fields: the smallest value that makes sense (None allowed where listed).
@@ -185,7 +217,7 @@ class ExperimentConfig:
     order: class learning order (canonical indices); order_study: also run six
     orders (each class first once) for `order_models`.
     caae_preset: "cpu", "paper" or "tiny" (for tests); caae_epochs: override of
-    the preset's epochs. The CAAE trains on the synthetic identity pool, which is
+    the preset's epochs; caae: loss weights of the preset to override. The CAAE trains on the synthetic identity pool, which is
     disjoint from every evaluation subject (docs/metrics.md).
     feature_norm: "pool" standardises every latent dimension with the mean and
     std of the CAAE's own training pool (no evaluation subject is used), "none"
@@ -236,6 +268,7 @@ class ExperimentConfig:
     allow_centre_crops: bool = False
     gdm: GDMSettings = dataclasses.field(default_factory=GDMSettings)
     mlp: MLPSettings = dataclasses.field(default_factory=MLPSettings)
+    caae: CAAESettings = dataclasses.field(default_factory=CAAESettings)
 
     def __post_init__(self):
         if self.dataset not in DATASETS:

@@ -228,7 +228,7 @@ def load_checked(cfg: ExperimentConfig, log=print):
         raise ExperimentError(str(e)) from None
     log(f"data: {cfg.dataset}, {train.num_subjects} subjects, classes "
         f"{[EXPRESSIONS[c] for c in train.classes]}, protocol {cfg.protocol}")
-    ccfg = caae_preset(cfg.caae_preset, cfg.caae_epochs)
+    ccfg = caae_preset(cfg.caae_preset, cfg.caae_epochs, cfg.caae)
     if tuple(train.x.shape[-3:]) != ccfg.image_shape:
         raise ExperimentError(f"images are {tuple(train.x.shape[-3:])} but the CAAE preset "
                               f"{ccfg.name!r} expects {ccfg.image_shape}; choose --caae-preset accordingly")

@@ -109,6 +109,8 @@ def main(argv=None) -> dict:
     p.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
     p.add_argument("--seed", type=int, default=0, help="training seed (init, batches, noise)")
     p.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic pools")
+    p.add_argument("--classifier-seed", type=int, default=None,
+                   help="seed of the evaluation classifiers and probe (default: the data seed)")
     p.add_argument("--train-identities", type=int, default=TRAIN_IDENTITIES,
                    help=f"identities of the synthetic training pool (default {TRAIN_IDENTITIES})")
     p.add_argument("--train-frames", type=int, default=TRAIN_FRAMES,
@@ -134,8 +136,8 @@ def main(argv=None) -> dict:
                    help="where identity is lost: blur, reconstruction, translation, z probe (frames 0, 3, 6)")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
-    for name, low in (("epochs", 1), ("seed", 0), ("data_seed", 0), ("train_identities", 1),
-                      ("train_frames", 1)):
+    for name, low in (("epochs", 1), ("seed", 0), ("data_seed", 0), ("classifier_seed", 0),
+                      ("train_identities", 1), ("train_frames", 1)):
         v = getattr(args, name)
         if v is not None and v < low:   # before anything is written
             p.error(f"--{name.replace('_', '-')} must be >= {low}, got {v}")
@@ -224,8 +226,9 @@ def main(argv=None) -> dict:
         ids = sample_identities(args.data_seed, int(ev["subject"].max()) + 1, "eval")
         # The judges (classifiers, probe) depend on the data, not on the training seed, so
         # that runs of several training seeds are scored by the same classifiers.
-        report["evaluation"] = evaluate(params, ev, ids, seed=args.data_seed)
-        report["evaluation_seed"] = args.data_seed
+        clf_seed = args.data_seed if args.classifier_seed is None else args.classifier_seed
+        report["evaluation"] = evaluate(params, ev, ids, seed=clf_seed)
+        report["evaluation_seed"] = clf_seed
         report["evaluation_seconds"] = round(time.time() - t1, 1)
         print({k: round(v, 4) for k, v in report["evaluation"].items()})
     if args.diagnose:

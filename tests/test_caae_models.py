@@ -103,3 +103,23 @@ def test_config_validation_and_presets():
         C.preset("huge")
     assert C.default_preset().name == ("cpu" if jax.default_backend() == "cpu" else "paper")
     hash(C.paper())  # static-arg friendly
+
+
+def test_film_generator_starts_as_the_plain_one_and_conditions_every_scale():
+    cfg = C.tiny()
+    fcfg = cfg.replace(gen_film=True)
+    v = M.init_variables(fcfg, jax.random.key(3))["generator"]
+    film_layers = sorted(k for k in v if k.startswith("film"))
+    assert film_layers == ["film0", "film1", "film2", "film3", "film_fc"]
+    assert v["film0"]["kernel"].shape == (6, 2 * cfg.gen_features[0])
+    plain = {k: p for k, p in v.items() if not k.startswith("film")}
+    z = jax.random.uniform(jax.random.key(4), (3, cfg.z_dim), minval=-1, maxval=1)
+    c = jnp.array([0, 2, 5])
+    # zero-initialised γ, β: at init the FiLM generator is the plain one with the same weights
+    np.testing.assert_allclose(M.Generator(fcfg).apply({"params": v}, z, c),
+                               M.Generator(cfg).apply({"params": plain}, z, c), atol=1e-6)
+    # a non-zero γ, β changes the output, and only through the class
+    v2 = jax.tree_util.tree_map(lambda a: a, v)
+    v2["film1"] = {"kernel": jnp.ones_like(v["film1"]["kernel"]), "bias": v["film1"]["bias"]}
+    g = M.Generator(fcfg).apply({"params": v2}, z, c)
+    assert float(jnp.max(jnp.abs(g - M.Generator(fcfg).apply({"params": v}, z, c)))) > 1e-4

@@ -59,6 +59,7 @@ def test_sweep_point_equals_single_run_with_set(tmp_path, capsys):
     (["run", "--set", "gdm.episodic.a_t=1.5"], "gdm.episodic.a_t=1.5 refused"),
     (["run", "--set", "mlp.epochs=many"], "mlp.epochs: expected an integer"),
     (["run", "--set", "gdm"], "expected PATH=VALUE"),
+    (["run", "--set", "caae.latent_class_weight=-0.1"], "caae.latent_class_weight must be a number >= 0"),
     (["sweep", "--grid", "gdm.epochs=2,3"], "gdm.epochs is a static setting"),
     (["sweep", "--grid", "order=sideways"], "unknown order"),
     (["sweep", "--grid", "gdm.episodic.a_t=0.2", "--models", "mlp_joint"], "has no GDM params"),
@@ -74,3 +75,16 @@ def test_config_lists_every_path(capsys):
     assert "gdm.episodic.a_t           = 0.25  (float)" in text
     for path in ("gdm.semantic.max_age", "mlp.learning_rate", "caae_preset", "gdm.batch_size"):
         assert path in text
+
+
+def test_caae_settings_override_the_preset_weights():
+    from experiments.configs import ExperimentConfig, caae_preset
+
+    base = caae_preset("cpu")
+    cfg = ExperimentConfig().set("caae.latent_class_weight=0.5")
+    ccfg = caae_preset(cfg.caae_preset, cfg.caae_epochs, cfg.caae)
+    assert ccfg.latent_class_weight == 0.5 and base.latent_class_weight != 0.5
+    assert ccfg.replace(latent_class_weight=base.latent_class_weight) == base   # nothing else moved
+    assert caae_preset("cpu", None, ExperimentConfig().caae) == base           # none: the preset's
+    film = ExperimentConfig().set("caae.gen_film=true").caae
+    assert caae_preset("cpu", None, film) == base.replace(gen_film=True)

@@ -44,6 +44,9 @@ class CAAEConfig:
     enc_dense: int = 256
     gen_features: tuple[int, ...] = (64, 32, 16, 8)  # stride-2 transposed convs
     gen_dense_features: int = 128  # depth of the dense map [s, s, ·], s = image_size / 2**len(gen_features)
+    # Deliberate addition (docs/caae.md): class conditioning of G at every scale (FiLM),
+    # besides the condition concatenated to z. Off in both presets.
+    gen_film: bool = False
     dz_features: tuple[int, ...] = (64, 32, 16)
     dimg_features: tuple[int, ...] = (8, 16, 32, 64)
     dimg_dense: int = 128

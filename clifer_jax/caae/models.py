@@ -61,9 +61,19 @@ class Encoder(nn.Module):
         return jnp.tanh(nn.Dense(cfg.z_dim, name="z")(x))
 
 
+def film(h: jax.Array, c: jax.Array, num_classes: int, name: str) -> jax.Array:
+    """Class conditioning of a feature map h [B, h, w, F]: h·(1 + γ(c)) + β(c), with γ, β a
+    zero-initialised dense map of the one-hot class (FiLM; at init it is the identity)."""
+    f = h.shape[-1]
+    gb = nn.Dense(2 * f, kernel_init=nn.initializers.zeros, name=name)(
+        jax.nn.one_hot(c, num_classes, dtype=h.dtype))
+    return h * (1.0 + gb[:, None, None, :f]) + gb[:, None, None, f:]
+
+
 class Generator(nn.Module):
     """G: [z, tiled ±1 condition] → dense s·s·F (ReLU) → strided 5×5 transposed convs (ReLU)
-    → stride-1 5×5 transposed conv to the image (tanh)."""
+    → stride-1 5×5 transposed conv to the image (tanh). With `gen_film` the condition also
+    modulates every feature map before its ReLU (`film`)."""
 
     config: CAAEConfig
 
@@ -73,10 +83,12 @@ class Generator(nn.Module):
         k = (cfg.kernel, cfg.kernel)
         s = cfg.gen_start
         h = jnp.concatenate([z, condition_vector(c, cfg.num_classes, cfg.cond_tile)], axis=-1)
-        h = nn.relu(nn.Dense(s * s * cfg.gen_dense_features, name="fc")(h))
+        h = nn.Dense(s * s * cfg.gen_dense_features, name="fc")(h)
         h = h.reshape((h.shape[0], s, s, cfg.gen_dense_features))
+        h = nn.relu(film(h, c, cfg.num_classes, "film_fc") if cfg.gen_film else h)
         for i, f in enumerate(cfg.gen_features):
-            h = nn.relu(_up(cfg, f, f"deconv{i}")(h))
+            h = _up(cfg, f, f"deconv{i}")(h)
+            h = nn.relu(film(h, c, cfg.num_classes, f"film{i}") if cfg.gen_film else h)
         h = nn.ConvTranspose(cfg.channels, k, strides=(1, 1), padding="SAME", name="out")(h)
         return jnp.tanh(h)
 
