@@ -121,18 +121,30 @@ def test_dense_step_writes_only_the_changed_rows():
     assert np.asarray(new.sq_norms)[same].tobytes() == np.asarray(s.sq_norms)[same].tobytes()
 
 
-def test_dense_loop_body_copies_no_quadratic_array():
-    """The dense form rewrites the N×D weights each step by design, but like the scatter
-    form (tests/test_gwr_properties.py) it copies no N×N array and no N×D array."""
+@pytest.mark.parametrize("networks", [None, 8])
+def test_dense_loop_body_copies_no_quadratic_array(networks):
+    """The scatter form's HLO check (tests/test_gwr_properties.py) for the dense form. Its
+    step rewrites the N×D weights by design, and unbatched XLA also copies them once per
+    step (the indexed read of the BMU's row, see `rows.dense_rows`): an O(N·D) pass, the
+    order of the form's own cost. Checked: no N×N array is copied, and vmapped (the use
+    the form is for) no N×D array either."""
     n, d = 64, 7
     cfg = gwr.GWRConfig(dim=d, capacity=n, num_heads=2, row_updates="dense")
     xs = jnp.zeros((10, d))
     ys = jnp.zeros((10, 2), jnp.int32)
     state = gwr.init_unchecked(cfg, xs[:2], ys[:2])
-    hlo = gwr_jit.train_unchecked.lower(cfg, state, xs, ys, jnp.ones(10, bool), epochs=1).compile().as_text()
+    args = (state, xs, ys, jnp.ones(10, bool))
+    fn = lambda s, x, y, v: gwr.train_unchecked(cfg, s, x, y, v)  # noqa: E731
+    lead = ""
+    if networks:
+        args = jax.tree.map(lambda a: jnp.broadcast_to(a, (networks,) + a.shape), args)
+        fn, lead = jax.vmap(fn), f"{networks},"
+    hlo = jax.jit(fn).lower(*args).compile().as_text()
     body = hlo.split("\nENTRY")[0]
-    big = re.findall(rf"= (?:f32\[{n},1,{d}\]|pred\[{n},{n}\]|s32\[{n},{n}\])\S* copy\(", body)
-    assert big == [], big
+    square = re.findall(rf"= (?:pred|s32)\[{lead}{n},{n}\]\S* copy\(", body)
+    assert square == [], square
+    if networks:
+        assert re.findall(rf"= f32\[{lead}{n},1,{d}\]\S* copy\(", body) == []
     assert "while" in hlo
 
 
