@@ -111,8 +111,8 @@ def scatter_rows(config: GWRConfig, state, g, a, b, r, adapt, insert, nbr_row,
 def dense_rows(config: GWRConfig, state, g, a, b, r, adapt, insert, nbr_row,
                eps_b, eps_n, p) -> Rows:
     """`scatter_rows` by masks over all N rows: each changed row gets w + rate·(g − w)
-    (the new node r: its zeros + ½(w_b + g)), its norm the same reduction; the others are
-    selected unchanged."""
+    (the new node r: its zeros + ½(w_b + g)) and its norm Σ w² of the stored row; the
+    others are selected unchanged."""
     n = config.capacity
     dt = config.jnp_dtype
     slot = jnp.arange(n, dtype=jnp.int32)
@@ -121,9 +121,6 @@ def dense_rows(config: GWRConfig, state, g, a, b, r, adapt, insert, nbr_row,
     nbr = adapt & first_neighbours(nbr_row, config.max_degree)
     touched = is_b | is_r | nbr
 
-    # w_b (before the update, step 9) by a masked sum, not an indexed read: XLA fuses an
-    # indexed read into the in-place update and must then copy the N×D weights each step.
-    # -0.0 is the exact identity of +, so the sum is w_b bit for bit.
     # w_b (before the update, step 9) by an indexed read. Unbatched, XLA fuses it into the
     # in-place update and copies the N×D weights each step to do so (an O(N·D) pass, the
     # order of this form's cost); vmapped it is a gather and nothing is copied. A masked
