@@ -5,8 +5,9 @@ its parts, timed alone in the same `lax.scan`, for 1 and for 64 networks.
 
 Parts: "distances" = context + distances + the two argmins (the memory-bound
 floor of a step); "neighbours" = `jnp.nonzero` over a BMU's edge row, as the
-step gathers its neighbours. Prints µs per (batched) step; writes
-benchmarks/results/gwr_vmap_profile.json.
+step once gathered its neighbours. "full_dense" is the full step with
+`row_updates="dense"` (docs/gwr.md, "Row updates: scatter or dense"). Prints µs per
+(batched) step; writes benchmarks/results/gwr_vmap_profile.json.
 """
 
 from __future__ import annotations
@@ -55,6 +56,11 @@ def main(argv=None):
     def full(s, x, y, v):
         return gwr.train_unchecked(cfg, s, x, y, v, remove_isolated=False).weights
 
+    dense_cfg = cfg.replace(row_updates="dense")
+
+    def full_dense(s, x, y, v):
+        return gwr.train_unchecked(dense_cfg, s, x, y, v, remove_isolated=False).weights
+
     def dist_only(s, x, y, v):
         def body(c, xi):
             g = context(cfg, xi, s.prev_weights)
@@ -72,15 +78,16 @@ def main(argv=None):
     for n in args.networks:
         state, x, y, v = grown_states(cfg, n, args.steps)
         row = {"networks": n, "capacity": cfg.capacity, "dim": cfg.dim}
-        for name, fn in (("full_step_us", full), ("distances_us", dist_only),
+        for name, fn in (("full_step_us", full), ("full_dense_step_us", full_dense), ("distances_us", dist_only),
                          ("neighbours_us", neighbours_only)):
             row[name] = per_step_us(jax.jit(jax.vmap(fn)), (state, x, y, v), args.steps)
         row["full_per_network_us"] = row["full_step_us"] / n
+        row["full_dense_per_network_us"] = row["full_dense_step_us"] / n
         rows.append(row)
         print(row, flush=True)
     print()
-    print(table(rows, ["networks", "capacity", "dim", "full_step_us", "distances_us", "neighbours_us",
-                       "full_per_network_us"]))
+    print(table(rows, ["networks", "capacity", "dim", "full_step_us", "full_dense_step_us", "distances_us",
+                       "neighbours_us", "full_per_network_us", "full_dense_per_network_us"]))
     print(f"wrote {write_json('gwr_vmap_profile', {'rows': rows})}")
 
 

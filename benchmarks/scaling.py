@@ -53,13 +53,14 @@ def _memory(compiled) -> dict:
         return {}
 
 
-def gwr_jax(capacity: int, networks: int, steps: int, marginal: bool = False) -> dict:
+def gwr_jax(capacity: int, networks: int, steps: int, marginal: bool = False, rows: str = "scatter") -> dict:
     """Aggregate samples/s of one training call, jit(vmap(train)) over `networks` networks.
 
     marginal: also time a call of 4·steps samples, and split the call's time into the
     cost of one more step (`marginal_step_us`, O(N·D)) and a fixed cost per call
-    (`per_call_ms`: the end-of-call pruning and node removal, O(N²))."""
-    cfg = gwr_config(capacity, DIM)
+    (`per_call_ms`: the end-of-call pruning and node removal, O(N²)).
+    rows: the step's row-update form (`GWRConfig.row_updates`)."""
+    cfg = gwr_config(capacity, DIM).replace(row_updates=rows)
     x, y = (jnp.asarray(a) for a in stream(0, 4 * steps if marginal else steps, DIM, (networks,)))
     valid = jnp.ones(x.shape[:-1], bool)
     s0 = jax.jit(jax.vmap(lambda x, y: gwr.init_unchecked(cfg, x[:2], y[:2])))(x, y)
@@ -186,10 +187,12 @@ def main(argv=None):
     p.add_argument("--budgets", type=float, nargs="+", default=[1, 16, 24, 80, 141],
                    help="memory budgets in GiB for the largest-capacity table (24: this CPU; 80/141: H100/H200)")
     p.add_argument("--figure", default=None, help="figure path (default benchmarks/images/scaling_<backend>.png)")
+    p.add_argument("--rows", choices=["scatter", "dense"], default="scatter",
+                   help="row-update form of the networks sweep (docs/gwr.md, 'Row updates: scatter or dense')")
     args = p.parse_args(argv)
     sc = SCALES[args.scale]
     log = lambda *a: print(*a, flush=True)  # noqa: E731
-    result = {"scale": args.scale, "dim": DIM,
+    result = {"scale": args.scale, "dim": DIM, "rows": args.rows,
               "numpy_note": "the NumPy reference computes in float64, the JAX kernel in float32"}
     tag = os.environ.get("BENCH_TAG")
     name = "scaling" + ("" if args.scale == "full" else f"_{args.scale}")
@@ -198,7 +201,8 @@ def main(argv=None):
     np_small = gwr_numpy(args.gwr_capacity, sc["gwr_steps"] // 2)
     rows = []
     for s in sc["networks"]:
-        r = dict(capacity=args.gwr_capacity, networks=s, **gwr_jax(args.gwr_capacity, s, sc["gwr_steps"] // 2),
+        r = dict(capacity=args.gwr_capacity, networks=s,
+                 **gwr_jax(args.gwr_capacity, s, sc["gwr_steps"] // 2, rows=args.rows),
                  **np_small)
         r["speedup_vs_numpy"] = r["samples_per_s"] / r["numpy_samples_per_s"]
         rows.append(r)

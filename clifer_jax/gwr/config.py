@@ -12,6 +12,7 @@ import numpy as np
 
 Distance = Literal["clifer", "gdm"]
 PredictContext = Literal["bmu", "input"]
+RowUpdates = Literal["scatter", "dense"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +47,11 @@ class GWRConfig:
       max_degree: neighbours of the BMU updated per step (a node with more edges
         has the rest ignored and the event is counted in the state).
       dtype: floating dtype of weights and histograms.
+      row_updates: how a step writes the rows it changes (`gwr.rows`, docs/gwr.md "Row
+        updates: scatter or dense"): "scatter" (default) into those rows, O(max_degree·D)
+        per step; "dense" by masked passes over all N rows, O(N·D) per step, which
+        vectorise when many networks are vmapped on a CPU. The same network; the squared
+        norms can differ in the last bit (XLA sums them with a kernel chosen per shape).
     """
 
     dim: int
@@ -72,6 +78,7 @@ class GWRConfig:
     num_classes: int = 6
     max_degree: int = 64
     dtype: str = "float32"
+    row_updates: RowUpdates = "scatter"
 
     def __post_init__(self):
         def need(ok: bool, what: str):
@@ -118,6 +125,8 @@ class GWRConfig:
         need(self.num_heads >= 1, f"num_heads must be >= 1, got {self.num_heads}")
         need(self.num_classes >= 1, f"num_classes must be >= 1, got {self.num_classes}")
         need(self.max_degree >= 1, f"max_degree must be >= 1, got {self.max_degree}")
+        need(self.row_updates in ("scatter", "dense"),
+             f"row_updates must be 'scatter' or 'dense', got {self.row_updates!r}")
         need(np.dtype(self.dtype).kind == "f", f"dtype must be a floating dtype, got {self.dtype!r}")
         # Neighbour lists never need more room than there are other nodes.
         object.__setattr__(self, "max_degree", min(self.max_degree, self.capacity - 1))

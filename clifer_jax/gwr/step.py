@@ -5,7 +5,9 @@ Written for `lax.scan` on an accelerator or a 2-core CPU (docs/gwr.md, "Where th
   node, and the BMU's neighbours), with index N meaning "no write" (dropped),
   so an invalid or regulated-correct step writes nothing;
 * weights, habituation and histograms change by scatter-add (inactive slots
-  hold zeros, so an insertion is an add into a clean slot);
+  hold zeros, so an insertion is an add into a clean slot) — or, with
+  `row_updates="dense"`, by masked passes over all N rows (`gwr.rows`), which
+  vectorise when many networks are vmapped on a CPU;
 * edges are written before the BMU's edge row is read, and edge aging is a
   timestamp, so XLA never copies an N×N array inside the loop;
 * end-of-epoch pruning is a clock value (`pruned_at`): the BMU's row is masked
@@ -17,15 +19,11 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from clifer_jax.gwr import rows
 from clifer_jax.gwr.config import GWRConfig
 from clifer_jax.gwr.params import GWRParams
 from clifer_jax.gwr.distance import best_two, context, distances
 from clifer_jax.gwr.state import GWRState, label_rows
-
-
-def habituate(h: jax.Array, tau: float, kappa: float) -> jax.Array:
-    """h <- h + τ·κ·(1 − h) − τ (docs/gwr.md, step 7)."""
-    return h + tau * kappa * (1.0 - h) - tau
 
 
 def step(config: GWRConfig, state: GWRState, x: jax.Array, y: jax.Array,
@@ -44,6 +42,7 @@ def step(config: GWRConfig, state: GWRState, x: jax.Array, y: jax.Array,
     i32 = jnp.int32
     valid = jnp.asarray(valid, bool)
 
+    dense = rows.dense(config)
     g = context(config, x, state.prev_weights, p.beta)                          # [K+1, D]
     d = distances(config, state.weights, state.sq_norms, state.active, g)
     b, s = best_two(d)
@@ -74,50 +73,24 @@ def step(config: GWRConfig, state: GWRState, x: jax.Array, y: jax.Array,
     r_w = jnp.where(insert, r, drop)
 
     # Edges (steps 6-7): insert removes b-s and links r to b and s; adapt sets b-s.
-    rows = jnp.stack([b_w, s_w, b_w, r_w, s_w, r_w])
-    cols = jnp.stack([s_w, b_w, r_w, b_w, r_w, s_w])
+    e_rows = jnp.stack([b_w, s_w, b_w, r_w, s_w, r_w])
+    e_cols = jnp.stack([s_w, b_w, r_w, b_w, r_w, s_w])
     link = jnp.stack([adapt, adapt, insert, insert, insert, insert])
-    edges = state.edges.at[rows, cols].set(link, mode="drop")
-    edge_birth = state.edge_birth.at[rows, cols].set(t_new, mode="drop")
-    edge_newest = (state.edge_newest.at[rows].max(jnp.where(link, t_new, 0), mode="drop")
+    edges = state.edges.at[e_rows, e_cols].set(link, mode="drop")
+    edge_birth = state.edge_birth.at[e_rows, e_cols].set(t_new, mode="drop")
+    edge_newest = (state.edge_newest.at[e_rows].max(jnp.where(link, t_new, 0), mode="drop")
                    if lazy else state.edge_newest)
 
     # Neighbours of b after the b-s edge exists; read after the write (no N×N copy).
     # Edges pruned lazily at an earlier epoch's end are still written but not live.
     nbr_row = edges[b] & ((state.pruned_at - edge_birth[b]) <= p.max_age)
-    # The first max_degree neighbours in slot order (what `jnp.nonzero(size=...)` gives), by
-    # a cumsum and one scatter: 1.6× faster than `nonzero` when vmapped on the CPU.
-    m = config.max_degree
-    pos = jnp.cumsum(nbr_row, dtype=i32) - 1
-    pos = jnp.where(nbr_row & (pos < m), pos, m)
-    nbrs = jnp.full((m + 1,), n, i32).at[pos].set(jnp.arange(n, dtype=i32))[:m]
-    nbrs = jnp.where(adapt, nbrs, drop)
     too_many = adapt & (jnp.sum(nbr_row, dtype=i32) > config.max_degree)
 
-    # Weights of [b, r, neighbours...] in one gather and one scatter-add. XLA
-    # updates an array in place only when the scatter is its sole reader besides
-    # the distance matmul, so w_b comes from this gather, not a second read.
-    rows = jnp.concatenate([jnp.stack([b, r]), nbrs])                    # [2 + max_degree]
-    w_rows = state.weights.at[rows].get(mode="fill", fill_value=0)
-    w_b = w_rows[0]                                                      # before update (step 9)
-    h_b_new = habituate(h_b, p.tau_b, p.kappa)
-    h_nbrs = state.habituation.at[nbrs].get(mode="fill", fill_value=0)  # before habituating
-    gain_b = eps_b * h_b_new * ((1.0 - a) if config.inactivity_scaling else 1.0)
-    rate = jnp.concatenate([gain_b[None], jnp.zeros((1,), dt), eps_n * h_nbrs])
-    dw = rate[:, None, None] * (g[None] - w_rows)
-    dw = dw.at[1].set(0.5 * (w_b + g))                                   # new node r: ½(w_b + g)
-    write = jnp.concatenate([jnp.stack([jnp.where(adapt, b, drop), r_w]), nbrs])
-    weights = state.weights.at[write].add(dw.astype(dt), mode="drop")   # r's slot holds zeros
-    new_rows = w_rows + dw
-    sq_norms = state.sq_norms.at[write].set(jnp.sum(new_rows * new_rows, axis=-1), mode="drop")
-
-    # Habituation: h is read twice (h_b decides the rows), so it changes by a
-    # dense O(N) add rather than an in-place scatter that would force a copy.
-    dh = jnp.concatenate([
-        jnp.stack([h_b_new - h_b, jnp.ones((), dt)]),
-        habituate(h_nbrs, p.tau_n, p.kappa) - h_nbrs,
-    ]).astype(dt)
-    habituation = state.habituation + jnp.zeros_like(state.habituation).at[write].add(dh, mode="drop")
+    # Weights, norms and habituation of b or r and b's first max_degree neighbours.
+    slot = jnp.arange(n, dtype=i32)
+    update = rows.dense_rows if dense else rows.scatter_rows
+    weights, sq_norms, habituation, w_b = update(config, state, g, a, b, r, adapt, insert, nbr_row,
+                                                 eps_b, eps_n, p)
 
     # Label histograms: a new node gets a_inc·onehot(y); an adapting BMU gets
     # +a_inc on y, −a_dec elsewhere, floored at 0 (not in regulated networks).
@@ -128,7 +101,11 @@ def step(config: GWRConfig, state: GWRState, x: jax.Array, y: jax.Array,
     dhist = jnp.where(insert, onehot, adapted - hist_b)
     main = jnp.where(insert, r, jnp.where(adapt, b, drop))
     hist_row = jnp.where(insert | (adapt & (not config.regulated)), main, drop)
-    label_hist = state.label_hist.at[:, hist_row].add(dhist.astype(dt), mode="drop")
+    if dense:
+        label_hist = jnp.where((slot == hist_row)[None, :, None], state.label_hist + dhist[:, None].astype(dt),
+                               state.label_hist)
+    else:
+        label_hist = state.label_hist.at[:, hist_row].add(dhist.astype(dt), mode="drop")
 
     # Step 8: temporal link prev -> (b or r) on the same steps as aging.
     current = jnp.where(insert, r, b)
@@ -144,7 +121,7 @@ def step(config: GWRConfig, state: GWRState, x: jax.Array, y: jax.Array,
     return state.replace(
         weights=weights,
         sq_norms=sq_norms,
-        active=state.active.at[r_w].set(True, mode="drop"),
+        active=jnp.where(slot == r_w, True, state.active) if dense else state.active.at[r_w].set(True, mode="drop"),
         habituation=habituation,
         edges=edges,
         edge_birth=edge_birth,
@@ -157,7 +134,8 @@ def step(config: GWRConfig, state: GWRState, x: jax.Array, y: jax.Array,
         t=t_new,
         num_nodes=state.num_nodes + insert.astype(i32),
         # Creation stamp of the new node (the reference's order: docs/gwr.md).
-        created=state.created.at[r_w].set(state.next_id, mode="drop"),
+        created=(jnp.where(slot == r_w, state.next_id, state.created) if dense
+                 else state.created.at[r_w].set(state.next_id, mode="drop")),
         next_id=state.next_id + insert.astype(i32),
         refused_insertions=state.refused_insertions + (learn & wants_insert & ~has_room).astype(i32),
         degree_overflow=state.degree_overflow + too_many.astype(i32),
