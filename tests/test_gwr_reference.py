@@ -50,26 +50,33 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("name", list(CASES))
-@pytest.mark.parametrize("padded", [False, True], ids=["dense", "padded"])
-def test_kernel_matches_numpy_reference(name, padded):
+def train_beside_reference(name: str, padded: bool, **config):
+    """A reference case (CASES[name]) trained by the kernel and by the NumPy reference in
+    two calls (the context restarts, pruning and node removal run twice), compared after
+    each. Returns (cfg, state, ref, xs)."""
     kw = dict(dim=6, capacity=48, max_age=25, activity_threshold=0.5, habituation_threshold=0.6,
               eps_n=0.01)
     kw.update(CASES[name])
-    cfg = gwr.GWRConfig(**kw)
+    cfg = gwr.GWRConfig(**kw, **config)
     xs, ys, valid = clustered_stream(1, 160, cfg.dim, heads=cfg.num_heads, pad_every=7 if padded else 0)
 
     state = gwr.init(cfg, xs[:2], ys[:2])
     ref = ReferenceGWR(**kw)
     ref.init(xs[:2].astype(np.float64), ys[:2])
-    # Two training calls: the context restarts, pruning and node removal run twice.
     for call in range(2):
         sl = slice(80 * call, 80 * (call + 1))
         state = gwr_jit.train_unchecked(cfg, state, jnp.asarray(xs[sl]), jnp.asarray(ys[sl]),
-                                    jnp.asarray(valid[sl]), epochs=3)
+                                        jnp.asarray(valid[sl]), epochs=3)
         ref.train(xs[sl].astype(np.float64), ys[sl], valid[sl], epochs=3)
         assert_same_network(cfg, state, ref)
     assert int(state.num_nodes) > 4, "the stream should grow the network"
+    return cfg, state, ref, xs
+
+
+@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("padded", [False, True], ids=["dense", "padded"])
+def test_kernel_matches_numpy_reference(name, padded):
+    cfg, state, ref, xs = train_beside_reference(name, padded)
 
     pred = gwr.predict(cfg, state, xs[:40])
     bmu, act, labels, weights = ref.predict(xs[:40].astype(np.float64))

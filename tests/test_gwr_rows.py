@@ -12,8 +12,7 @@ import pytest
 from clifer_jax import gwr
 from clifer_jax.gwr import rows
 from clifer_jax.gwr.step import step
-from gwr_reference import ReferenceGWR
-from test_gwr_reference import CASES, assert_same_network, clustered_stream
+from test_gwr_reference import CASES, train_beside_reference
 import gwr_jit
 
 pytestmark = pytest.mark.filterwarnings("ignore:GWR network full")
@@ -53,21 +52,7 @@ def test_first_neighbours_is_the_neighbour_list_as_a_mask():
 @pytest.mark.parametrize("name", list(CASES))
 def test_dense_rows_match_the_numpy_reference(name):
     """The reference cases of tests/test_gwr_reference.py with `row_updates="dense"`."""
-    kw = dict(dim=6, capacity=48, max_age=25, activity_threshold=0.5, habituation_threshold=0.6,
-              eps_n=0.01)
-    kw.update(CASES[name])
-    cfg = gwr.GWRConfig(row_updates="dense", **kw)
-    xs, ys, valid = clustered_stream(1, 160, cfg.dim, heads=cfg.num_heads, pad_every=7)
-    state = gwr.init(cfg, xs[:2], ys[:2])
-    ref = ReferenceGWR(**kw)
-    ref.init(xs[:2].astype(np.float64), ys[:2])
-    for call in range(2):
-        sl = slice(80 * call, 80 * (call + 1))
-        state = gwr_jit.train_unchecked(cfg, state, jnp.asarray(xs[sl]), jnp.asarray(ys[sl]),
-                                        jnp.asarray(valid[sl]), epochs=3)
-        ref.train(xs[sl].astype(np.float64), ys[sl], valid[sl], epochs=3)
-        assert_same_network(cfg, state, ref)
-    assert int(state.num_nodes) > 4
+    train_beside_reference(name, True, row_updates="dense")
 
 
 @pytest.mark.parametrize("kw", [
