@@ -165,7 +165,7 @@ def test_replay_pass_equals_one_training_call_per_trajectory(context):
     assert_same_state(new_se, old_se)
 
 
-@pytest.mark.parametrize("capacity", [64, 256])
+@pytest.mark.parametrize("capacity", [64, pytest.param(256, marks=pytest.mark.slow)])
 def test_gdm_class_steps_through_blocks_equal_the_whole_capacity(capacity):
     """`gdm.learn_class` (blocks, length buckets, donation) against `learn_class_unchecked`
     on the whole state, with replay, over class steps of 37–40 samples."""

@@ -86,6 +86,7 @@ GWR_GDM_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_sharded_gwr_and_gdm_entry_points_equal_vmap():
     proc = subprocess.run([sys.executable, "-c", GWR_GDM_SCRIPT], cwd=ROOT, env=_env(4),
                           capture_output=True, text=True, timeout=900)
