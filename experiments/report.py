@@ -171,7 +171,7 @@ def plot_f1(results: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5.2), sharey=True)
     models = list(results["models"])
     colors = dict(zip(models, plt.cm.tab10.colors))
     for ax, (exp, title) in zip(axes, EXPERIMENTS.items()):
@@ -187,9 +187,13 @@ def plot_f1(results: dict, path: Path) -> None:
         ax.grid(alpha=0.3)
         ax.set_ylim(0, 1.02)
     axes[0].set_ylabel("macro-F1 (mean, 95% CI)")
-    axes[1].legend(fontsize=8, loc="lower left")
+    # Below the panels: inside either one the legend hides curves.
+    handles, labels = axes[1].get_legend_handles_labels()
+    ncol = 4
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize=8, frameon=False)
     fig.suptitle(f"{results['dataset']} — protocol {results['protocol']}")
-    fig.tight_layout()
+    rows = -(-len(labels) // ncol)
+    fig.tight_layout(rect=(0, 0.035 * rows + 0.02, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
