@@ -15,6 +15,8 @@ initialises the same networks op by op (eager), compiling each operation again a
 caches are cleared. Every compilation is kept, however short. The cache
 reuses an executable only for the identical program and compile options, so results are
 unchanged; it starts empty and is removed at exit, so nothing carries between sessions.
+It is set in this process only: the subprocesses that tests start (sharding, benchmarks)
+gained nothing measurable from it and stay as they were.
 """
 
 import atexit
@@ -26,10 +28,6 @@ import tempfile
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 _XLA_CACHE = tempfile.mkdtemp(prefix="clifer-jax-test-xla-cache-")
 atexit.register(shutil.rmtree, _XLA_CACHE, ignore_errors=True)
-# Environment variables, so the subprocesses that tests start (sharding, benchmarks) share it.
-os.environ["JAX_COMPILATION_CACHE_DIR"] = _XLA_CACHE
-os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
-os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
 
 import jax  # noqa: E402
 import pytest  # noqa: E402
