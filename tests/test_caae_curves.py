@@ -6,14 +6,11 @@ import struct as pystruct
 
 import numpy as np
 
-from clifer_jax.caae import config as C
 from clifer_jax.caae import train as T
 from experiments.train_caae import load_or_train
-
-TINY = C.cpu().replace(
-    name="tiny", image_size=32, enc_features=(4, 8, 8, 8), enc_dense=16, gen_features=(8, 8, 4, 4),
-    gen_dense_features=8, dz_features=(8, 8, 4), dimg_features=(4, 4, 8, 8), dimg_dense=16,
-    dimg_cond_tile=1, batch_size=8, epochs=2)
+# test_caae_train's model and schedule (3 epochs of 5 steps on 40 faces): the very training
+# step program its runs compile, loaded here from the session's compilation cache.
+from test_caae_train import TINY
 
 
 def _scalars(folder):
@@ -40,8 +37,8 @@ def test_curves_are_written_and_the_checkpoint_still_restores(tmp_path):
     ckpt = tmp_path / "caae"
     params = load_or_train(TINY, str(ckpt), seed=0, data=data, progress=False)
     scalars = _scalars(ckpt / "tensorboard")
-    assert [s for s, _ in scalars["caae/step/l1"]] == list(range(1, 11))       # 2 epochs × 5 steps
-    assert len(scalars["caae/epoch/l1"]) == 2 and all(np.isfinite(v) for _, v in scalars["caae/step/loss"])
+    assert [s for s, _ in scalars["caae/step/l1"]] == list(range(1, 16))       # 3 epochs × 5 steps
+    assert len(scalars["caae/epoch/l1"]) == 3 and all(np.isfinite(v) for _, v in scalars["caae/step/loss"])
     assert (ckpt / "curves.png").stat().st_size > 5_000
     again = load_or_train(TINY, str(ckpt), seed=0, data=data, progress=False)       # restored, not retrained
     np.testing.assert_array_equal(np.asarray(again.encoder["z"]["kernel"]),

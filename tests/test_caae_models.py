@@ -40,14 +40,25 @@ def test_shapes_of_every_network(preset):
         assert v["dimg"]["params"]["fc"]["kernel"].shape[-1] == 1024
 
 
-def test_outputs_in_range_and_condition_matters():
-    cfg = C.cpu()
-    v = M.init_variables(cfg, jax.random.key(1))
-    x = jax.random.uniform(jax.random.key(2), (2, *cfg.image_shape), minval=-1, maxval=1)
-    z = M.Encoder(cfg).apply({"params": v["encoder"]}, x)
+@pytest.fixture(scope="module")
+def cpu_variables():
+    """The cpu preset's initial variables, made under one jit (one compilation instead of
+    one per operation, eager) and shared by the tests that only read them."""
+    return jax.jit(M.init_variables, static_argnums=0)(C.cpu(), jax.random.key(1))
+
+
+def test_outputs_in_range_and_condition_matters(cpu_variables):
+    cfg, v = C.cpu(), cpu_variables
+
+    @jax.jit  # one compilation instead of one per operation (eager): the same numbers to check
+    def outputs(v, x):
+        z = M.Encoder(cfg).apply({"params": v["encoder"]}, x)
+        g0 = M.Generator(cfg).apply({"params": v["generator"]}, z, jnp.array([0, 0]))
+        g1 = M.Generator(cfg).apply({"params": v["generator"]}, z, jnp.array([1, 1]))
+        return z, g0, g1
+
+    z, g0, g1 = outputs(v, jax.random.uniform(jax.random.key(2), (2, *cfg.image_shape), minval=-1, maxval=1))
     assert float(jnp.max(jnp.abs(z))) <= 1.0
-    g0 = M.Generator(cfg).apply({"params": v["generator"]}, z, jnp.array([0, 0]))
-    g1 = M.Generator(cfg).apply({"params": v["generator"]}, z, jnp.array([1, 1]))
     assert float(jnp.max(jnp.abs(g0))) <= 1.0
     assert float(jnp.max(jnp.abs(g0 - g1))) > 0
 
@@ -78,10 +89,9 @@ def test_fast_strided_layers_equal_flax_layers(size):
         np.testing.assert_allclose(ga, gb, atol=1e-4)
 
 
-def test_s2d_switch_keeps_the_function():
-    cfg = C.cpu()
+def test_s2d_switch_keeps_the_function(cpu_variables):
+    cfg, v = C.cpu(), cpu_variables
     slow = cfg.replace(s2d_convs=False)
-    v = M.init_variables(cfg, jax.random.key(3))
     x = jax.random.uniform(jax.random.key(4), (2, *cfg.image_shape), minval=-1, maxval=1)
     c = jnp.array([1, 4])
     for mod, mod_slow, args in [
@@ -89,8 +99,9 @@ def test_s2d_switch_keeps_the_function():
         (M.Generator(cfg), M.Generator(slow), (jnp.zeros((2, 50)) + 0.3, c)),
     ]:
         name = "encoder" if isinstance(mod, M.Encoder) else "generator"
-        a = mod.apply({"params": v[name]}, *args)
-        b = mod_slow.apply({"params": v[name]}, *args)
+        # each form under one jit: one compilation instead of one per operation (eager)
+        a = jax.jit(lambda p, *a, m=mod: m.apply({"params": p}, *a))(v[name], *args)
+        b = jax.jit(lambda p, *a, m=mod_slow: m.apply({"params": p}, *a))(v[name], *args)
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
@@ -108,18 +119,19 @@ def test_config_validation_and_presets():
 def test_film_generator_starts_as_the_plain_one_and_conditions_every_scale():
     cfg = C.tiny()
     fcfg = cfg.replace(gen_film=True)
-    v = M.init_variables(fcfg, jax.random.key(3))["generator"]
+    # each network run under one jit: one compilation instead of one per operation (eager)
+    v = jax.jit(lambda k: M.init_variables(fcfg, k)["generator"])(jax.random.key(3))
     film_layers = sorted(k for k in v if k.startswith("film"))
     assert film_layers == ["film0", "film1", "film2", "film3", "film_fc"]
     assert v["film0"]["kernel"].shape == (6, 2 * cfg.gen_features[0])
     plain = {k: p for k, p in v.items() if not k.startswith("film")}
     z = jax.random.uniform(jax.random.key(4), (3, cfg.z_dim), minval=-1, maxval=1)
     c = jnp.array([0, 2, 5])
+    film_g = jax.jit(lambda p, z, c: M.Generator(fcfg).apply({"params": p}, z, c))
+    plain_g = jax.jit(lambda p, z, c: M.Generator(cfg).apply({"params": p}, z, c))
     # zero-initialised γ, β: at init the FiLM generator is the plain one with the same weights
-    np.testing.assert_allclose(M.Generator(fcfg).apply({"params": v}, z, c),
-                               M.Generator(cfg).apply({"params": plain}, z, c), atol=1e-6)
+    np.testing.assert_allclose(film_g(v, z, c), plain_g(plain, z, c), atol=1e-6)
     # a non-zero γ, β changes the output, and only through the class
     v2 = jax.tree_util.tree_map(lambda a: a, v)
     v2["film1"] = {"kernel": jnp.ones_like(v["film1"]["kernel"]), "bias": v["film1"]["bias"]}
-    g = M.Generator(fcfg).apply({"params": v2}, z, c)
-    assert float(jnp.max(jnp.abs(g - M.Generator(fcfg).apply({"params": v}, z, c)))) > 1e-4
+    assert float(jnp.max(jnp.abs(film_g(v2, z, c) - film_g(v, z, c)))) > 1e-4
