@@ -39,6 +39,8 @@ BENCHMARKS: dict[str, dict[str, list[str]]] = {
                  "small": ["--capacities", "1024", "4096", "--repeat", "2"], "full": ["--repeat", "3"]},
     "scaling": {"smoke": ["--scale", "smoke", "--gwr-capacity", "64", "--gdm-capacity", "32"],
                 "small": ["--scale", "small"], "full": ["--scale", "full"]},
+    "cores": {"smoke": ["--networks", "4", "--steps", "50", "--repeat", "1"], "small": ["--repeat", "3"],
+              "full": []},
 }
 LIMITS = {"smoke": 300, "small": 1200, "full": 3600}
 

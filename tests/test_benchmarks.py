@@ -17,7 +17,7 @@ def test_tables_keeps_markdown_tables_and_checks():
 
 
 def test_run_all_smoke_writes_summary(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.run_all", "--scale", "smoke", "--only", "scaling",
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.run_all", "--scale", "smoke", "--only", "scaling", "cores",
                            "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -36,3 +36,11 @@ def test_run_all_smoke_writes_summary(tmp_path):
     assert (tmp_path / "scaling.png").stat().st_size > 10_000
     md = (tmp_path / "summary.md").read_text()
     assert "backend: **cpu**" in md and "## scaling" in md and "| networks |" in md
+    # cores: 4 networks vmapped on one host device and sharded over two compute the same
+    cores = summary["benchmarks"]["cores"]
+    assert cores["status"] == "ok", cores
+    res = cores["results"]["cores.json"]
+    assert res["devices"] == 2 and res["sharded_equals_vmap"] == {"scatter": True, "dense": True}
+    assert {(r["layout"], r["row_updates"], r["networks"]) for r in res["rows"]} == {
+        (layout, rows, n) for rows in ("scatter", "dense")
+        for layout, n in (("one network", 1), ("vmap, one device", 4), ("vmap, sharded over 2 devices", 4))}
