@@ -29,6 +29,18 @@ def device_info() -> dict:
     }
 
 
+def best_alternating(runs: dict, repeat: int) -> dict:
+    """Best wall time of each zero-argument callable in `runs`, the callables taking turns
+    `repeat` times (a fair ratio on a busy machine: load hits every case alike)."""
+    best = {k: float("inf") for k in runs}
+    for _ in range(repeat):
+        for k, run in runs.items():
+            t0 = time.perf_counter()
+            run()
+            best[k] = min(best[k], time.perf_counter() - t0)
+    return best
+
+
 def timed(fn, *args, repeat: int = 3) -> float:
     """Best wall time of fn(*args) over `repeat` runs, blocking on the result."""
     best = float("inf")

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
 
 def _set_devices(argv) -> int:
@@ -47,7 +46,7 @@ def main(argv=None):
     import numpy as np
     from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-    from benchmarks.common import table, write_json
+    from benchmarks.common import best_alternating, table, write_json
     from benchmarks.gwr_kernel import stream
     from clifer_jax import gwr
 
@@ -99,12 +98,7 @@ def main(argv=None):
         equal[rows] = same
     if not all(equal.values()):
         raise SystemExit(f"the sharded and the one-device batches differ ({equal}): timings not comparable")
-    best = {k: float("inf") for k in runs}
-    for _ in range(args.repeat):
-        for k, run in runs.items():
-            t0 = time.perf_counter()
-            run()
-            best[k] = min(best[k], time.perf_counter() - t0)
+    best = best_alternating(runs, args.repeat)
     rate = {k: k[2] * args.steps / t for k, t in best.items()}
     one = max(rate[k] for k in rate if k[2] == 1)
     rows_out = [{"layout": k[0], "row_updates": k[1], "networks": k[2], "samples_per_s": r,

@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import time
 
 import jax
 import jax.numpy as jnp
 
-from benchmarks.common import table, write_json
+from benchmarks.common import best_alternating, table, write_json
 from benchmarks.gwr_kernel import stream
 
 
@@ -54,12 +53,7 @@ def main(argv=None):
     impls = {"before": (args.before, None), **{f"after-{r}": ("clifer_jax", r) for r in args.rows}}
     runs = {(i, s): runner(pkg, args.capacity, 50, s, args.steps, rows)
             for s in args.networks for i, (pkg, rows) in impls.items()}
-    best = {k: float("inf") for k in runs}
-    for _ in range(args.repeat):
-        for k, run in runs.items():
-            t0 = time.perf_counter()
-            run()
-            best[k] = min(best[k], time.perf_counter() - t0)
+    best = best_alternating(runs, args.repeat)
     rows = []
     for (impl, s), sec in best.items():
         rows.append(dict(impl=impl, networks=s, samples_per_s=s * args.steps / sec))
