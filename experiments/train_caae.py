@@ -103,6 +103,23 @@ def save_grid(params: CAAEParams, path: str, *, n_faces: int = 6, seed: int = 0,
     plt.close(fig)
 
 
+def feature_1nn(params: CAAEParams, pool_images, preset: str = "posed") -> dict:
+    """What the memories' features hold: within-subject 1-NN accuracy from each evaluation
+    subject's training clips to its held-out clips, on E's latents standardised by the
+    CAAE's training pool (the features of `clifer run`; docs/data.md, "Difficulty"), and
+    the between/within-class distance ratio. The same figure as `results.json["difficulty"]`
+    of a run with this CAAE, without running the models."""
+    from clifer_jax import features
+    from clifer_jax.data import difficulty, load_subjects
+    from clifer_jax.data.synthetic import SyntheticConfig
+
+    sc = SyntheticConfig(preset=preset)
+    tr, te = load_subjects("synthetic", "train", config=sc), load_subjects("synthetic", "test", config=sc)
+    f = features.encode_subjects(params, pool_images, tr.x, tr.mask, te.x, te.mask, norm="pool")
+    nn = difficulty.within_subject_1nn(f["train"], tr.y, tr.mask, f["test"], te.y, te.mask)
+    return {**nn, "distance_ratio": difficulty.distance_ratio(f["train"], tr.y, tr.mask), "preset": preset}
+
+
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--preset", choices=sorted(caae_config.PRESETS), default=caae_config.default_preset().name)
@@ -132,6 +149,8 @@ def main(argv=None) -> dict:
     p.add_argument("--set", nargs="+", action="extend", default=[], metavar="FIELD=VALUE",
                    help="override CAAEConfig fields of the preset, e.g. latent_class_weight=0.3 (screening)")
     p.add_argument("--evaluate", action="store_true", help="measure the evaluation figures (docs/caae.md) on held-out identities")
+    p.add_argument("--feature-1nn", action="store_true",
+                   help="within-subject 1-NN of the evaluation subjects on E's features (docs/data.md)")
     p.add_argument("--diagnose", action="store_true",
                    help="where identity is lost: blur, reconstruction, translation, z probe (frames 0, 3, 6)")
     p.add_argument("--no-progress", action="store_true")
@@ -142,6 +161,8 @@ def main(argv=None) -> dict:
         if v is not None and v < low:   # before anything is written
             p.error(f"--{name.replace('_', '-')} must be >= {low}, got {v}")
 
+    if args.feature_1nn and args.data_dir:
+        p.error("--feature-1nn scores the synthetic evaluation subjects: it needs the synthetic pool, not --data-dir")
     cfg = caae_config.preset(args.preset)
     if args.epochs is not None:
         cfg = cfg.replace(epochs=args.epochs)
@@ -231,6 +252,10 @@ def main(argv=None) -> dict:
         report["evaluation_seed"] = clf_seed
         report["evaluation_seconds"] = round(time.time() - t1, 1)
         print({k: round(v, 4) for k, v in report["evaluation"].items()})
+    if args.feature_1nn:
+        report["feature_1nn"] = feature_1nn(params, data["image"], args.synthetic)
+        print(f"feature 1-NN {report['feature_1nn']['mean']:.3f} "
+              f"(worst subject {report['feature_1nn']['min']:.3f})", flush=True)
     if args.diagnose:
         from clifer_jax.caae.evaluate import identity_diagnosis
 

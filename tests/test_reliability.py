@@ -60,7 +60,8 @@ def test_config_refuses_untrained_caae_and_accepts_numpy_ints():
 
 def test_train_caae_refuses_zero_epochs_and_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    for args in (["--epochs", "0"], ["--epochs", "-1"], ["--train-identities", "0"], ["--classifier-seed", "-1"]):
+    for args in (["--epochs", "0"], ["--epochs", "-1"], ["--train-identities", "0"], ["--classifier-seed", "-1"],
+                 ["--feature-1nn", "--data-dir", str(tmp_path / "frames")]):
         with pytest.raises(SystemExit) as e:
             train_caae.main(args + ["--no-progress"])
         assert e.value.code == 2
