@@ -10,7 +10,8 @@ memories have grown. Prints a table; writes benchmarks/results/gdm.json.
 `--incremental`: one subject, a class-incremental run (GDM + replay) at several episodic
 capacities, timed per class step for the NumPy reference, the kernel as it was before the
 capacity-headroom work ("before": `learn_class_unchecked` on the whole capacity, one
-training call with an N×N end per replayed trajectory) and the public `gdm.learn_class`
+training call per replayed trajectory, every call ending with the N×N passes that the
+edge log replaced) and the public `gdm.learn_class`
 ("after": high-water blocks, length buckets, the one-loop replay pass, state donated).
 The three run in alternation, class step by class step, on the same stream; JAX is timed
 on a second pass over the stream (the first compiles). Writes gdm_incremental.json.
@@ -19,6 +20,7 @@ on a second pass over the stream (the first compiles). Writes gdm_incremental.js
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import jax
@@ -26,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks.common import table, write_json
-from clifer_jax import gdm
+from clifer_jax import gdm, gwr
 from gdm_reference import ReferenceGDM
 
 
@@ -130,6 +132,15 @@ def _before_replay(config, ep, se, pseudo, params=None):
     return ep, se
 
 
+TRAIN_MOD = sys.modules["clifer_jax.gwr.train"]
+
+
+def _n2_end(config, state, params=None, remove_isolated=True):
+    """A training call's end as it was before the edge log: two N×N passes."""
+    state = gwr.prune_old_edges(config, state, params)
+    return gwr.remove_isolated_nodes(config, state) if remove_isolated else state
+
+
 def _before_learn(config, state, x, y, m):
     return gdm.learn_class_unchecked(config, state, x, y, m)
 
@@ -141,12 +152,13 @@ def incremental(args):
     before_jit = jax.jit(_before_learn, static_argnums=0)
 
     def run_before(cfg, state, x, y, m):
-        new_replay = memory.replay
+        new_replay, new_end = memory.replay, TRAIN_MOD.end_call
         memory.replay = _before_replay                 # traced with the old pass
+        TRAIN_MOD.end_call = _n2_end                   # and the old call end
         try:
             return before_jit(cfg, state, x, y, m)
         finally:
-            memory.replay = new_replay
+            memory.replay, TRAIN_MOD.end_call = new_replay, new_end
 
     rows, compile_s = [], {}
     for cap in args.capacities:

@@ -9,11 +9,14 @@ more step and a fixed cost per call. Capacities are timed in alternation, best o
 public `gwr.train` (with `donate=True` when the kernel offers it: the caller hands its
 state over, as a training loop does).
 
-With `--before` (default) the same calls also run through the kernel as it was before
-the high-water block (`train_unchecked` on the whole capacity, the state copied), in the
-same alternation. Writes benchmarks/results/headroom.json:
+With `--before` (default) the same calls also run, in the same alternation, through the
+kernel on the whole capacity with the state donated (no block) in two forms: `kernel`,
+today's `train_unchecked`, whose call ends from the edge log (O(L + N·max_degree)), and
+`n2_end`, the same steps ending with the N×N passes as every call did before the edge
+log (`prune_old_edges`, `remove_isolated_nodes`). Writes benchmarks/results/headroom.json:
 {"active": 1000, "rows": [{"capacity", "samples_per_s", "per_call_ms", ...}, ...],
- "before_rows": [...]} and prints each row's ratios to the capacity-1,024 row.
+ "kernel_rows": [...], "n2_end_rows": [...]} and prints each row's ratios to the
+capacity-1,024 row of the same form.
 
     python -m benchmarks.headroom [--capacities 1024 2048 4096 16384] [--repeat 3]
 """
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import sys
 import time
 import warnings
 
@@ -31,11 +35,58 @@ import jax.numpy as jnp
 from benchmarks.common import table, write_json
 from benchmarks.gwr_kernel import config as gwr_config, stream
 from clifer_jax import gwr
-from clifer_jax.gwr import blocks
+from clifer_jax.gwr import blocks, call_end
 
 DIM = 50
-# The kernel jitted as a whole ("before": the kernel used to carry its own jit).
-train_whole = jax.jit(gwr.train_unchecked, static_argnames=("config", "epochs", "remove_isolated"))
+TRAIN_MOD = sys.modules["clifer_jax.gwr.train"]
+
+
+def n2_end_call(config, state, xs, ys, valid):
+    """One epoch of the kernel's steps ending with the N×N passes (the call end before the
+    edge log)."""
+    def sample(st, inp):
+        return gwr.step(config, st, *inp), None
+
+    state, _ = jax.lax.scan(sample, TRAIN_MOD.start_call(state), (xs, ys, valid))
+    state = gwr.prune_old_edges(config, call_end.mark_pruned(state))
+    return gwr.remove_isolated_nodes(config, state)
+
+
+def n2_end(config, state):
+    """The N×N call end: pruning and isolated-node removal over the N×N arrays."""
+    return gwr.remove_isolated_nodes(config, gwr.prune_old_edges(config, state))
+
+
+# A call's end alone, state donated: from the edge log, and over the N×N arrays.
+ENDS = {"log_end_ms": jax.jit(lambda config, s: call_end.end_call(config, s), static_argnums=0, donate_argnums=1),
+        "n2_end_ms": jax.jit(n2_end, static_argnums=0, donate_argnums=1)}
+
+
+def time_call_ends(cfgs, states, repeat: int) -> list[dict]:
+    """Milliseconds of a call's end alone per capacity, both ways, alternating, best of
+    `repeat` after a warm-up (the result is freed after the clock stops: freeing GiBs of
+    N×N arrays is the allocator's time, not the end's)."""
+    best = {(k, c): float("inf") for c in cfgs for k in ENDS}
+    for r in range(repeat + 1):
+        for (k, c) in best:
+            s = jax.tree.map(jnp.copy, states[c])
+            jax.block_until_ready(s)
+            t0 = time.perf_counter()
+            out = ENDS[k](cfgs[c], s)
+            jax.block_until_ready(out)
+            if r:
+                best[k, c] = min(best[k, c], time.perf_counter() - t0)
+            del out
+    rows = [dict(capacity=c, **{k: 1e3 * best[k, c] for k in ENDS}) for c in cfgs]
+    for r in rows:
+        r["n2_x_log"] = r["n2_end_ms"] / r["log_end_ms"]
+    return rows
+
+
+# The kernel on the whole capacity, state donated: today's end, and the N×N end.
+WHOLE = {"kernel": jax.jit(lambda config, s, x, y, v: gwr.train_unchecked(config, s, x, y, v),
+                           static_argnums=0, donate_argnums=1),
+         "n2_end": jax.jit(n2_end_call, static_argnums=0, donate_argnums=1)}
 
 
 def grown(active: int, seed: int = 0) -> gwr.GWRState:
@@ -77,7 +128,7 @@ def main(argv=None):
     p.add_argument("--long", type=int, default=1000, help="samples of the long call")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--before", action=argparse.BooleanOptionalAction, default=True,
-                   help="also time the whole-capacity kernel without donation, alternating")
+                   help="also time the whole-capacity kernel (edge-log and N×N call ends), alternating")
     p.add_argument("--name", default="headroom", help="JSON file name under benchmarks/results")
     args = p.parse_args(argv)
 
@@ -86,7 +137,7 @@ def main(argv=None):
     x, y = stream(1, args.long, DIM)
     cfgs = {c: gwr_config(c, DIM).replace(max_nodes=args.active) for c in args.capacities}
     states = {c: jax.block_until_ready(at_capacity(base, c)) for c in args.capacities}
-    impls = ["before", "after"] if donate and args.before else ["after"]
+    impls = ["n2_end", "kernel", "after"] if donate and args.before else ["after"]
 
     def call(impl: str, c: int, t: int) -> float:
         s = jax.tree.map(jnp.copy, states[c])          # donated: a fresh copy each time
@@ -94,9 +145,8 @@ def main(argv=None):
         t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            if impl == "before":   # the kernel as it was: whole capacity, state copied
-                out = train_whole(cfgs[c], s, jnp.asarray(x[:t]), jnp.asarray(y[:t]),
-                                  jnp.ones(t, bool))
+            if impl in WHOLE:      # the kernel on the whole capacity, state donated
+                out = WHOLE[impl](cfgs[c], s, jnp.asarray(x[:t]), jnp.asarray(y[:t]), jnp.ones(t, bool))
             else:
                 out = gwr.train(cfgs[c], s, x[:t], y[:t], **({"donate": True} if donate else {}))
         jax.block_until_ready(out)
@@ -123,15 +173,21 @@ def main(argv=None):
         r["step_cost_x"] = ref["samples_per_s"] / r["samples_per_s"]
         r["call_cost_x"] = r["call_1000_ms"] / ref["call_1000_ms"]
     print(f"one network, {args.active} active nodes, D = {DIM}; ratios to capacity "
-          f"{args.capacities[0]} of the same kernel (before: whole capacity, state copied; "
-          f"after: high-water block, state donated)")
+          f"{args.capacities[0]} of the same form (state donated; n2_end: whole capacity, N×N "
+          f"call end; kernel: whole capacity, edge-log call end; after: public gwr.train, "
+          f"high-water block)")
     print(table(rows, ["impl", "capacity", "samples_per_s", "per_call_ms", "call_1000_ms",
                        "step_cost_x", "call_cost_x"]))
+    ends = time_call_ends(cfgs, states, args.repeat) if args.before else []
+    if ends:
+        print(f"a call's end alone (one network, {args.active} nodes, state donated): edge log vs N×N passes")
+        print(table(ends, ["capacity", "log_end_ms", "n2_end_ms", "n2_x_log"]))
     after = [r for r in rows if r["impl"] == "after"]
     path = write_json(args.name, {"active": args.active, "dim": DIM, "donate": donate,
                                   "short": args.short, "long": args.long, "repeat": args.repeat,
-                                  "rows": after,
-                                  "before_rows": [r for r in rows if r["impl"] == "before"]})
+                                  "rows": after, "call_end_rows": ends,
+                                  **{f"{i}_rows": [r for r in rows if r["impl"] == i]
+                                     for i in impls if i != "after"}})
     print(f"wrote {path}")
 
 

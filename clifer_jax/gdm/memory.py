@@ -103,9 +103,12 @@ def replay(config: GDMConfig, ep: GWRState, se: GWRState, pseudo: PseudoSamples,
     kept) and run REPLAY_CHUNK at a time (a `scan` inside a `while_loop` that stops after
     the last valid one; under `vmap` a chunk costs one select over the state, not one per
     trajectory). Each trajectory's call ends in O(N) (`gwr.train.lazy_call`: lazy edge
-    pruning, isolation from `edge_newest`); the N×N work runs twice per pass, not per
-    trajectory (`with_edge_newest` before, `finish_lazily` after). The result equals one `train_unchecked` call per trajectory."""
-    from clifer_jax.gwr.train import finish_lazily, lazy_call, with_edge_newest
+    pruning, isolation from `edge_newest`); the pass ends with `finish_lazily` (edges
+    pruned from the edge log, the removed nodes' temporal links cleared by index), so no
+    N×N pass runs unless a fallback needs it. The result equals one `train_unchecked`
+    call per trajectory."""
+    from clifer_jax.gwr.call_end import begin_lazily, finish_lazily
+    from clifer_jax.gwr.train import lazy_call
 
     n = pseudo.valid.shape[0]
     size = -(-n // REPLAY_CHUNK) * REPLAY_CHUNK
@@ -132,10 +135,13 @@ def replay(config: GDMConfig, ep: GWRState, se: GWRState, pseudo: PseudoSamples,
         (ep, se), _ = jax.lax.scan(trajectory, (ep, se), (x, y, run))
         return i + 1, ep, se
 
-    _, ep, se = jax.lax.while_loop(lambda c: c[0] * REPLAY_CHUNK < count, chunk,
-                                   (jnp.array(0, jnp.int32), with_edge_newest(ep),
-                                    with_edge_newest(se)))
-    return finish_lazily(e_cfg, ep, _ep(params)), finish_lazily(s_cfg, se, _se(params))
+    # Only these O(N) fields of the start are kept: holding the whole states would make
+    # XLA copy them instead of updating them in place.
+    ep0, se0 = (ep.active, ep.next_id), (se.active, se.next_id)
+    _, ep_end, se_end = jax.lax.while_loop(lambda c: c[0] * REPLAY_CHUNK < count, chunk,
+                                   (jnp.array(0, jnp.int32), begin_lazily(ep), begin_lazily(se)))
+    return (finish_lazily(e_cfg, ep_end, _ep(params), begun=ep0),
+            finish_lazily(s_cfg, se_end, _se(params), begun=se0))
 
 
 def learn_class_unchecked(config: GDMConfig, state: GDMState, x: jax.Array, y: jax.Array,

@@ -45,7 +45,13 @@ class GWRConfig:
         reference's test routine does (docs/gwr.md). No effect when K = 0.
       num_heads: H label heads; num_classes: C classes per head.
       max_degree: neighbours of the BMU updated per step (a node with more edges
-        has the rest ignored and the event is counted in the state).
+        has the rest ignored and the event is counted in the state); also the number of
+        nodes a call's end removes without an N×N pass (docs/gwr.md, "The end of a call").
+      edge_log: length L of the state's edge log (the edges each update step set, by
+        clock value mod L), from which a call's end finds the expired edges in O(L)
+        instead of an N×N pass; a call more than L − max_age updates after the previous
+        prune falls back to the N×N pass (counted in `GWRState.full_passes`). 0: always
+        the N×N pass.
       dtype: floating dtype of weights and histograms.
       row_updates: how a step writes the rows it changes (`gwr.rows`, docs/gwr.md "Row
         updates: scatter or dense"): "scatter" (default) into those rows, O(max_degree·D)
@@ -77,6 +83,7 @@ class GWRConfig:
     num_heads: int = 1
     num_classes: int = 6
     max_degree: int = 64
+    edge_log: int = 4096
     dtype: str = "float32"
     row_updates: RowUpdates = "scatter"
 
@@ -86,7 +93,7 @@ class GWRConfig:
                 raise ValueError(f"GWRConfig: {what}")
 
         for name in ("dim", "capacity", "max_nodes", "context", "max_age", "num_heads", "num_classes",
-                     "max_degree"):   # numpy integers are integers too
+                     "max_degree", "edge_log"):   # numpy integers are integers too
             v = getattr(self, name)
             if isinstance(v, numbers.Integral) and not isinstance(v, bool):
                 object.__setattr__(self, name, int(v))
@@ -125,6 +132,8 @@ class GWRConfig:
         need(self.num_heads >= 1, f"num_heads must be >= 1, got {self.num_heads}")
         need(self.num_classes >= 1, f"num_classes must be >= 1, got {self.num_classes}")
         need(self.max_degree >= 1, f"max_degree must be >= 1, got {self.max_degree}")
+        need(isinstance(self.edge_log, int) and self.edge_log >= 0,
+             f"edge_log must be an int >= 0, got {self.edge_log!r}")
         need(self.row_updates in ("scatter", "dense"),
              f"row_updates must be 'scatter' or 'dense', got {self.row_updates!r}")
         need(np.dtype(self.dtype).kind == "f", f"dtype must be a floating dtype, got {self.dtype!r}")

@@ -43,12 +43,23 @@ class GWRState:
         stamp, masked by `active`. The reference compacts its arrays, so its node order is
         creation order; `creation_order` recovers that order (docs/gwr.md).
       next_id: [] int32, the stamp the next inserted node gets.
-      edge_newest: [N] int32, inside a replay pass: the largest `edge_birth` of each node's
-        edges (0: none), set by `train.with_edge_newest` at the start of the pass and kept
-        by the lazy steps. The edge written last at a node is never removed before it
+      edge_newest: [N] int32, the largest `edge_birth` of each node's edges (0: none),
+        kept by every step. The edge written last at a node is never removed before it
         expires (an insertion that removes b–s links both to the new node at once), so a
         node has a live edge iff pruned_at − edge_newest ≤ max_age: isolation in O(N),
-        without the N×N arrays (`train.remove_isolated_lazily`). Zero outside a pass.
+        without the N×N arrays (`train.end_call`). After a call's end it is 0 at the
+        nodes without edges.
+      edge_log: [L, 4] int32 (L = config.edge_log), the edges set by the update step at
+        each clock value τ (row τ mod L): (b, s, ·, ·) when adapting, (b, r, s, r) when
+        inserting, `LOG_NONE` where there is none. Every expired edge still in `edges`
+        was set at a clock value in [pruned_below, t − max_age), so while t − pruned_below
+        < L the log finds them all: the end of a call prunes in O(L), not O(N²).
+      pruned_below: [] int32, every edge in `edges` was set at or after this clock value
+        (the threshold t − max_age of the last physical pruning); `UNINDEXED` until the
+        first call's end has made one N×N pass (and after `reindex_edges`), so that edges
+        written by hand are found too.
+      full_passes: [] int32, call ends that fell back to a pass over the N×N arrays (the
+        log did not reach back far enough, or more than max_degree nodes were removed).
     """
 
     weights: jax.Array
@@ -70,6 +81,16 @@ class GWRState:
     created: jax.Array
     next_id: jax.Array
     edge_newest: jax.Array
+    edge_log: jax.Array
+    pruned_below: jax.Array
+    full_passes: jax.Array
+
+
+# Index written into `edge_log` where a step set no edge: out of range of every block and
+# capacity, so gathers fill and scatters drop.
+LOG_NONE = 1 << 30
+# `pruned_below` of a state whose edges the log may not name (new, or edited by hand).
+UNINDEXED = -(1 << 30)
 
 
 def label_rows(config: GWRConfig, labels: jax.Array, a_inc=None) -> jax.Array:
@@ -104,6 +125,9 @@ def empty(config: GWRConfig) -> GWRState:
         created=jnp.zeros((n,), i32),
         next_id=jnp.array(0, i32),
         edge_newest=jnp.zeros((n,), i32),
+        edge_log=jnp.full((config.edge_log, 4), LOG_NONE, i32),
+        pruned_below=jnp.array(UNINDEXED, i32),
+        full_passes=jnp.array(0, i32),
     )
 
 
@@ -129,6 +153,13 @@ def init_unchecked(config: GWRConfig, samples: jax.Array, labels: jax.Array,
         created=state.created.at[:2].set(jnp.arange(2, dtype=jnp.int32)),
         next_id=jnp.array(2, jnp.int32),
     )
+
+
+def reindex_edges(state: GWRState) -> GWRState:
+    """After editing `edges`/`edge_birth` by hand: the next training call's end rebuilds
+    the degrees and finds expired edges with one pass over the N×N arrays (docs/gwr.md,
+    "The end of a call"). Batched states are fine."""
+    return state.replace(pruned_below=jnp.full_like(state.pruned_below, UNINDEXED))
 
 
 def creation_order(state: GWRState) -> jax.Array:

@@ -11,7 +11,8 @@ Written for `lax.scan` on an accelerator or a 2-core CPU (docs/gwr.md, "Where th
 * edges are written before the BMU's edge row is read, and edge aging is a
   timestamp, so XLA never copies an N×N array inside the loop;
 * end-of-epoch pruning is a clock value (`pruned_at`): the BMU's row is masked
-  by it when read, and the N×N array is cleared once per training call.
+  by it when read, and the expired edges are cleared once per training call, found
+  through the edge log the step writes (one row per update).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from clifer_jax.gwr import rows
 from clifer_jax.gwr.config import GWRConfig
 from clifer_jax.gwr.params import GWRParams
 from clifer_jax.gwr.distance import best_two, context, distances
-from clifer_jax.gwr.state import GWRState, label_rows
+from clifer_jax.gwr.state import LOG_NONE, GWRState, label_rows
 
 
 def step(config: GWRConfig, state: GWRState, x: jax.Array, y: jax.Array,
@@ -32,8 +33,8 @@ def step(config: GWRConfig, state: GWRState, x: jax.Array, y: jax.Array,
 
     params: the traced numbers (None: the config's own values, as Python constants).
     lazy: the step of a call that ends lazily (`train.lazy_call`, the replay pass): it also
-      keeps `edge_newest` and clears a new node's temporal row and column (static; the
-      results are the same, the plain step skips the O(N) extra).
+      clears a new node's temporal row and column (static; the results are the same, the
+      plain step skips the O(N) extra).
     Pure and unchecked (call it inside jit/scan); `train` validates inputs.
     """
     p = config if params is None else params     # GWRConfig has every GWRParams field
@@ -78,8 +79,13 @@ def step(config: GWRConfig, state: GWRState, x: jax.Array, y: jax.Array,
     link = jnp.stack([adapt, adapt, insert, insert, insert, insert])
     edges = state.edges.at[e_rows, e_cols].set(link, mode="drop")
     edge_birth = state.edge_birth.at[e_rows, e_cols].set(t_new, mode="drop")
-    edge_newest = (state.edge_newest.at[e_rows].max(jnp.where(link, t_new, 0), mode="drop")
-                   if lazy else state.edge_newest)
+    edge_log = state.edge_log
+    if config.edge_log:
+        none = jnp.asarray(LOG_NONE, i32)
+        entry = jnp.where(insert, jnp.stack([b, r, s, r]), jnp.stack([b, s, none, none]))
+        log_row = jnp.where(learn, t_new % config.edge_log, config.edge_log)
+        edge_log = edge_log.at[log_row].set(entry.astype(i32), mode="drop")
+    edge_newest = state.edge_newest.at[e_rows].max(jnp.where(link, t_new, 0), mode="drop")
 
     # Neighbours of b after the b-s edge exists; read after the write (no N×N copy).
     # Edges pruned lazily at an earlier epoch's end are still written but not live.
@@ -125,6 +131,7 @@ def step(config: GWRConfig, state: GWRState, x: jax.Array, y: jax.Array,
         habituation=habituation,
         edges=edges,
         edge_birth=edge_birth,
+        edge_log=edge_log,
         edge_newest=edge_newest,
         temporal=temporal,
         label_hist=label_hist,

@@ -1,4 +1,4 @@
-"""Training calls: epochs of `lax.scan` over samples, edge pruning, node removal (docs/gwr.md, step 10)."""
+"""Training calls: epochs of `lax.scan` over samples, then the call's end (`call_end`)."""
 
 from __future__ import annotations
 
@@ -11,92 +11,9 @@ import numpy as np
 from clifer_jax.gwr import blocks, checks
 from clifer_jax.gwr.config import GWRConfig
 from clifer_jax.gwr.params import GWRParams, check_params
-from clifer_jax.gwr.state import GWRState, creation_order
+from clifer_jax.gwr.call_end import end_call, mark_pruned, remove_isolated_lazily
+from clifer_jax.gwr.state import GWRState
 from clifer_jax.gwr.step import step
-
-
-def live_edges(config: GWRConfig, state: GWRState, params: GWRParams | None = None) -> jax.Array:
-    """[N, N] bool: the edges that exist, with lazily pruned ones removed (one N×N pass)."""
-    max_age = config.max_age if params is None else params.max_age
-    return state.edges & ((state.pruned_at - state.edge_birth) <= max_age)
-
-
-def prune_old_edges(config: GWRConfig, state: GWRState, params: GWRParams | None = None) -> GWRState:
-    """Remove edges older than max_age (age = t − birth) from the N×N array. One N×N pass."""
-    state = state.replace(pruned_at=state.t)
-    return state.replace(edges=live_edges(config, state, params))
-
-
-def mark_pruned(state: GWRState) -> GWRState:
-    """`prune_old_edges` without touching the N×N array: O(1). Edges it would remove
-    stop being live (`live_edges`, and the step's neighbour read) at once; the array is
-    cleared by the next `prune_old_edges`."""
-    return state.replace(pruned_at=state.t)
-
-
-def remove_isolated_nodes(config: GWRConfig, state: GWRState) -> GWRState:
-    """Deactivate nodes without edges, oldest first, never going below 2 nodes.
-
-    "Oldest first" is the reference's order (it walks its compacted arrays, i.e.
-    creation order); it decides which isolated nodes stay when the floor of 2 binds.
-    Freed slots are zeroed (weights, norms, habituation, histograms, temporal
-    links) so that the next insertion writes into a clean slot.
-    """
-    isolated = state.active & ~jnp.any(state.edges, axis=1)
-    return _remove_oldest_first(state, isolated, clear_temporal=True)
-
-
-def _remove_oldest_first(state: GWRState, isolated: jax.Array, clear_temporal: bool) -> GWRState:
-    """Deactivate the `isolated` nodes in creation order while at least 2 nodes stay, and
-    zero their slots (the temporal links too when `clear_temporal`: an O(N²) pass)."""
-    order = creation_order(state)
-    ranked = jnp.cumsum(isolated[order].astype(jnp.int32))           # 1-based among isolated
-    rank = jnp.zeros_like(ranked).at[order].set(ranked)              # back to slot order
-    remove = isolated & (rank <= jnp.maximum(state.num_nodes - 2, 0))
-    keep = ~remove
-    kf = keep.astype(state.weights.dtype)
-    ki = keep.astype(jnp.int32)
-    temporal = state.temporal * ki[:, None] * ki[None, :] if clear_temporal else state.temporal
-    return state.replace(
-        weights=state.weights * kf[:, None, None],
-        sq_norms=state.sq_norms * kf[:, None],
-        active=state.active & keep,
-        habituation=state.habituation * kf,
-        label_hist=state.label_hist * kf[None, :, None],
-        temporal=temporal,
-        edge_newest=state.edge_newest * ki,
-        num_nodes=state.num_nodes - jnp.sum(remove, dtype=jnp.int32),
-    )
-
-
-def with_edge_newest(state: GWRState) -> GWRState:
-    """`edge_newest` from the N×N arrays (one pass), for a state whose edges are pruned
-    physically (after `train_unchecked`): the start of a sequence of `lazy_call`s."""
-    newest = jnp.max(jnp.where(state.edges, state.edge_birth, 0), axis=-1)
-    return state.replace(edge_newest=newest.astype(jnp.int32))
-
-
-def remove_isolated_lazily(config: GWRConfig, state: GWRState,
-                           params: GWRParams | None = None) -> GWRState:
-    """`remove_isolated_nodes` in O(N) inside a sequence of `lazy_call`s (started by
-    `with_edge_newest`): a node is isolated when its newest edge has expired
-    (`GWRState.edge_newest`), and the removed nodes' temporal
-    links stay in the N×N array (a later insertion into the slot clears them; so does
-    `finish_lazily`). Edges need not be pruned physically first."""
-    max_age = config.max_age if params is None else params.max_age
-    linked = (state.edge_newest > 0) & ((state.pruned_at - state.edge_newest) <= max_age)
-    isolated = state.active & ~linked
-    return _remove_oldest_first(state, isolated, clear_temporal=False)
-
-
-def finish_lazily(config: GWRConfig, state: GWRState, params: GWRParams | None = None) -> GWRState:
-    """After calls that ended with `remove_isolated_lazily`: the edge pruning made physical,
-    the removed nodes' temporal links cleared (two N×N passes, once) and `edge_newest`
-    back to zero (its value outside a pass)."""
-    state = prune_old_edges(config, state, params)
-    act = state.active.astype(state.temporal.dtype)
-    return state.replace(temporal=state.temporal * act[:, None] * act[None, :],
-                         edge_newest=jnp.zeros_like(state.edge_newest))
 
 
 def lazy_call(config: GWRConfig, state: GWRState, xs, ys, valid, epochs: int,
@@ -148,9 +65,8 @@ def train_unchecked(config: GWRConfig, state: GWRState, xs: jax.Array, ys: jax.A
 
     state = start_call(state)
     state, _ = jax.lax.scan(epoch, state, None, length=epochs)
-    # One N×N pass per call, not per epoch: the last epoch's pruning, made physical.
-    state = prune_old_edges(config, state, params)
-    return remove_isolated_nodes(config, state) if remove_isolated else state
+    # Once per call, not per epoch: the last epoch's pruning, made physical.
+    return end_call(config, state, params, remove_isolated)
 
 
 def train(config: GWRConfig, state: GWRState, xs, ys=None, valid=None, *, epochs: int = 1,
