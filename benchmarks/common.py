@@ -69,3 +69,16 @@ def table(rows: list[dict], columns: list[str]) -> str:
     line = lambda vals: "| " + " | ".join(v.rjust(w) for v, w in zip(vals, widths)) + " |"
     out = [line(columns), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     return "\n".join(out + [line(r) for r in cells])
+
+
+def n2_call_end(config, state, params=None, remove_isolated: bool = True):
+    """A GWR training call's end as it was before the edge log (docs/gwr.md, "The end of
+    a call"): the last epoch's pruning made physical over the N×N arrays, then isolated
+    nodes found and removed over them. The same edges and nodes as `end_call`; the log's
+    bookkeeping (`pruned_below`, `edge_newest`) is left as it was."""
+    from clifer_jax import gwr
+    from clifer_jax.gwr import call_end
+
+    state = call_end.mark_pruned(state)
+    state = state.replace(edges=call_end.live_edges(config, state, params))
+    return gwr.remove_isolated_nodes(config, state) if remove_isolated else state

@@ -27,8 +27,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks.common import table, write_json
-from clifer_jax import gdm, gwr
+from benchmarks.common import n2_call_end, table, write_json
+from clifer_jax import gdm
 from gdm_reference import ReferenceGDM
 
 
@@ -135,12 +135,6 @@ def _before_replay(config, ep, se, pseudo, params=None):
 TRAIN_MOD = sys.modules["clifer_jax.gwr.train"]
 
 
-def _n2_end(config, state, params=None, remove_isolated=True):
-    """A training call's end as it was before the edge log: two N×N passes."""
-    state = gwr.prune_old_edges(config, state, params)
-    return gwr.remove_isolated_nodes(config, state) if remove_isolated else state
-
-
 def _before_learn(config, state, x, y, m):
     return gdm.learn_class_unchecked(config, state, x, y, m)
 
@@ -154,7 +148,7 @@ def incremental(args):
     def run_before(cfg, state, x, y, m):
         new_replay, new_end = memory.replay, TRAIN_MOD.end_call
         memory.replay = _before_replay                 # traced with the old pass
-        TRAIN_MOD.end_call = _n2_end                   # and the old call end
+        TRAIN_MOD.end_call = n2_call_end               # and the old call end
         try:
             return before_jit(cfg, state, x, y, m)
         finally:

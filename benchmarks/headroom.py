@@ -32,7 +32,7 @@ import warnings
 import jax
 import jax.numpy as jnp
 
-from benchmarks.common import table, write_json
+from benchmarks.common import n2_call_end, table, write_json
 from benchmarks.gwr_kernel import config as gwr_config, stream
 from clifer_jax import gwr
 from clifer_jax.gwr import blocks, call_end
@@ -48,13 +48,12 @@ def n2_end_call(config, state, xs, ys, valid):
         return gwr.step(config, st, *inp), None
 
     state, _ = jax.lax.scan(sample, TRAIN_MOD.start_call(state), (xs, ys, valid))
-    state = gwr.prune_old_edges(config, call_end.mark_pruned(state))
-    return gwr.remove_isolated_nodes(config, state)
+    return n2_call_end(config, state)
 
 
 def n2_end(config, state):
     """The N×N call end: pruning and isolated-node removal over the N×N arrays."""
-    return gwr.remove_isolated_nodes(config, gwr.prune_old_edges(config, state))
+    return n2_call_end(config, state)
 
 
 # A call's end alone, state donated: from the edge log, and over the N×N arrays.

@@ -20,6 +20,8 @@ from hypothesis import strategies as st
 
 from clifer_jax import gwr
 from clifer_jax.gwr import call_end
+from clifer_jax.gwr import state as state_mod
+from clifer_jax.gwr.params import FIELDS as PARAM_FIELDS
 from hlo import computations, full_pass_bodies, reachable
 
 train_mod = sys.modules["clifer_jax.gwr.train"]
@@ -27,31 +29,32 @@ train_mod = sys.modules["clifer_jax.gwr.train"]
 BOOKKEEPING = ("full_passes",)
 
 
-def n2_call(cfg, state, xs, ys, valid, epochs, remove_isolated):
+def n2_call(cfg, state, xs, ys, valid, epochs, remove_isolated, params=None):
     """A training call ending with the N×N passes, as the kernel ended its calls before
     the edge log (the NumPy reference tests pin those functions)."""
     def sample(s, inp):
-        return gwr.step(cfg, s, *inp), None
+        return gwr.step(cfg, s, *inp, params), None
 
     def epoch(s, _):
         s, _ = jax.lax.scan(sample, s, (xs, ys, valid))
         return call_end.mark_pruned(s), None
 
     state, _ = jax.lax.scan(epoch, train_mod.start_call(state), None, length=epochs)
-    state = gwr.prune_old_edges(cfg, state)
+    state = gwr.prune_old_edges(cfg, state, params)
     return gwr.remove_isolated_nodes(cfg, state) if remove_isolated else state
 
 
-def run_calls(cfg, x, y, calls, epochs, remove_isolated, fn):
+def run_calls(cfg, x, y, calls, epochs, remove_isolated, fn, params=None):
+    """`calls` calls of 10 samples each (one compilation per function and config)."""
     state = gwr.init_unchecked(cfg, x[:2], y[:2])
-    step = len(x) // calls
     for c in range(calls):
-        xs, ys = x[c * step:(c + 1) * step], y[c * step:(c + 1) * step]
-        state = fn(cfg, state, xs, ys, jnp.ones(len(xs), bool), epochs, remove_isolated)
+        xs, ys = x[c * 10:(c + 1) * 10], y[c * 10:(c + 1) * 10]
+        state = fn(cfg, state, xs, ys, jnp.ones(len(xs), bool), epochs, remove_isolated, params)
     return state
 
 
-_kernel = jax.jit(lambda cfg, s, x, y, v, e, r: gwr.train_unchecked(cfg, s, x, y, v, epochs=e, remove_isolated=r),
+_kernel = jax.jit(lambda cfg, s, x, y, v, e, r, p=None: gwr.train_unchecked(cfg, s, x, y, v, epochs=e,
+                                                                           remove_isolated=r, params=p),
                   static_argnums=(0, 5, 6))
 _n2 = jax.jit(n2_call, static_argnums=(0, 5, 6))
 
@@ -63,19 +66,21 @@ def assert_same(a, b):
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(edge_log=st.sampled_from([0, 4, 16, 64, 4096]), max_degree=st.sampled_from([1, 3, 64]),
+@given(edge_log=st.sampled_from([0, 4, 16, 4096]), max_degree=st.sampled_from([1, 64]),
        max_age=st.sampled_from([2, 6, 40]), calls=st.sampled_from([1, 3, 6]),
        remove_isolated=st.booleans(), seed=st.integers(0, 2**16))
 def test_call_end_equals_the_n2_passes(edge_log, max_degree, max_age, calls, remove_isolated, seed):
     """Short edge lives (nodes lose every edge and go, slots are reused), logs shorter and
-    longer than a call, few and many removals: the same state as the N×N end."""
+    longer than a call, few and many removals: the same state as the N×N end. max_age is
+    traced (`GWRParams`), so its values share a compilation."""
     cfg = gwr.GWRConfig(dim=3, capacity=48, num_heads=1, activity_threshold=0.7, habituation_threshold=0.8,
-                        max_age=max_age, max_degree=max_degree, edge_log=edge_log)
+                        max_degree=max_degree, edge_log=edge_log)
+    params = gwr.make_params(cfg.dtype, **{**{k: getattr(cfg, k) for k in PARAM_FIELDS}, "max_age": max_age})
     rng = np.random.default_rng(seed)
     x = jnp.asarray(rng.uniform(-1, 1, (60, 3)).astype(np.float32))
     y = jnp.asarray(rng.integers(0, 6, (60, 1)).astype(np.int32))
-    fast = run_calls(cfg, x, y, calls, 2, remove_isolated, _kernel)
-    slow = run_calls(cfg, x, y, calls, 2, remove_isolated, _n2)
+    fast = run_calls(cfg, x, y, calls, 2, remove_isolated, _kernel, params)
+    slow = run_calls(cfg, x, y, calls, 2, remove_isolated, _n2, params)
     assert_same(fast, slow)
 
 
@@ -86,9 +91,9 @@ def _stream(n, d=4, seed=0):
 
 
 def test_the_log_path_is_the_one_taken():
-    """Calls of 50 steps (a GDM mini-batch's) with max_age 20 and the default log: only the
-    first call of a new state makes the N×N pass. With a log of 8 rows, shorter than
-    max_age, every call falls back — and the states are the same."""
+    """Calls of 10 steps with max_age 20 and the default log: only the first call of a new
+    state makes the N×N pass. With a log of 8 rows, shorter than max_age, every call falls
+    back — and the states are the same."""
     x, y = _stream(400)
     cfg = gwr.GWRConfig(dim=4, capacity=64, num_heads=1, activity_threshold=0.7, max_age=20)
     a = run_calls(cfg, x, y, 8, 1, True, _kernel)
@@ -100,23 +105,53 @@ def test_the_log_path_is_the_one_taken():
         np.testing.assert_array_equal(np.asarray(getattr(a, f)), np.asarray(getattr(b, f)), err_msg=f)
 
 
-def test_reindex_edges_finds_edges_written_by_hand():
-    """An edge written by hand is in no log row: after `reindex_edges` the next call's end
-    makes the N×N pass and prunes it; without it, it would survive past max_age."""
-    cfg = gwr.GWRConfig(dim=2, capacity=8, max_age=3, activity_threshold=1e-6, habituation_threshold=1e-6)
-    state = gwr.init(cfg, np.array([[0.0, 0.0], [0.1, 0.0]], np.float32), np.zeros((2, 1), np.int32))
-    xs = jnp.zeros((2, 2), jnp.float32)
-    state = gwr.train(cfg, state, xs, np.zeros((2, 1), np.int32))           # now indexed
+def _with_hand_edge(state, birth):
+    """A third node at (9, 9), linked to node 0 by an edge written by hand at `birth`."""
+    return state.replace(active=state.active.at[2].set(True), num_nodes=state.num_nodes + 1,
+                         weights=state.weights.at[2, 0].set(jnp.array([9.0, 9.0])),
+                         sq_norms=state.sq_norms.at[2, 0].set(162.0),
+                         habituation=state.habituation.at[2].set(1.0),
+                         edges=state.edges.at[0, 2].set(True).at[2, 0].set(True),
+                         edge_birth=state.edge_birth.at[0, 2].set(birth).at[2, 0].set(birth))
+
+
+HAND_CFG = gwr.GWRConfig(dim=2, capacity=8, max_age=3, activity_threshold=1e-6, habituation_threshold=1e-6)
+
+
+def _calls(state, fn, lengths, remove_isolated):
+    for t in lengths:
+        state = fn(HAND_CFG, state, jnp.zeros((t, 2)), jnp.zeros((t, 1), jnp.int32), jnp.ones(t, bool), 1,
+                   remove_isolated)
+    return state
+
+
+@pytest.mark.parametrize("remove_isolated", [False, True])
+def test_edges_written_by_hand_are_pruned_when_they_expire(remove_isolated):
+    """An edge written by hand is in no log row. After `reindex_edges` the call ends make
+    the N×N pass until it has expired and gone, over several calls, as the N×N end does;
+    then the log takes over."""
+    state = gwr.init(HAND_CFG, np.array([[0.0, 0.0], [0.1, 0.0]], np.float32), np.zeros((2, 1), np.int32))
+    state = _calls(state, _kernel, [2], True)                              # indexed now
     assert int(state.full_passes) == 1
-    state = state.replace(active=state.active.at[2].set(True), num_nodes=jnp.array(3, jnp.int32),
-                          weights=state.weights.at[2, 0].set(jnp.array([9.0, 9.0])),
-                          sq_norms=state.sq_norms.at[2, 0].set(162.0),
-                          habituation=state.habituation.at[2].set(1.0),
-                          edges=state.edges.at[0, 2].set(True).at[2, 0].set(True),
-                          edge_birth=state.edge_birth.at[0, 2].set(state.t).at[2, 0].set(state.t))
-    out = gwr.train(cfg, gwr.reindex_edges(state), jnp.zeros((4, 2)), np.zeros((4, 1), np.int32),
-                    remove_isolated=False)
-    assert not bool(out.edges[0, 2]) and int(out.full_passes) == 2
+    edited = gwr.reindex_edges(_with_hand_edge(state, state.t))
+    fast = _calls(edited, _kernel, [2, 2, 2, 2], remove_isolated)
+    slow = _calls(edited, _n2, [2, 2, 2, 2], remove_isolated)
+    assert_same(fast, slow)
+    assert not bool(fast.edges[0, 2]) and bool(fast.edges[0, 1])
+    assert int(fast.full_passes) == 1 + 2                # the pass while the edge lived, and the one that pruned it
+    assert int(fast.unlogged_until) == int(state_mod.NO_EDGE)
+
+
+@pytest.mark.parametrize("birth", [0, -5])
+def test_edges_written_by_hand_into_a_new_network_with_any_birth(birth):
+    """A network from `init` is not indexed yet: edges written into it before its first
+    call are found, also with births at or below 0 (which no step writes)."""
+    state = gwr.init(HAND_CFG, np.array([[0.0, 0.0], [0.1, 0.0]], np.float32), np.zeros((2, 1), np.int32))
+    state = _with_hand_edge(state, birth)
+    for lengths in ([1], [1, 1, 1, 1, 1, 1]):
+        fast = _calls(state, _kernel, lengths, True)
+        slow = _calls(state, _n2, lengths, True)
+        assert_same(fast, slow)
 
 
 @pytest.mark.parametrize("networks", [None, 3])
@@ -142,8 +177,9 @@ def test_per_call_work_outside_the_loop_is_linear(networks):
     comps = computations(hlo)
     fallback = full_pass_bodies(hlo)
     loops = [m.group(1) for m in re.finditer(r"while\([^\n]*?body=%(\S+?),", hlo)]
-    # Three fallbacks: the N×N pruning, `edge_newest` rebuilt, every free slot's temporal links.
-    assert len(re.findall(r"while\([^\n]*op_name=\"[^\"]*full_pass\)?/while\"", hlo)) == 3
+    # Two fallbacks: the N×N pruning (with `edge_newest` and the unlogged edges), and every
+    # free slot's temporal links.
+    assert len(re.findall(r"while\([^\n]*op_name=\"[^\"]*full_pass\)?/while\"", hlo)) == 2
     # The per-sample loop: the loop whose body (with what it calls) holds the distance matmul.
     sample_loop = reachable(hlo, {b for b in loops if b not in fallback
                                   and any(" dot(" in comps.get(c, "") for c in reachable(hlo, {b}))

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 
 from clifer_jax.gwr.config import GWRConfig
 from clifer_jax.gwr.params import GWRParams
-from clifer_jax.gwr.state import LOG_NONE, UNINDEXED, GWRState, creation_order
+from clifer_jax.gwr.state import LOG_NONE, NO_EDGE, UNINDEXED, GWRState, creation_order
 
 FULL_PASS = "full_pass"
 
@@ -30,11 +30,26 @@ def live_edges(config: GWRConfig, state: GWRState, params: GWRParams | None = No
 
 def prune_old_edges(config: GWRConfig, state: GWRState, params: GWRParams | None = None) -> GWRState:
     """Remove edges older than max_age (age = t − birth) from the N×N array. One N×N pass
-    (`end_call` does it from the edge log); `edge_newest` is recomputed from the result."""
+    (`end_call` does it from the edge log); `edge_newest` and `unlogged_until` are
+    recomputed from the result."""
     state = state.replace(pruned_at=state.t)
-    state = state.replace(edges=live_edges(config, state, params),
-                          pruned_below=_threshold(config, state, params))
-    return with_edge_newest(state)
+    edges, newest, unlogged = _full_prune(config, params)(
+        (state.edges, state.edge_newest, state.unlogged_until), state.edge_birth, state.edge_log, state.t)
+    return state.replace(edges=edges, edge_newest=newest, unlogged_until=unlogged,
+                         pruned_below=_threshold(config, state, params))
+
+
+def _full_prune(config: GWRConfig, params: GWRParams | None):
+    """The N×N pruning on (edges, edge_newest, unlogged_until), reading (edge_birth,
+    edge_log, t): the expired edges removed, then one pass a block of rows at a time for
+    each node's newest edge and the latest birth of an edge no log row names."""
+    max_age = config.max_age if params is None else params.max_age
+
+    def prune(carry, birth, log, t):
+        edges = carry[0] & (birth >= t - max_age)
+        return (edges, *_scan_edges(config.edge_log, edges, birth, log, t))
+
+    return prune
 
 
 def _threshold(config: GWRConfig, state: GWRState, params: GWRParams | None):
@@ -44,11 +59,12 @@ def _threshold(config: GWRConfig, state: GWRState, params: GWRParams | None):
 
 
 def log_covers(config: GWRConfig, state: GWRState) -> jax.Array:
-    """[] bool: every edge in `edges` that can have expired was set within the last L
-    clock values, so its row of the edge log still names it (`GWRState.edge_log`)."""
+    """[] bool: every edge in `edges` that can have expired was set by a step within the
+    last L clock values, so its row of the edge log still names it (`GWRState.edge_log`):
+    no edge is older than L − 1, and none written by hand is left."""
     if not config.edge_log:
         return jnp.array(False)
-    return state.pruned_below > state.t - config.edge_log
+    return (state.pruned_below > state.t - config.edge_log) & (state.pruned_below > state.unlogged_until)
 
 
 def prune_from_log(config: GWRConfig, state: GWRState, params: GWRParams | None = None) -> GWRState:
@@ -87,19 +103,39 @@ def _at_most_once(run: jax.Array, fn, x, *reads):
         return jax.lax.while_loop(lambda carry: carry[0], body, (jnp.asarray(run, bool), x))[1]
 
 
-def _newest(edges: jax.Array, edge_birth: jax.Array) -> jax.Array:
-    """[N] int32: the largest birth of each node's edges (0: none). One N×N pass, a block of
-    rows at a time: as one masked reduction XLA wrote the N×N masked births to scratch
-    first (4·N² bytes). The block index is never batched, so under vmap no array moves."""
+def _scan_edges(ell: int, edges: jax.Array, edge_birth: jax.Array, edge_log: jax.Array | None = None,
+                t: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+    """One N×N pass, a block of rows at a time -> (newest [N]: the largest birth of each
+    node's edges, NO_EDGE for none; unlogged []: the latest birth of an edge that no row
+    of the edge log (L = ell rows; 0: no log, every edge unlogged) names, NO_EDGE for
+    none). Blocks of 8 rows: as whole-array masked reductions XLA wrote the N×N masked
+    births to scratch first, and the log rows gathered for a block take 128·N bytes. The
+    block index is never batched, so under vmap no array moves."""
     n = edges.shape[-1]
-    rows = math.gcd(n, 128)
+    rows = math.gcd(n, 8)
+    cols = jnp.arange(n, dtype=jnp.int32)[None, :]
 
-    def block(i, out):
-        e = jax.lax.dynamic_slice_in_dim(edges, i * rows, rows, axis=-2)
-        b = jax.lax.dynamic_slice_in_dim(edge_birth, i * rows, rows, axis=-2)
-        return jax.lax.dynamic_update_slice_in_dim(out, jnp.max(jnp.where(e, b, 0), axis=-1), i * rows, axis=-1)
+    def block(k, carry):
+        newest, unlogged = carry
+        e = jax.lax.dynamic_slice_in_dim(edges, k * rows, rows, axis=-2)
+        b = jax.lax.dynamic_slice_in_dim(edge_birth, k * rows, rows, axis=-2)
+        newest = jax.lax.dynamic_update_slice_in_dim(newest, jnp.max(jnp.where(e, b, NO_EDGE), axis=-1),
+                                                     k * rows, axis=-1)
+        if ell:       # row τ mod L names the edges set at clock value τ while τ > t − L
+            entry = edge_log[jnp.remainder(b, ell)]                       # [rows, N, 4]
+            i = (k * rows + jnp.arange(rows, dtype=jnp.int32))[:, None]
+            named = jnp.zeros(e.shape, bool)
+            for u, v in ((0, 1), (2, 3)):
+                p, q = entry[..., u], entry[..., v]
+                named = named | ((p == i) & (q == cols)) | ((p == cols) & (q == i))
+            logged = named & (b >= 1) & (b > t - ell)
+        else:
+            logged = jnp.zeros(e.shape, bool)
+        unlogged = jnp.maximum(unlogged, jnp.max(jnp.where(e & ~logged, b, NO_EDGE)))
+        return newest, unlogged
 
-    return jax.lax.fori_loop(0, n // rows, block, jnp.zeros(edges.shape[:-1], jnp.int32))
+    init = (jnp.full(edges.shape[:-1], NO_EDGE, jnp.int32), jnp.asarray(NO_EDGE, jnp.int32))
+    return jax.lax.fori_loop(0, n // rows, block, init)
 
 
 def end_call(config: GWRConfig, state: GWRState, params: GWRParams | None = None,
@@ -112,26 +148,22 @@ def end_call(config: GWRConfig, state: GWRState, params: GWRParams | None = None
     more than max_degree nodes go; `full_passes` counts those calls. Either way the
     state is the same (docs/gwr.md, "The end of a call")."""
     covered = log_covers(config, state)
-    unindexed = state.pruned_below == UNINDEXED
     state = prune_from_log(config, state, params)
     max_age = config.max_age if params is None else params.max_age
-
-    def n2_prune(edges, birth, t):                # `prune_old_edges` on the array it changes
-        return edges & (birth >= t - max_age)
-
-    state = state.replace(edges=_at_most_once(~covered, n2_prune, state.edges, state.edge_birth, state.t),
+    edges, newest, unlogged = _at_most_once(
+        ~covered, _full_prune(config, params), (state.edges, state.edge_newest, state.unlogged_until),
+        state.edge_birth, state.edge_log, state.t)
+    state = state.replace(edges=edges, edge_newest=newest, unlogged_until=unlogged,
                           pruned_below=_threshold(config, state, params))
-    # `edge_newest` is kept by the steps; rebuilt only for a state edited by hand.
-    state = _rebuild_newest(state, unindexed)
     full = ~covered
-    linked = (state.edge_newest > 0) & ((state.pruned_at - state.edge_newest) <= max_age)
+    linked = state.edge_newest >= state.pruned_at - max_age
     if remove_isolated:
         before = state.active
         state = _remove_oldest_first(state, state.active & ~linked, clear_temporal=False)
         temporal, many = _clear_temporal(config, state, before & ~state.active)
         state = state.replace(temporal=temporal)
         full = full | many
-    return state.replace(edge_newest=jnp.where(linked & state.active, state.edge_newest, 0),
+    return state.replace(edge_newest=jnp.where(linked & state.active, state.edge_newest, NO_EDGE),
                          full_passes=state.full_passes + full.astype(jnp.int32))
 
 
@@ -172,7 +204,7 @@ def _remove_oldest_first(state: GWRState, isolated: jax.Array, clear_temporal: b
         habituation=state.habituation * kf,
         label_hist=state.label_hist * kf[None, :, None],
         temporal=temporal,
-        edge_newest=state.edge_newest * ki,
+        edge_newest=jnp.where(keep, state.edge_newest, NO_EDGE),
         num_nodes=state.num_nodes - jnp.sum(remove, dtype=jnp.int32),
     )
 
@@ -180,7 +212,7 @@ def _remove_oldest_first(state: GWRState, isolated: jax.Array, clear_temporal: b
 def with_edge_newest(state: GWRState) -> GWRState:
     """`edge_newest` from the N×N arrays (one pass): for a state whose edges were edited
     by hand, or to check the value the steps keep."""
-    return state.replace(edge_newest=_newest(state.edges, state.edge_birth))
+    return state.replace(edge_newest=_scan_edges(0, state.edges, state.edge_birth)[0])
 
 
 def remove_isolated_lazily(config: GWRConfig, state: GWRState,
@@ -190,7 +222,7 @@ def remove_isolated_lazily(config: GWRConfig, state: GWRState,
     nodes' temporal links stay in the N×N array (a later insertion into the slot clears
     them; so does `finish_lazily`). Edges need not be pruned physically first."""
     max_age = config.max_age if params is None else params.max_age
-    linked = (state.edge_newest > 0) & ((state.pruned_at - state.edge_newest) <= max_age)
+    linked = state.edge_newest >= state.pruned_at - max_age
     isolated = state.active & ~linked
     return _remove_oldest_first(state, isolated, clear_temporal=False)
 
@@ -204,7 +236,8 @@ def begin_lazily(state: GWRState) -> GWRState:
 
 def _rebuild_newest(state: GWRState, run: jax.Array) -> GWRState:
     """`edge_newest` from the N×N arrays where `run` (a `full_pass`)."""
-    newest = _at_most_once(run, lambda _, e, b: _newest(e, b), state.edge_newest, state.edges, state.edge_birth)
+    newest = _at_most_once(run, lambda _, e, b: _scan_edges(0, e, b)[0], state.edge_newest,
+                           state.edges, state.edge_birth)
     return state.replace(edge_newest=newest)
 
 

@@ -49,9 +49,10 @@ class GWRConfig:
         nodes a call's end removes without an N×N pass (docs/gwr.md, "The end of a call").
       edge_log: length L of the state's edge log (the edges each update step set, by
         clock value mod L), from which a call's end finds the expired edges in O(L)
-        instead of an N×N pass; a call more than L − max_age updates after the previous
-        prune falls back to the N×N pass (counted in `GWRState.full_passes`). 0: always
-        the N×N pass.
+        instead of an N×N pass. A call's end falls back to the N×N pass (counted in
+        `GWRState.full_passes`) when t − pruned_below ≥ L — a call of L − max_age update
+        steps or more since the previous pruning — or while an edge written by hand
+        remains. 0: always the N×N pass.
       dtype: floating dtype of weights and histograms.
       row_updates: how a step writes the rows it changes (`gwr.rows`, docs/gwr.md "Row
         updates: scatter or dense"): "scatter" (default) into those rows, O(max_degree·D)

@@ -43,23 +43,27 @@ class GWRState:
         stamp, masked by `active`. The reference compacts its arrays, so its node order is
         creation order; `creation_order` recovers that order (docs/gwr.md).
       next_id: [] int32, the stamp the next inserted node gets.
-      edge_newest: [N] int32, the largest `edge_birth` of each node's edges (0: none),
-        kept by every step. The edge written last at a node is never removed before it
-        expires (an insertion that removes b–s links both to the new node at once), so a
-        node has a live edge iff pruned_at − edge_newest ≤ max_age: isolation in O(N),
-        without the N×N arrays (`train.end_call`). After a call's end it is 0 at the
-        nodes without edges.
+      edge_newest: [N] int32, the largest `edge_birth` of each node's edges (`NO_EDGE`:
+        none), kept by every step. The edge written last at a node is never removed before
+        it expires (an insertion that removes b–s links both to the new node at once), so
+        a node has a live edge iff pruned_at − edge_newest ≤ max_age: isolation in O(N),
+        without the N×N arrays (`call_end.end_call`). After a call's end it is `NO_EDGE`
+        at the nodes without edges.
       edge_log: [L, 4] int32 (L = config.edge_log), the edges set by the update step at
         each clock value τ (row τ mod L): (b, s, ·, ·) when adapting, (b, r, s, r) when
         inserting, `LOG_NONE` where there is none. Every expired edge still in `edges`
         was set at a clock value in [pruned_below, t − max_age), so while t − pruned_below
         < L the log finds them all: the end of a call prunes in O(L), not O(N²).
       pruned_below: [] int32, every edge in `edges` was set at or after this clock value
-        (the threshold t − max_age of the last physical pruning); `UNINDEXED` until the
-        first call's end has made one N×N pass (and after `reindex_edges`), so that edges
-        written by hand are found too.
+        (the largest threshold t − max_age of a physical pruning so far); `UNINDEXED`
+        until the first call's end has made one N×N pass, and again after `reindex_edges`.
+      unlogged_until: [] int32, the latest birth of an edge in `edges` that no row of the
+        log names (an edge written by hand), as the last N×N pass found it (`NO_EDGE`:
+        none). The log covers the state only once the pruning threshold has passed it, so
+        such an edge is pruned by an N×N pass when it expires.
       full_passes: [] int32, call ends that fell back to a pass over the N×N arrays (the
-        log did not reach back far enough, or more than max_degree nodes were removed).
+        log did not reach back far enough, an edge was written by hand, or more than
+        max_degree nodes were removed).
     """
 
     weights: jax.Array
@@ -83,6 +87,7 @@ class GWRState:
     edge_newest: jax.Array
     edge_log: jax.Array
     pruned_below: jax.Array
+    unlogged_until: jax.Array
     full_passes: jax.Array
 
 
@@ -91,6 +96,9 @@ class GWRState:
 LOG_NONE = 1 << 30
 # `pruned_below` of a state whose edges the log may not name (new, or edited by hand).
 UNINDEXED = -(1 << 30)
+# `edge_newest` of a node without edges, `unlogged_until` of a state without unlogged
+# edges: below every clock value, also the births a user may write by hand (0, negative).
+NO_EDGE = -(1 << 30)
 
 
 def label_rows(config: GWRConfig, labels: jax.Array, a_inc=None) -> jax.Array:
@@ -124,9 +132,10 @@ def empty(config: GWRConfig) -> GWRState:
         degree_overflow=jnp.array(0, i32),
         created=jnp.zeros((n,), i32),
         next_id=jnp.array(0, i32),
-        edge_newest=jnp.zeros((n,), i32),
+        edge_newest=jnp.full((n,), NO_EDGE, i32),
         edge_log=jnp.full((config.edge_log, 4), LOG_NONE, i32),
         pruned_below=jnp.array(UNINDEXED, i32),
+        unlogged_until=jnp.array(NO_EDGE, i32),
         full_passes=jnp.array(0, i32),
     )
 
@@ -156,9 +165,10 @@ def init_unchecked(config: GWRConfig, samples: jax.Array, labels: jax.Array,
 
 
 def reindex_edges(state: GWRState) -> GWRState:
-    """After editing `edges`/`edge_birth` by hand: the next training call's end rebuilds
-    the degrees and finds expired edges with one pass over the N×N arrays (docs/gwr.md,
-    "The end of a call"). Batched states are fine."""
+    """After editing `edges`/`edge_birth` by hand: the next training call's end makes one
+    pass over the N×N arrays, which prunes the expired edges, rebuilds `edge_newest` and
+    finds the edges no log row names; calls take that pass again until those have expired
+    (docs/gwr.md, "The end of a call"). Batched states are fine."""
     return state.replace(pruned_below=jnp.full_like(state.pruned_below, UNINDEXED))
 
 

@@ -24,7 +24,7 @@ from clifer_jax.gwr import rows
 from clifer_jax.gwr.config import GWRConfig
 from clifer_jax.gwr.params import GWRParams
 from clifer_jax.gwr.distance import best_two, context, distances
-from clifer_jax.gwr.state import LOG_NONE, GWRState, label_rows
+from clifer_jax.gwr.state import LOG_NONE, NO_EDGE, GWRState, label_rows
 
 
 def step(config: GWRConfig, state: GWRState, x: jax.Array, y: jax.Array,
@@ -85,7 +85,7 @@ def step(config: GWRConfig, state: GWRState, x: jax.Array, y: jax.Array,
         entry = jnp.where(insert, jnp.stack([b, r, s, r]), jnp.stack([b, s, none, none]))
         log_row = jnp.where(learn, t_new % config.edge_log, config.edge_log)
         edge_log = edge_log.at[log_row].set(entry.astype(i32), mode="drop")
-    edge_newest = state.edge_newest.at[e_rows].max(jnp.where(link, t_new, 0), mode="drop")
+    edge_newest = state.edge_newest.at[e_rows].max(jnp.where(link, t_new, NO_EDGE), mode="drop")
 
     # Neighbours of b after the b-s edge exists; read after the write (no N×N copy).
     # Edges pruned lazily at an earlier epoch's end are still written but not live.

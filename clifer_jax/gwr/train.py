@@ -19,10 +19,10 @@ from clifer_jax.gwr.step import step
 def lazy_call(config: GWRConfig, state: GWRState, xs, ys, valid, epochs: int,
               params: GWRParams | None = None, run: jax.Array = True) -> GWRState:
     """A training call (`train_unchecked` with node removal) whose end costs O(N), not
-    O(N²): pruning stays lazy and removal is `remove_isolated_lazily`. `with_edge_newest`,
+    O(N²): pruning stays lazy and removal is `remove_isolated_lazily`. `begin_lazily`,
     then a sequence of such calls, then `finish_lazily` equals the same `train_unchecked`
-    calls. With `run`
-    False it changes nothing (every step invalid, the context kept)."""
+    calls (`call_end`). With `run` False it changes nothing (every step invalid, the
+    context kept)."""
     run = jnp.asarray(run, bool)
     valid = valid.astype(bool) & run
 
