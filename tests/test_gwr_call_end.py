@@ -140,6 +140,8 @@ def test_edges_written_by_hand_are_pruned_when_they_expire(remove_isolated):
     assert not bool(fast.edges[0, 2]) and bool(fast.edges[0, 1])
     assert int(fast.full_passes) == 1 + 2                # the pass while the edge lived, and the one that pruned it
     assert int(fast.unlogged_until) == int(state_mod.NO_EDGE)
+    with pytest.raises(TypeError, match="GWRState"):
+        gwr.reindex_edges({"edges": state.edges})
 
 
 @pytest.mark.parametrize("birth", [0, -5])

@@ -169,6 +169,8 @@ def reindex_edges(state: GWRState) -> GWRState:
     pass over the N×N arrays, which prunes the expired edges, rebuilds `edge_newest` and
     finds the edges no log row names; calls take that pass again until those have expired
     (docs/gwr.md, "The end of a call"). Batched states are fine."""
+    if not isinstance(state, GWRState):
+        raise TypeError(f"reindex_edges takes a GWRState, got {type(state).__name__}")
     return state.replace(pruned_below=jnp.full_like(state.pruned_below, UNINDEXED))
 
 
