@@ -27,8 +27,9 @@ def test_posed_is_the_default_and_presets_are_selectable():
 
 
 def test_posed_clip_rises_from_the_subjects_neutral_face(posed):
-    """The first frame of a posed clip is within a small distance of the subject's neutral
-    face drawn in the same view; the apex frame is not."""
+    """The first frames of a posed clip (the onset: the reference drops the clip's first
+    half-second) are near the subject's neutral face drawn in the same view; the apex
+    frame is not."""
     cfg = sy.SyntheticConfig(preset="posed", **SMALL)
     pl = sy.plan(cfg)
     S, C, K, F = 4, 6, 3, 8
@@ -37,21 +38,50 @@ def test_posed_clip_rises_from_the_subjects_neutral_face(posed):
     neutral = sy.render(pl["identity"], np.zeros(11, np.float32), pl["nuisance"])
     neutral = neutral.reshape(S, C, K, F, 64, 64).astype(np.float32)
     dist = np.abs(img - neutral).mean((-1, -2))  # mean absolute grey-level difference
+    lvl = intensity[:, :5]  # expressive classes
+    onset = lvl[..., 0] / lvl.max(-1)
+    assert (onset < 0.3).mean() > 0.5, onset  # most clips are caught rising from neutral
+    assert (lvl[..., 0] <= lvl[..., 2]).all()  # the first frames are the onset, below the hold
+    near = onset < 0.05
+    assert near.sum() >= 5 and dist[:, :5, :, 0][near].max() < 1.0, dist[:, :5, :, 0][near]
     happy = INDEX["Happiness"]
-    assert (intensity[:, :5, :, 0] == 0).all()  # every expressive clip starts neutral
-    assert dist[:, happy, :, 0].max() < 1.0, dist[:, happy, :, 0]
     apex = intensity[:, happy].argmax(-1)
     at_apex = np.take_along_axis(dist[:, happy], apex[..., None], -1)
-    assert at_apex.min() > 3 * dist[:, happy, :, 0].max() + 1.0, at_apex
-    # Dynamics: the level rises, peaks inside the clip and relaxes (offset) by the end.
-    lvl = intensity[:, :5]
+    assert at_apex.min() > max(3 * dist[:, :5, :, 0][near].max(), 1.0), at_apex
+    # Dynamics: the level peaks inside the clip and relaxes (offset) towards its end.
     peak = lvl.argmax(-1)
     assert ((peak > 0) & (peak < F - 1)).mean() > 0.9
-    assert (lvl[..., -1] < lvl.max(-1)).all()
+    assert (lvl[..., -1] / lvl.max(-1)).mean() < 0.9
     # Low-intensity frames are part of the data; Neutral has no strong clips.
-    assert 0.15 < df.low_intensity_share(posed["intensity"], posed["expression"]) < 0.6
+    assert 0.08 < df.low_intensity_share(posed["intensity"], posed["expression"]) < 0.6
     assert posed["strong"][posed["expression"] == INDEX["Neutral"]].max() == 0
     assert 0.2 < posed["strong"][posed["expression"] != INDEX["Neutral"]].mean() < 0.8
+
+
+def test_posed_frames_are_the_references_and_held_out_clips_are_second_takes():
+    """Frame times are the reference's RAVDESS windows over a 30 fps clip; a held-out clip
+    repeats the performance (apex, timing, statement) of one of its training clips."""
+    from clifer_jax.data.frames import sample_frames
+
+    cfg = sy.SyntheticConfig(preset="posed", n_subjects=3, clips_per_class=4, frames_per_clip=8)
+    times = sy._reference_times("ravdess", 8, np.arange(15)[None, :])[0]  # [15 lengths, 8]
+    for extra, t in enumerate(times):
+        np.testing.assert_allclose(t * (90 + extra) - 0.5, sample_frames(90, "ravdess"), atol=1e-9)
+    pl = sy.plan(cfg)
+    lvl = pl["intensity"][:, :5]  # [S, 5, K, F]
+    apex = lvl.max(-1)
+    held, train = apex[..., 3], apex[..., :3]
+    # the held-out take is within a few per cent of a training take's apex (the wobble and
+    # jitter), far closer than independent clips would be.
+    rel = np.abs(train / held[..., None] - 1).min(-1)
+    assert np.median(rel) < 0.06, rel
+    off = sy.plan(dataclasses.replace(cfg, preset=sy.preset("posed", repetition=False)))
+    rel_off = np.abs(off["intensity"][:, :5].max(-1)[..., :3] / off["intensity"][:, :5].max(-1)[..., 3:] - 1).min(-1)
+    assert np.median(rel_off) > np.median(rel)
+    # Turning repetitions off changes only the held-out clips' performance.
+    np.testing.assert_array_equal(off["aus"][:, :, :3], pl["aus"][:, :, :3])
+    with pytest.raises(ValueError, match="sampling"):
+        sy.preset("posed", sampling="uniform")
 
 
 def test_easy_preset_keeps_the_original_ramp():
@@ -88,7 +118,7 @@ def test_presets_order_by_pixel_difficulty():
     acc = {}
     for name in ("easy", "posed", "spontaneous"):
         rec = sy.generate(sy.SyntheticConfig(preset=name, n_subjects=6, clips_per_class=4,
-                                             frames_per_clip=6))
+                                             frames_per_clip=8))
         tr, te = to_subject_arrays(rec, split="train"), to_subject_arrays(rec, split="test")
         acc[name] = df.within_subject_1nn(np.asarray(tr.x, np.float32), tr.y, tr.mask,
                                           np.asarray(te.x, np.float32), te.y, te.mask)["mean"]

@@ -1,4 +1,5 @@
-"""`experiments.difficulty_ablation`: one row per nuisance turned off, clear errors."""
+"""`experiments.difficulty_ablation`: one row per nuisance turned off and per sampling
+change, clear errors."""
 
 from experiments import difficulty_ablation
 
@@ -6,9 +7,19 @@ from experiments import difficulty_ablation
 def test_ablation_table_and_errors(capsys):
     assert difficulty_ablation.main(["--subjects", "2"]) == 0
     rows = [r for r in capsys.readouterr().out.splitlines() if r.startswith("| ") and "variant" not in r]
-    assert len(rows) == 2 + len(difficulty_ablation.OFF)
-    values = [float(r.split("|")[2]) for r in rows]
+    assert len(rows) == 2 + len(difficulty_ablation.OFF) + len(difficulty_ablation.SAMPLING)
+    values = [float(v) for r in rows for v in r.split("|")[2:4]]
     assert all(0.0 <= v <= 1.0 for v in values)
     assert difficulty_ablation.main(["--preset", "studio"]) == 2
     assert "unknown synthetic preset" in capsys.readouterr().err
     assert difficulty_ablation.main(["--subjects", "0"]) == 2
+
+
+def test_true_au_1nn_is_perfect_without_dynamics_and_bounded_by_the_onset():
+    """With the easy ramp every frame shows its class: 1-NN on the true AUs is 1. Posed
+    clips keep frames of the neutral lead-in, which no feature can tell apart."""
+    from clifer_jax.data import synthetic
+
+    assert difficulty_ablation.au_1nn(synthetic.preset("easy"), 3) == 1.0
+    posed = difficulty_ablation.au_1nn(synthetic.preset("posed"), 3)
+    assert 0.5 < posed < 1.0, posed

@@ -50,7 +50,10 @@ def test_results_report_the_datas_difficulty(uninterrupted):
     for k in ("feature_1nn", "pixel_1nn"):
         assert 0.0 <= d[k]["mean"] <= 1.0 and len(d[k]["per_subject"]) == 2
     assert d["feature_distance_ratio"] > 0 and d["pixel_distance_ratio"] > 0
-    assert 0.0 < d["low_intensity_share"] < 1.0
+    # three frames a clip: its kept frames come after the onset (docs/data.md), so the
+    # share may be 0; it is a share all the same (tests/test_data_presets.py checks it > 0
+    # at the default eight frames)
+    assert 0.0 <= d["low_intensity_share"] < 1.0
     assert set(d["domain_gap"]) == {"pool_to_eval", "reference_to_eval", "gap"}
 
 

@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 POOLS: dict[str, int] = {"eval": 0, "train": 1}
+SAMPLINGS: tuple[str, ...] = ("ravdess", "baum", "mmi", "spread")
 _CLIP_JITTER = 0.25  # per-clip deviations relative to ``sample_nuisance`` at strength 1
 _FRAME_JITTER = 0.15  # per-frame deviations on top of the clip's
 
@@ -155,7 +156,13 @@ class Preset:
     small pose jitter, lighting per subject) and ignores the other fields. With
     ``dynamics=True`` a clip is a video: neutral until ``lead`` (fraction of the clip),
     rising over ``rise`` to its apex, holding it until ``hold_end``, relaxing to
-    ``end`` × apex at the end; frames are spread across the whole clip. Apex intensity:
+    ``end`` × apex at the end. ``sampling``: the frames kept from the clip's 30 fps
+    video, as the reference keeps them (``frames.sample_frames``: ``"ravdess"``,
+    ``"baum"`` or ``"mmi"``; the clip lasts the fewest 15-frame windows that yield the
+    clip's frames, plus 0–14 frames), or ``"spread"``: one frame per equal slice of the
+    clip. ``repetition``: each held-out clip is a second take of a training clip (as
+    RAVDESS's held-out repetitions): the same intensity, blend, timing and statement within
+    a few per cent, its own pose, lighting and frame times. Apex intensity:
     ``apex`` for normal clips, ``apex_strong`` for the ``strong_share`` of strong ones
     (Neutral has none). ``blend``: weight of a second class's prototype mixed in.
     ``speech_share`` of clips speak: jaw (``speech`` amplitude, AU26 units) and lips
@@ -173,9 +180,9 @@ class Preset:
     apex: tuple[float, float] = (0.6, 0.85)
     apex_strong: tuple[float, float] = (0.9, 1.1)
     strong_share: float = 0.5
-    lead: tuple[float, float] = (0.1, 0.15)
+    lead: tuple[float, float] = (0.2, 0.3)
     rise: tuple[float, float] = (0.1, 0.2)
-    hold_end: tuple[float, float] = (0.6, 0.8)
+    hold_end: tuple[float, float] = (0.55, 0.7)
     end: tuple[float, float] = (0.2, 0.5)
     blend: tuple[float, float] = (0.0, 0.0)
     speech_share: float = 0.5
@@ -194,6 +201,8 @@ class Preset:
     light_jitter: float = 0.01
     clip_pose_deg: float = 0.5
     photometric: float = 0.1
+    sampling: str = "ravdess"
+    repetition: bool = True
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
@@ -226,6 +235,8 @@ class Preset:
             "lead": self.lead[1] + self.rise[1] <= self.hold_end[0],
             "hold_end": self.hold_end[1] <= 1,
         }
+        if self.sampling not in SAMPLINGS:
+            raise ValueError(f"Preset.sampling must be one of {SAMPLINGS}, got {self.sampling!r}")
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
             raise ValueError(f"invalid Preset fields {bad}: {self}")
@@ -240,7 +251,7 @@ PRESETS: dict[str, Preset] = {
     "spontaneous": Preset(
         "spontaneous", apex=(0.25, 0.55), apex_strong=(0.45, 0.75), strong_share=0.3,
         lead=(0.05, 0.2), rise=(0.2, 0.35), hold_end=(0.55, 0.8), end=(0.1, 0.6),
-        blend=(0.0, 0.45), speech_share=0.6, pose_deg=20.0, clip_pose_deg=3.0,
+        sampling="baum", repetition=False, blend=(0.0, 0.45), speech_share=0.6, pose_deg=20.0, clip_pose_deg=3.0,
         light=(0.1, 0.45), light_spread=0.5, light_jitter=0.05, align=0.3, photometric=0.5,
         occlusion_share=0.4, blur=(0.3, 1.5), blocks=0.03, noise=0.03),
 }
@@ -351,7 +362,53 @@ def _smooth(x):
     return x * x * (3 - 2 * x)
 
 
-def _video_plan(config: SyntheticConfig, rng: np.random.Generator, train_pool: bool):
+WINDOW = 15  # frames per window of the reference's sampling: half of 30 fps
+
+
+def _reference_times(scheme: str, F: int, extra: np.ndarray) -> np.ndarray:
+    """Times in [0, 1] [C, K, F] of the frames the reference keeps (``frames.sample_frames``)
+    from a clip of the fewest whole windows that yield F frames, plus ``extra`` [C, K]
+    frames of a last partial window (clip lengths vary)."""
+    from clifer_jax.data.frames import sample_frames
+
+    w = 1
+    while len(sample_frames(w * WINDOW, scheme, WINDOW)) < F:
+        w += 1
+    n = w * WINDOW + extra  # [C, K]
+    idx = sample_frames(w * WINDOW, scheme, WINDOW)[:F]
+    return ((idx + 0.5)[None, None, :] / n[..., None]).astype(np.float64)
+
+
+class _Takes:
+    """Held-out clips as second takes (RAVDESS's repetitions): each of a class's last
+    ``test_clips_per_class`` clips repeats one of its training clips' performance — intensity,
+    blend, timing and statement (speech) — within a relative ``jitter``; pose, lighting and
+    frame times stay the clip's own. The identity when ``on`` is False. Draws come from a
+    stream of their own (``rng``), the same whether ``on`` or not, so turning it off
+    changes the held-out clips only. ``extra`` [C, K]: each clip's frames beyond its whole
+    windows (``_reference_times``)."""
+
+    def __init__(self, config, on: bool, rng: np.random.Generator):
+        K, T = config.clips_per_class, config.test_clips_per_class
+        self.on = bool(on) and T > 0
+        self.test = np.arange(K - T, K)
+        self.src = rng.integers(0, K - T, (NUM_CLASSES, T))
+        self.extra = rng.integers(0, WINDOW, (NUM_CLASSES, K))
+        self.rng = np.random.default_rng(rng.integers(0, 2**63))
+
+    def __call__(self, a: np.ndarray, jitter: float = 0.0) -> np.ndarray:
+        if not self.on:
+            return a
+        a = a.copy()
+        rows = np.arange(a.shape[0])[:, None]
+        a[rows, self.test] = a[rows, self.src]
+        if jitter > 0:
+            a[:, self.test] = a[:, self.test] * self.rng.uniform(1 - jitter, 1 + jitter, a[:, self.test].shape)
+        return a
+
+
+def _video_plan(config: SyntheticConfig, rng: np.random.Generator, train_pool: bool,
+                takes_rng: np.random.Generator):
     """One subject's clips as videos (``Preset.dynamics``): AUs [C, K, F, 11], intensity
     [C, K, F], strong [C, K] and the viewing conditions (fields [C, K, F])."""
     P = config.dynamics
@@ -366,15 +423,18 @@ def _video_plan(config: SyntheticConfig, rng: np.random.Generator, train_pool: b
         extra = rng.uniform(0, 0.35 * P.gap, protos.shape) * (rng.random(protos.shape) < 0.2)
         protos = np.clip(protos * scale + extra * (protos == 0), 0.0, 1.2)
         protos[INDEX_NEUTRAL] = 0.0
-    strong = (rng.random((C, K)) < P.strong_share) & (np.arange(C) != INDEX_NEUTRAL)[:, None]
-    apex = np.where(strong, U(P.apex_strong, (C, K)), U(P.apex, (C, K)))
-    second = (np.arange(C)[:, None] + rng.integers(1, C, (C, K))) % C
-    blend = U(P.blend, (C, K))
+    take = _Takes(config, P.repetition, takes_rng)
+    strong = take((rng.random((C, K)) < P.strong_share) & (np.arange(C) != INDEX_NEUTRAL)[:, None])
+    apex = take(np.where(strong, U(P.apex_strong, (C, K)), U(P.apex, (C, K))), 0.05)
+    second = take((np.arange(C)[:, None] + rng.integers(1, C, (C, K))) % C)
+    blend = take(U(P.blend, (C, K)), 0.1)
 
-    # Timing: frames spread over the whole clip (jittered), neutral → apex → offset.
+    # Timing: neutral → apex → offset; the frames the reference keeps from the video.
     t = (np.arange(F) + 0.5 + rng.uniform(-0.25, 0.25, (C, K, F))) / F
-    lead, rise = U(P.lead, (C, K, 1)), U(P.rise, (C, K, 1))
-    hold, end = U(P.hold_end, (C, K, 1)), U(P.end, (C, K, 1))
+    if P.sampling != "spread":  # the reference's windows over a 30 fps video
+        t = _reference_times(P.sampling, F, take(take.extra))
+    lead, rise = take(U(P.lead, (C, K, 1)), 0.1), take(U(P.rise, (C, K, 1)), 0.1)
+    hold, end = take(U(P.hold_end, (C, K, 1)), 0.05), take(U(P.end, (C, K, 1)), 0.1)
     up = _smooth((t - lead) / rise)
     down = 1.0 - (1.0 - end) * _smooth((t - hold) / np.maximum(1.0 - hold, 1e-3))
     wobble = 1.0 + 0.05 * np.sin(2 * np.pi * (2 * t + rng.random((C, K, 1))))
@@ -384,12 +444,12 @@ def _video_plan(config: SyntheticConfig, rng: np.random.Generator, train_pool: b
     intensity = np.where((np.arange(C) == INDEX_NEUTRAL)[:, None, None], 0.0, level)
 
     # Speech: syllable-rate jaw and lip movement from just after the onset.
-    speaks = rng.random((C, K, 1)) < P.speech_share
-    t0 = lead + rng.uniform(0.0, 0.1, (C, K, 1))
-    t1 = rng.uniform(0.75, 0.95, (C, K, 1))
+    speaks = take(rng.random((C, K, 1)) < P.speech_share)
+    t0 = lead + take(rng.uniform(0.0, 0.1, (C, K, 1)))
+    t1 = take(rng.uniform(0.75, 0.95, (C, K, 1)), 0.03)
     on = speaks * (t > t0) * (t < t1)
-    rate = rng.uniform(3.0, 6.0, (C, K, 1))
-    ph = rng.random((C, K, 2))
+    rate = take(rng.uniform(3.0, 6.0, (C, K, 1)), 0.05)
+    ph = take(rng.random((C, K, 2)))
     jaw = on * P.speech * (0.5 + 0.5 * np.sin(2 * np.pi * (rate * t + ph[..., :1])))
     lips = on * 0.6 * P.speech * (0.5 + 0.5 * np.sin(2 * np.pi * (0.7 * rate * t + ph[..., 1:])))
 
@@ -446,7 +506,8 @@ def plan(config: SyntheticConfig = SyntheticConfig(), pool: str = "eval") -> dic
     for s in range(S):
         if P.dynamics:
             rng = np.random.default_rng([config.seed, pid, s, 3])
-            a, i, st, nu = _video_plan(config, rng, train_pool)
+            a, i, st, nu = _video_plan(config, rng, train_pool,
+                                       np.random.default_rng([config.seed, pid, s, 4]))
         else:
             rng = np.random.default_rng([config.seed, pid, s, 1])
             level = _clip_plan(config, rng)
