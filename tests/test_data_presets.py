@@ -60,7 +60,7 @@ def test_posed_clip_rises_from_the_subjects_neutral_face(posed):
 
 def test_posed_frames_are_the_references_and_held_out_clips_are_second_takes():
     """Frame times are the reference's RAVDESS windows over a 30 fps clip; a held-out clip
-    repeats the performance (apex, timing, statement) of one of its training clips."""
+    repeats the performance (apex, timing, statement, length) of one of its training clips."""
     from clifer_jax.data.frames import sample_frames
 
     cfg = sy.SyntheticConfig(preset="posed", n_subjects=3, clips_per_class=4, frames_per_clip=8)
@@ -82,6 +82,8 @@ def test_posed_frames_are_the_references_and_held_out_clips_are_second_takes():
     np.testing.assert_array_equal(off["aus"][:, :, :3], pl["aus"][:, :, :3])
     with pytest.raises(ValueError, match="sampling"):
         sy.preset("posed", sampling="uniform")
+    with pytest.raises(ValueError, match="repetition"):
+        sy.preset("posed", repetition="no")
 
 
 def test_easy_preset_keeps_the_original_ramp():

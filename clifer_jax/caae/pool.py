@@ -4,7 +4,8 @@
     params = load_or_train(config, "runs/x/caae", seed=0, data=pool)
 
 The pool's identities are disjoint from every evaluation subject: many identities, each
-seen briefly (one clip per class of two frames, onset and apex). For the same 9,216 images,
+seen briefly (one clip per class of two frames: with the posed preset's RAVDESS sampling,
+two adjacent frames near the apex). For the same 9,216 images,
 768 identities generalise to unseen faces far better than 48 identities x 4 clips x 8
 frames (docs/caae.md). `experiments.configs.ExperimentConfig` and `experiments.train_caae`
 take their defaults from here.

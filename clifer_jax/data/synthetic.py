@@ -161,8 +161,8 @@ class Preset:
     ``"baum"`` or ``"mmi"``; the clip lasts the fewest 15-frame windows that yield the
     clip's frames, plus 0–14 frames), or ``"spread"``: one frame per equal slice of the
     clip. ``repetition``: each held-out clip is a second take of a training clip (as
-    RAVDESS's held-out repetitions): the same intensity, blend, timing and statement within
-    a few per cent, its own pose, lighting and frame times. Apex intensity:
+    RAVDESS's held-out repetitions): the same intensity, blend, timing, statement and clip
+    length within a few per cent, its own pose and lighting. Apex intensity:
     ``apex`` for normal clips, ``apex_strong`` for the ``strong_share`` of strong ones
     (Neutral has none). ``blend``: weight of a second class's prototype mixed in.
     ``speech_share`` of clips speak: jaw (``speech`` amplitude, AU26 units) and lips
@@ -235,6 +235,8 @@ class Preset:
             "lead": self.lead[1] + self.rise[1] <= self.hold_end[0],
             "hold_end": self.hold_end[1] <= 1,
         }
+        if not isinstance(self.repetition, (bool, np.bool_)):
+            raise ValueError(f"Preset.repetition must be True or False, got {self.repetition!r}")
         if self.sampling not in SAMPLINGS:
             raise ValueError(f"Preset.sampling must be one of {SAMPLINGS}, got {self.sampling!r}")
         bad = [k for k, ok in checks.items() if not ok]
@@ -382,8 +384,9 @@ def _reference_times(scheme: str, F: int, extra: np.ndarray) -> np.ndarray:
 class _Takes:
     """Held-out clips as second takes (RAVDESS's repetitions): each of a class's last
     ``test_clips_per_class`` clips repeats one of its training clips' performance — intensity,
-    blend, timing and statement (speech) — within a relative ``jitter``; pose, lighting and
-    frame times stay the clip's own. The identity when ``on`` is False. Draws come from a
+    blend, timing and statement (speech) — within a relative ``jitter``, and its length (the
+    same statement: the same frames kept, the expression's timing in them shifted by the
+    jitter); pose and lighting stay the clip's own. The identity when ``on`` is False. Draws come from a
     stream of their own (``rng``), the same whether ``on`` or not, so turning it off
     changes the held-out clips only. ``extra`` [C, K]: each clip's frames beyond its whole
     windows (``_reference_times``)."""
