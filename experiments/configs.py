@@ -34,14 +34,16 @@ def caae_preset(name: str, epochs: int | None = None, settings: "CAAESettings | 
 @dataclasses.dataclass(frozen=True)
 class CAAESettings:
     """CAAE preset fields to override (None: the preset's value; docs/caae.md, "The
-    latent's expression term and FiLM"): three loss weights and the generator's class
-    conditioning at every scale. `clifer run --set caae.latent_class_weight=0.2` trains
+    latent's expression term and FiLM", "The latent split"): four loss weights, the
+    generator's class conditioning at every scale and the latent split. `clifer run --set caae.latent_class_weight=0.2` trains
     (and checkpoints) a CAAE with that weight."""
 
     latent_class_weight: float | None = None
     imagine_class_weight: float | None = None
     cycle_weight: float | None = None
+    adv_img_weight: float | None = None
     gen_film: bool | None = None
+    expr_dims: int | None = None
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -51,6 +53,9 @@ class CAAESettings:
             if f.name == "gen_film":
                 if not isinstance(v, bool):
                     raise ValueError(f"caae.gen_film must be true, false or none, got {v!r}")
+            elif f.name == "expr_dims":
+                if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                    raise ValueError(f"caae.expr_dims must be an integer >= 0 (or none: the preset's), got {v!r}")
             elif isinstance(v, bool) or not (isinstance(v, (int, float)) and v >= 0):
                 raise ValueError(f"caae.{f.name} must be a number >= 0 (or none: the preset's), got {v!r}")
 
@@ -58,7 +63,8 @@ class CAAESettings:
         """`config` (a `CAAEConfig`) with the set fields replaced."""
         changes = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
                    if getattr(self, f.name) is not None}
-        changes = {k: v if isinstance(v, bool) else float(v) for k, v in changes.items()}
+        changes = {k: v if isinstance(v, (bool, int)) and k in ("gen_film", "expr_dims") else float(v)
+                   for k, v in changes.items()}
         return config.replace(**changes) if changes else config
 
 

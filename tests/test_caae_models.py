@@ -135,3 +135,23 @@ def test_film_generator_starts_as_the_plain_one_and_conditions_every_scale():
     v2 = jax.tree_util.tree_map(lambda a: a, v)
     v2["film1"] = {"kernel": jnp.ones_like(v["film1"]["kernel"]), "bias": v["film1"]["bias"]}
     assert float(jnp.max(jnp.abs(film_g(v2, z, c) - film_g(v, z, c)))) > 1e-4
+
+
+def test_latent_split_hides_the_expression_code_from_g_and_shows_only_it_to_the_head():
+    cfg = C.tiny().replace(expr_dims=4)
+    v = jax.jit(lambda k: M.init_variables(cfg, k))(jax.random.key(5))
+    assert v["generator"]["fc"]["kernel"].shape[0] == cfg.z_dim - 4 + cfg.cond_dim
+    assert v["zhead"]["logits"]["kernel"].shape == (4, cfg.num_classes)
+    z = jax.random.uniform(jax.random.key(6), (3, cfg.z_dim), minval=-1, maxval=1)
+    z_code = z.at[:, :4].set(-z[:, :4])        # another expression code, the rest the same
+    z_rest = z.at[:, 4:].set(0.5)              # the same code, the rest changed
+    c = jnp.array([1, 3, 4])
+    g = jax.jit(lambda z: M.Generator(cfg).apply({"params": v["generator"]}, z, c))
+    head = jax.jit(lambda z: M.LatentHead(cfg).apply({"params": v["zhead"]}, z))
+    np.testing.assert_array_equal(g(z), g(z_code))
+    assert float(jnp.max(jnp.abs(g(z) - g(z_rest)))) > 1e-4
+    np.testing.assert_array_equal(head(z), head(z_rest))
+    assert float(jnp.max(jnp.abs(head(z) - head(z_code)))) > 1e-4
+    for bad in (-1, cfg.z_dim, True):
+        with pytest.raises(ValueError, match="expr_dims"):
+            cfg.replace(expr_dims=bad)

@@ -11,7 +11,7 @@ from clifer_jax.caae import train as T
 TINY = C.cpu().replace(
     name="tiny", image_size=32, enc_features=(4, 8, 8, 8), enc_dense=16, gen_features=(8, 8, 4, 4),
     gen_dense_features=8, dz_features=(8, 8, 4), dimg_features=(4, 4, 8, 8), dimg_dense=16,
-    dimg_cond_tile=1, batch_size=8, epochs=3,
+    dimg_cond_tile=1, batch_size=8, epochs=3, adv_img_weight=0.01,   # with D_img (off in cpu())
 )
 
 

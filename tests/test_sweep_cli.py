@@ -60,6 +60,7 @@ def test_sweep_point_equals_single_run_with_set(tmp_path, capsys):
     (["run", "--set", "mlp.epochs=many"], "mlp.epochs: expected an integer"),
     (["run", "--set", "gdm"], "expected PATH=VALUE"),
     (["run", "--set", "caae.latent_class_weight=-0.1"], "caae.latent_class_weight must be a number >= 0"),
+    (["run", "--set", "caae.expr_dims=-3"], "caae.expr_dims must be an integer >= 0"),
     (["sweep", "--grid", "gdm.epochs=2,3"], "gdm.epochs is a static setting"),
     (["sweep", "--grid", "order=sideways"], "unknown order"),
     (["sweep", "--grid", "gdm.episodic.a_t=0.2", "--models", "mlp_joint"], "has no GDM params"),
@@ -88,3 +89,6 @@ def test_caae_settings_override_the_preset_weights():
     assert caae_preset("cpu", None, ExperimentConfig().caae) == base           # none: the preset's
     film = ExperimentConfig().set("caae.gen_film=true").caae
     assert caae_preset("cpu", None, film) == base.replace(gen_film=True)
+    split = ExperimentConfig().set("caae.expr_dims=7").caae
+    assert caae_preset("cpu", None, split) == base.replace(expr_dims=7)
+    assert isinstance(caae_preset("cpu", None, split).expr_dims, int)

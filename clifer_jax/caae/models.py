@@ -82,6 +82,7 @@ class Generator(nn.Module):
         cfg = self.config
         k = (cfg.kernel, cfg.kernel)
         s = cfg.gen_start
+        z = z[:, cfg.expr_dims:]  # with a latent split, G does not see the expression code
         h = jnp.concatenate([z, condition_vector(c, cfg.num_classes, cfg.cond_tile)], axis=-1)
         h = nn.Dense(s * s * cfg.gen_dense_features, name="fc")(h)
         h = h.reshape((h.shape[0], s, s, cfg.gen_dense_features))
@@ -136,13 +137,15 @@ class DiscriminatorImage(nn.Module):
 
 
 class LatentHead(nn.Module):
-    """Linear expression classifier on z: [B, z_dim] → logits [B, num_classes]."""
+    """Linear expression classifier on z: [B, z_dim] → logits [B, num_classes]. With a latent
+    split (`expr_dims` > 0) it reads only the expression code z[:, :expr_dims]."""
 
     config: CAAEConfig
 
     @nn.compact
     def __call__(self, z: jax.Array) -> jax.Array:
-        return nn.Dense(self.config.num_classes, name="logits")(z)
+        k = self.config.expr_dims
+        return nn.Dense(self.config.num_classes, name="logits")(z[:, :k] if k else z)
 
 
 def init_variables(config: CAAEConfig, key: jax.Array) -> dict:
