@@ -35,8 +35,8 @@ def caae_preset(name: str, epochs: int | None = None, settings: "CAAESettings | 
 class CAAESettings:
     """CAAE preset fields to override (None: the preset's value; docs/caae.md, "The
     latent's expression term and FiLM", "The latent split"): four loss weights, the
-    generator's class conditioning at every scale and the latent split. `clifer run --set caae.latent_class_weight=0.2` trains
-    (and checkpoints) a CAAE with that weight."""
+    generator's class conditioning at every scale and the latent split. `clifer run --set
+    caae.latent_class_weight=0.2` trains (and checkpoints) a CAAE with that weight."""
 
     latent_class_weight: float | None = None
     imagine_class_weight: float | None = None
@@ -63,8 +63,7 @@ class CAAESettings:
         """`config` (a `CAAEConfig`) with the set fields replaced."""
         changes = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
                    if getattr(self, f.name) is not None}
-        changes = {k: v if isinstance(v, (bool, int)) and k in ("gen_film", "expr_dims") else float(v)
-                   for k, v in changes.items()}
+        changes = {k: v if k in ("gen_film", "expr_dims") else float(v) for k, v in changes.items()}
         return config.replace(**changes) if changes else config
 
 

@@ -135,6 +135,11 @@ def fit_classifier(
     return predict
 
 
+def _linear_probe(n_classes: int, x: np.ndarray, y: np.ndarray, key: jax.Array):
+    """A softmax probe fitted on standardised features x [N, D] (the report's probes)."""
+    return fit_classifier(Linear(n_classes), x, y, key, steps=2000, lr=1e-2, batch_size=512)
+
+
 def _standardise(train: np.ndarray, *others: np.ndarray):
     mu, sd = train.mean(0), train.std(0) + 1e-6
     return [(a - mu) / sd for a in (train, *others)]
@@ -216,12 +221,12 @@ def evaluate(
     # linear probe on z (train clips → held-out clips), then on imagined latents
     z = np.asarray(encode(params, data["image"]))
     z_tr, z_te = _standardise(z[tr], z[te])
-    probe = fit_classifier(Linear(NUM_CLASSES), z_tr, expr[tr], k_probe, steps=2000, lr=1e-2, batch_size=512)
+    probe = _linear_probe(NUM_CLASSES, z_tr, expr[tr], k_probe)
     out["linear_probe_accuracy"] = float(np.mean(probe(z_te) == expr[te]))
     # its ceiling: the same probe on the action units each face truly shows (both sides)
     au = np.concatenate(effective_aus(identities.take(subj), np.asarray(data["aus"])), axis=-1)
     a_tr, a_te = _standardise(au[tr], au[te])
-    au_probe = fit_classifier(Linear(NUM_CLASSES), a_tr, expr[tr], k_probe, steps=2000, lr=1e-2, batch_size=512)
+    au_probe = _linear_probe(NUM_CLASSES, a_tr, expr[tr], k_probe)
     out["true_au_probe_accuracy"] = float(np.mean(au_probe(a_te) == expr[te]))
     z_src = z[src]
     hits = []
@@ -267,6 +272,6 @@ def identity_diagnosis(
         np.concatenate([subj_clf(translate(params, xs, c)) == ys for c in range(NUM_CLASSES)])))
     out["reconstruction_identity_per_subject"] = [float(np.mean(rec_hit[ys == s])) for s in range(n_subj)]
     z_tr, z_te = _standardise(*(np.asarray(encode(params, data["image"][m])) for m in (tr, te)))
-    probe = fit_classifier(Linear(n_subj), z_tr, subj[tr], k_probe, steps=2000, lr=1e-2, batch_size=512)
+    probe = _linear_probe(n_subj, z_tr, subj[tr], k_probe)
     out["z_subject_probe_accuracy"] = float(np.mean(probe(z_te) == subj[te]))
     return out
