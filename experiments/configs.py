@@ -228,8 +228,8 @@ class ExperimentConfig:
     std of the CAAE's own training pool (no evaluation subject is used), "none"
     feeds the raw latents (docs/differences.md says why "pool" is the default).
     synthetic_*: size of the synthetic data: the evaluation pool's subjects, clips
-    per class and frames per clip; the CAAE pool's identities and frames per clip
-    (one clip per class; `clifer_jax.caae.pool.train_pool_config`).
+    per class and frames per clip; the CAAE pool's identities, frames per clip (one
+    clip per class) and which frames ("apex" or "clip"; `clifer_jax.caae.pool`).
     synthetic_preset: how synthetic clips behave: "posed" (default), "spontaneous"
     or "easy" (`clifer_jax.data.synthetic.PRESETS`, docs/data.md); it sets the
     evaluation subjects and the CAAE's pool alike.
@@ -262,6 +262,7 @@ class ExperimentConfig:
     synthetic_subjects: int = 24
     synthetic_train_identities: int = pool.TRAIN_IDENTITIES
     synthetic_train_frames: int = pool.TRAIN_FRAMES
+    synthetic_train_sampling: str = pool.TRAIN_SAMPLING
     synthetic_clips: int = 4
     synthetic_frames: int = 8
     synthetic_preset: str = "posed"
@@ -304,6 +305,9 @@ class ExperimentConfig:
 
         check_mode(self.imagination, self.dataset)
         check_numbers(self)
+        if self.synthetic_train_sampling not in pool.SAMPLINGS:
+            raise ValueError(f"synthetic_train_sampling must be one of {pool.SAMPLINGS}, "
+                             f"got {self.synthetic_train_sampling!r}")
         from clifer_jax.data.synthetic import PRESETS
 
         if self.synthetic_preset not in PRESETS:

@@ -149,11 +149,10 @@ def synthetic_config(cfg: ExperimentConfig, image_size: int = 64):
 def caae_pool(cfg: ExperimentConfig, ccfg) -> dict:
     """The CAAE's training images: the synthetic identity pool, disjoint from every
     evaluation subject, rendered at the CAAE's size (gray repeated to RGB if needed)."""
-    from clifer_jax.data import synthetic
-    from clifer_jax.caae.pool import train_pool_config
+    from clifer_jax.caae.pool import generate_train_pool
 
-    pool = synthetic.generate(train_pool_config(ccfg.image_size, cfg.seed, cfg.synthetic_train_identities,
-                                                cfg.synthetic_train_frames, cfg.synthetic_preset), "train")
+    pool = generate_train_pool(ccfg.image_size, cfg.seed, cfg.synthetic_train_identities, cfg.synthetic_train_frames,
+                               cfg.synthetic_preset, cfg.synthetic_train_sampling)
     img = pool["image"]
     if ccfg.channels == 3 and img.shape[-1] == 1:
         img = np.repeat(img, 3, axis=-1)
@@ -353,11 +352,12 @@ def measure_difficulty(cfg: ExperimentConfig, data: experiment.SubjectData, trai
             plan["intensity"], expression = plan["intensity"][: cfg.subjects], expression[: cfg.subjects]
         out["preset"] = cfg.synthetic_preset
         out["low_intensity_share"] = difficulty.low_intensity_share(plan["intensity"], expression)
-        pool_cfg = dict(image_size=sc.image_size, seed=cfg.seed, n_train_identities=cfg.synthetic_train_identities,
-                        clips_per_class=1, test_clips_per_class=0, frames_per_clip=cfg.synthetic_train_frames)
-        pool = synthetic.generate(synthetic.SyntheticConfig(preset=cfg.synthetic_preset, **pool_cfg), "train")
-        reference = synthetic.generate(synthetic.SyntheticConfig(
-            preset=synthetic.preset(cfg.synthetic_preset, gap=0.0), **pool_cfg), "train")
+        from clifer_jax.caae.pool import generate_train_pool
+
+        pool_args = (sc.image_size, cfg.seed, cfg.synthetic_train_identities, cfg.synthetic_train_frames)
+        pool = generate_train_pool(*pool_args, cfg.synthetic_preset, cfg.synthetic_train_sampling)
+        reference = generate_train_pool(*pool_args, synthetic.preset(cfg.synthetic_preset, gap=0.0),
+                                        cfg.synthetic_train_sampling)
         evaluation = synthetic.generate(sc)
         if cfg.subjects is not None:
             keep = evaluation["subject"] < cfg.subjects

@@ -29,8 +29,8 @@ import numpy as np
 from clifer_jax.caae import config as caae_config
 from clifer_jax.caae.api import CAAEParams, translate
 # The CAAE's training pool and load-or-train live in the library; re-exported here.
-from clifer_jax.caae.pool import (TRAIN_FRAMES, TRAIN_IDENTITIES, identity_dir, identity_network,  # noqa: F401
-                                  load_or_train,
+from clifer_jax.caae.pool import (SAMPLINGS, TRAIN_FRAMES, TRAIN_IDENTITIES, TRAIN_SAMPLING,  # noqa: F401
+                                  identity_dir, identity_network, load_or_train,
                                   synthetic_pool, train_pool_config)
 from clifer_jax.caae.curves import Curves
 from clifer_jax.caae.train import save_json, train
@@ -132,6 +132,10 @@ def main(argv=None) -> dict:
                    help=f"identities of the synthetic training pool (default {TRAIN_IDENTITIES})")
     p.add_argument("--train-frames", type=int, default=TRAIN_FRAMES,
                    help=f"frames per clip of the training pool, one clip per class (default {TRAIN_FRAMES})")
+    p.add_argument("--train-sampling", choices=SAMPLINGS, default=TRAIN_SAMPLING,
+                   help="which frames of each training clip: apex (the reference's sampling of "
+                        "--train-frames frames) or clip (that many drawn at random from the whole clip); "
+                        f"default {TRAIN_SAMPLING}")
     p.add_argument("--synthetic", default="posed", metavar="PRESET",
                    help="synthetic data preset of the pools: posed (default), spontaneous or easy")
     p.add_argument("--data-dir", default=None, help="directory with image.npy and expression.npy")
@@ -201,7 +205,8 @@ def main(argv=None) -> dict:
                           identity_net="vgg-face")
     ckpt = os.path.abspath(args.ckpt_dir or DEFAULT_CKPT.format(preset=cfg.name))
     data = load_dir(args.data_dir) if args.data_dir else synthetic_pool(
-        cfg, "train", args.data_seed, args.train_identities, args.train_frames, preset=args.synthetic)
+        cfg, "train", args.data_seed, args.train_identities, args.train_frames, preset=args.synthetic,
+        sampling=args.train_sampling)
     t_id = time.time()
     identity = identity_network(cfg, ckpt, data, seed=args.seed)
     identity_seconds = round(time.time() - t_id, 1)
@@ -234,7 +239,8 @@ def main(argv=None) -> dict:
                                   "seconds_this_run": identity_seconds, "history": id_meta["history"]}
     if not args.data_dir:
         report["train_pool"] = {"identities": args.train_identities, "clips_per_class": 1,
-                                "frames_per_clip": args.train_frames, "data_seed": args.data_seed,
+                                "frames_per_clip": args.train_frames, "sampling": args.train_sampling,
+                                "data_seed": args.data_seed,
                                 "synthetic_preset": args.synthetic}
         save_grid(params, args.grid, seed=args.data_seed, preset=args.synthetic)
         report["grid"] = relative(args.grid)
@@ -251,7 +257,7 @@ def main(argv=None) -> dict:
         report["evaluation"] = evaluate(params, ev, ids, seed=clf_seed)
         report["evaluation_seed"] = clf_seed
         report["evaluation_seconds"] = round(time.time() - t1, 1)
-        print({k: round(v, 4) for k, v in report["evaluation"].items()})
+        print({k: round(v, 4) for k, v in report["evaluation"].items() if not isinstance(v, list)})
     if args.feature_1nn:
         report["feature_1nn"] = feature_1nn(params, data["image"], args.synthetic)
         print(f"feature 1-NN {report['feature_1nn']['mean']:.3f} "

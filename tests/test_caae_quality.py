@@ -11,6 +11,7 @@ pytestmark = pytest.mark.slow     # trains a CAAE for ~180 steps (about 100 s on
 from clifer_jax.caae import config as C
 from clifer_jax.caae import evaluate as EV
 from clifer_jax.caae import train as T
+from clifer_jax.classes import EXPRESSIONS
 from clifer_jax.data import synthetic as S
 
 # the losses the bounds were measured with (the cycle term, which the cpu preset had then,
@@ -60,6 +61,30 @@ def test_evaluation_classifiers_work_on_real_faces(report):
 
 def test_expression_transfer(report):
     assert report["expression_transfer_accuracy"] >= 0.33, report  # chance: 1/6; measured 0.40
+    # the confusions' diagonals are the per-class transfers; each row sums to one
+    for conf, key in ((report["transfer_confusion"], "transfer_accuracy_{}"),
+                      (report["transfer_confusion_robust"], "transfer_accuracy_robust_{}")):
+        conf = np.asarray(conf)
+        np.testing.assert_allclose(conf.sum(1), 1.0, atol=1e-3)
+        np.testing.assert_allclose(np.diag(conf), [report[key.format(c)] for c in range(6)], atol=1e-4)
+    assert np.mean([report[f"transfer_accuracy_robust_{c}"] for c in range(6)]) == pytest.approx(
+        report["expression_transfer_accuracy_robust"])
+
+
+def test_the_blur_robust_judge_reads_real_and_blurred_faces(report):
+    assert report["real_expression_accuracy_robust"] > 0.7, report
+    assert report["real_blurred_expression_accuracy_robust"] > 0.5, report   # sigma 2 px on 32 px faces
+    assert 0.0 <= report["reconstruction_expression_accuracy_robust"] <= 1.0
+    x = np.zeros((2, 9, 9, 1), np.float32)
+    x[:, 4, 4] = 1.0
+    b = EV._blur(x, 1.0)
+    assert b.sum() == pytest.approx(2.0, rel=1e-3) and b[0, 4, 4, 0] < 0.5   # mass kept, spread out
+
+
+def test_the_second_judge_keeps_the_frames_that_show_their_label():
+    neutral, anger = EXPRESSIONS.index("Neutral"), EXPRESSIONS.index("Anger")
+    keep = EV.shows_label([0.0, 0.0, 0.1, EV.VISIBLE_INTENSITY, 0.9], [neutral, anger, anger, anger, anger])
+    np.testing.assert_array_equal(keep, [True, False, False, True, True])
 
 
 def test_identity_kept(report):

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from clifer_jax.caae import config
+from clifer_jax.caae.pool import SAMPLING_CLIP_FRAMES, generate_train_pool
 from clifer_jax.data.synthetic import generate, SyntheticConfig
 from experiments.runner import caae_pool
 from experiments.configs import ExperimentConfig
@@ -48,3 +49,30 @@ def test_runner_uses_the_same_pool():
 def test_bad_pool_sizes_are_refused(identities, frames):
     with pytest.raises(ValueError, match="CAAE pool"):
         train_pool_config(64, 0, identities, frames)
+
+
+def test_clip_sampling_keeps_frames_from_the_whole_clip():
+    full = generate(train_pool_config(32, 0, 6, SAMPLING_CLIP_FRAMES), "train")
+    pool = generate_train_pool(32, 0, 6, 2, sampling="clip")
+    clips = pool["subject"] * 6 + pool["expression"]
+    assert len(pool["image"]) == 6 * 6 * 2 and np.all(np.bincount(clips) == 2)   # 2 distinct frames per clip
+    assert all(len(np.unique(pool["frame"][clips == c])) == 2 for c in np.unique(clips))
+    assert len(np.unique(pool["frame"])) > 4          # drawn over the clip, not fixed positions
+    # each kept image is the full clip's image at that frame
+    idx = [np.flatnonzero((full["subject"] == s) & (full["expression"] == e) & (full["frame"] == f))[0]
+           for s, e, f in zip(pool["subject"], pool["expression"], pool["frame"])]
+    np.testing.assert_array_equal(pool["image"], full["image"][idx])
+    np.testing.assert_array_equal(pool["image"], generate_train_pool(32, 0, 6, 2, sampling="clip")["image"])
+    # the default is the reference's sampling
+    np.testing.assert_array_equal(generate_train_pool(32, 0, 6, 2)["image"],
+                                  generate(train_pool_config(32, 0, 6, 2), "train")["image"])
+
+
+@pytest.mark.parametrize("sampling, frames, match", [("onset", 2, "sampling"),
+                                                     ("clip", SAMPLING_CLIP_FRAMES + 1, "clip")])
+def test_bad_sampling_is_refused(sampling, frames, match):
+    with pytest.raises(ValueError, match=match):
+        generate_train_pool(32, 0, 2, frames, sampling=sampling)
+    if sampling == "onset":
+        with pytest.raises(ValueError, match="synthetic_train_sampling"):
+            ExperimentConfig(synthetic_train_sampling=sampling)

@@ -3,7 +3,9 @@
 On held-out identities (the synthetic "eval" pool, disjoint from the CAAE's training pool):
 
 * expression transfer: a CNN expression classifier trained on real rendered faces (train
-  clips) labels translate(face, c) as c — fraction over (face, c) pairs;
+  clips) labels translate(face, c) as c — fraction over (face, c) pairs; and the same
+  with a blur-robust judge (trained on the frames that show their label,
+  `VISIBLE_INTENSITY`, and blurred copies of them), which also reads G's reconstructions;
 * identity kept: a CNN subject classifier over the held-out identities (train clips)
   gives the source subject for the translation — same pairs;
 * PSNR / SSIM of each translation against the true face of that subject with
@@ -27,7 +29,19 @@ import numpy as np
 import optax
 
 from clifer_jax.caae.api import CAAEParams, encode, images_to_model, imagine, translate
-from clifer_jax.classes import NUM_CLASSES
+from clifer_jax.classes import EXPRESSIONS, NUM_CLASSES
+
+# Frames at or above this fraction of their class's full prototype show their label
+# (`clifer_jax.data.difficulty.low_intensity_share` calls the others low-intensity).
+VISIBLE_INTENSITY = 0.3
+ROBUST_BLUR_SIGMAS = (1.0, 2.0, 3.0)
+
+
+def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
+    """[N, H, W, C] images blurred by a Gaussian of `sigma` px (each image, each channel)."""
+    from scipy.ndimage import gaussian_filter
+
+    return gaussian_filter(np.asarray(x, np.float32), sigma=(0, sigma, sigma, 0))
 
 # ------------------------------------------------------------------ image metrics
 
@@ -148,6 +162,13 @@ def _standardise(train: np.ndarray, *others: np.ndarray):
 # ------------------------------------------------------------------ the report
 
 
+def shows_label(intensity, expression) -> np.ndarray:
+    """[N] bool: the frames that show their label — Neutral, or an expression at
+    `VISIBLE_INTENSITY` of its full prototype or more."""
+    intensity, expression = np.asarray(intensity), np.asarray(expression)
+    return (intensity >= VISIBLE_INTENSITY) | (expression == EXPRESSIONS.index("Neutral"))
+
+
 def evaluate(
     params: CAAEParams,
     data: dict,
@@ -162,7 +183,9 @@ def evaluate(
     data: `clifer_jax.data.synthetic.generate(config, pool="eval")` (rendered at the CAAE's
     image size); identities: `sample_identities(config.seed, n_subjects, "eval")`.
     frames: which frame indices of held-out clips serve as sources (default: all).
-    Returns a flat dict of floats (fractions in [0, 1], PSNR in dB).
+    Returns a dict of floats (fractions in [0, 1], PSNR in dB), and the two judges'
+    readings of the translations as [6, 6] nested lists (`transfer_confusion*`: row c
+    holds the fractions of translations into c read as each class).
     """
     from clifer_jax.data.synthetic import effective_aus, prototype_aus, render
 
@@ -186,6 +209,18 @@ def evaluate(
     }
     # per class: what the judge can read on real faces bounds what transfer into c can score
     out.update({f"real_expression_accuracy_{c}": float(np.mean(real_hit[expr[te] == c])) for c in range(NUM_CLASSES)})
+    # A second, blur-robust judge: trained only on frames that show their label (onset
+    # frames carry their clip's class but look neutral) and on copies of them blurred by
+    # ROBUST_BLUR_SIGMAS px, as G's faces are blurred; twice the steps (4× the images).
+    shows = shows_label(data["intensity"], expr)
+    x_vis, y_vis = x01[tr & shows], expr[tr & shows]
+    rob_clf = fit_classifier(SmallCNN(NUM_CLASSES), np.concatenate([x_vis] + [_blur(x_vis, s) for s in ROBUST_BLUR_SIGMAS]),
+                             np.tile(y_vis, 1 + len(ROBUST_BLUR_SIGMAS)), k_expr, steps=2 * classifier_steps)
+    x_te, y_te = x01[te & shows], expr[te & shows]
+    out["real_expression_accuracy_robust"] = float(np.mean(rob_clf(x_te) == y_te))
+    out["real_blurred_expression_accuracy_robust"] = float(np.mean(rob_clf(_blur(x_te, 2.0)) == y_te))
+    # how much of the source's own expression G's reconstructions show, read by that judge
+    out["reconstruction_expression_accuracy_robust"] = float(np.mean(rob_clf(translate(params, x_te, y_te)) == y_te))
 
     # ground truth: each subject with each expression, canonical pose, no noise
     protos = np.stack([prototype_aus(c) for c in range(NUM_CLASSES)])  # [6, 11]
@@ -195,20 +230,29 @@ def evaluate(
     truth = ((truth + 1.0) * 0.5).reshape(n_subj, NUM_CLASSES, *cfg.image_shape)
 
     xs = x01[src]
-    hit_e, hit_s, ps, ss, ps0, ss0 = [], [], [], [], [], []
+    hit_e, hit_r, hit_s, ps, ss, ps0, ss0, confusion, confusion_r = [], [], [], [], [], [], [], [], []
     for c in range(NUM_CLASSES):
         tgt = jnp.asarray(truth[subj[src], c])
         out_c = translate(params, xs, c)
-        hit_e.append(expr_clf(out_c) == c)
+        read, read_r = expr_clf(out_c), rob_clf(out_c)
+        hit_e.append(read == c)
+        hit_r.append(read_r == c)
+        # what each judge reads the translations into c as: row c of [6, 6] fractions
+        confusion.append(np.bincount(read, minlength=NUM_CLASSES) / len(read))
+        confusion_r.append(np.bincount(read_r, minlength=NUM_CLASSES) / len(read_r))
         hit_s.append(subj_clf(out_c) == subj[src])
         ps.append(np.asarray(psnr(out_c, tgt)))
         ss.append(np.asarray(ssim(out_c, tgt)))
         ps0.append(np.asarray(psnr(jnp.asarray(xs), tgt)))
         ss0.append(np.asarray(ssim(jnp.asarray(xs), tgt)))
         out[f"transfer_accuracy_{c}"] = float(np.mean(hit_e[-1]))
+        out[f"transfer_accuracy_robust_{c}"] = float(np.mean(hit_r[-1]))
     recon = translate(params, xs, expr[src])
     out.update(
         expression_transfer_accuracy=float(np.mean(np.concatenate(hit_e))),
+        expression_transfer_accuracy_robust=float(np.mean(np.concatenate(hit_r))),
+        transfer_confusion=np.round(np.stack(confusion), 4).tolist(),
+        transfer_confusion_robust=np.round(np.stack(confusion_r), 4).tolist(),
         identity_kept_accuracy=float(np.mean(np.concatenate(hit_s))),
         psnr_translation_db=float(np.mean(np.concatenate(ps))),
         ssim_translation=float(np.mean(np.concatenate(ss))),

@@ -21,6 +21,15 @@ from clifer_jax.caae.config import CAAEConfig
 
 TRAIN_IDENTITIES = 768
 TRAIN_FRAMES = 2
+# Which frames of a clip the pool keeps: "apex" — the preset's reference sampling of
+# TRAIN_FRAMES frames (with posed's RAVDESS windows, adjacent frames near the apex);
+# "clip" — TRAIN_FRAMES frames drawn at random, per clip, from the clip's full reference
+# sampling (SAMPLING_CLIP_FRAMES frames: onset, apex and offset alike), as a face
+# database holds expressions at every intensity (docs/caae.md, "What the judges read, and
+# the pool's frames").
+TRAIN_SAMPLING = "apex"
+SAMPLINGS = ("apex", "clip")
+SAMPLING_CLIP_FRAMES = 8
 
 
 def train_pool_config(image_size: int, seed: int = 0, identities: int = TRAIN_IDENTITIES,
@@ -37,16 +46,46 @@ def train_pool_config(image_size: int, seed: int = 0, identities: int = TRAIN_ID
                            preset=preset)
 
 
+def generate_train_pool(image_size: int, seed: int = 0, identities: int = TRAIN_IDENTITIES,
+                        frames: int = TRAIN_FRAMES, preset: str = "posed", sampling: str = TRAIN_SAMPLING) -> dict:
+    """The CAAE's training pool as arrays (`clifer_jax.data.synthetic.generate`'s dict):
+    `identities` × 6 classes × 1 clip × `frames` frames, the frames chosen by `sampling`
+    ("apex" or "clip", see `TRAIN_SAMPLING`); `preset` a preset name or a
+    `clifer_jax.data.synthetic.Preset`. Deterministic in `seed`."""
+    import numpy as np
+
+    from clifer_jax.classes import NUM_CLASSES
+    from clifer_jax.data.synthetic import generate
+
+    if sampling not in SAMPLINGS:
+        raise ValueError(f"pool sampling must be one of {SAMPLINGS}, got {sampling!r}")
+    if sampling == "apex":
+        return generate(train_pool_config(image_size, seed, identities, frames, preset), "train")
+    if not 1 <= frames <= SAMPLING_CLIP_FRAMES:
+        raise ValueError(f"sampling 'clip' keeps 1..{SAMPLING_CLIP_FRAMES} frames per clip, got {frames}")
+    full = generate(train_pool_config(image_size, seed, identities, SAMPLING_CLIP_FRAMES, preset), "train")
+    # rank the frames of each clip (one clip per subject and class) by a random key; keep `frames`
+    group = np.asarray(full["subject"]) * NUM_CLASSES + np.asarray(full["expression"])
+    key = np.random.default_rng([seed, 0x9001]).random(len(group))
+    order = np.lexsort((key, group))
+    start = np.searchsorted(group[order], group[order], side="left")
+    rank = np.empty(len(group), np.int64)
+    rank[order] = np.arange(len(group)) - start
+    keep = np.sort(np.flatnonzero(rank < frames))
+    return {k: v[keep] for k, v in full.items()}
+
+
 def synthetic_pool(config: CAAEConfig, pool: str = "train", seed: int = 0,
-                   identities: int = TRAIN_IDENTITIES, frames: int = TRAIN_FRAMES, preset: str = "posed") -> dict:
+                   identities: int = TRAIN_IDENTITIES, frames: int = TRAIN_FRAMES, preset: str = "posed",
+                   sampling: str = TRAIN_SAMPLING) -> dict:
     """A synthetic pool of `preset` rendered at the CAAE's image size (docs/data.md): the
-    CAAE's training pool (`train_pool_config`) or the evaluation pool of held-out
+    CAAE's training pool (`generate_train_pool`) or the evaluation pool of held-out
     identities ("eval")."""
     from clifer_jax.data.synthetic import SyntheticConfig, generate
 
     if pool != "train":
         return generate(SyntheticConfig(image_size=config.image_size, seed=seed, preset=preset), pool)
-    return generate(train_pool_config(config.image_size, seed, identities, frames, preset), "train")
+    return generate_train_pool(config.image_size, seed, identities, frames, preset, sampling)
 
 
 def load_or_train(config: CAAEConfig, ckpt_dir: str, *, seed: int = 0, data: dict | None = None,
