@@ -296,8 +296,6 @@ def identity_diagnosis(
     a linear probe reading the subject from z (train clips → held-out clips); and the
     reconstructions' hit rate per subject. `data` as for `evaluate`.
     """
-    from scipy.ndimage import gaussian_filter
-
     cfg = params.config
     _, k_subj, k_probe = jax.random.split(jax.random.key(seed), 3)
     x01 = np.asarray((images_to_model(data["image"], cfg) + 1.0) * 0.5)
@@ -309,7 +307,7 @@ def identity_diagnosis(
     xs, ys = x01[src], subj[src]
     out: dict = {"n_sources": int(src.sum()), "real_subject_accuracy": float(np.mean(subj_clf(xs) == ys))}
     for s in blur_sigmas:
-        out[f"blurred_{s:g}px_subject_accuracy"] = float(np.mean(subj_clf(gaussian_filter(xs, (0, s, s, 0))) == ys))
+        out[f"blurred_{s:g}px_subject_accuracy"] = float(np.mean(subj_clf(_blur(xs, s)) == ys))
     rec_hit = subj_clf(translate(params, xs, expr[src])) == ys
     out["reconstruction_identity_accuracy"] = float(np.mean(rec_hit))
     out["translation_identity_accuracy"] = float(np.mean(
