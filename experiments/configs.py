@@ -9,6 +9,7 @@ flags of `clifer run` override its fields, and `--set PATH=VALUE` any leaf
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 from clifer_jax import config_tree
 from clifer_jax.caae import pool
@@ -34,8 +35,9 @@ def caae_preset(name: str, epochs: int | None = None, settings: "CAAESettings | 
 @dataclasses.dataclass(frozen=True)
 class CAAESettings:
     """CAAE preset fields to override (None: the preset's value; docs/caae.md, "The
-    latent's expression term and FiLM", "The latent split"): four loss weights, the
-    generator's class conditioning at every scale and the latent split. `clifer run --set
+    latent's expression term and FiLM", "The latent split", "The identity network"): four
+    loss weights, the generator's class conditioning at every scale, the latent split and
+    the synthetic identity loss. `clifer run --set
     caae.latent_class_weight=0.2` trains (and checkpoints) a CAAE with that weight."""
 
     latent_class_weight: float | None = None
@@ -44,15 +46,29 @@ class CAAESettings:
     adv_img_weight: float | None = None
     gen_film: bool | None = None
     expr_dims: int | None = None
+    # The synthetic identity loss (docs/caae.md, "The identity network"): "synthetic" trains
+    # the identity network on the CAAE pool's identities and uses it with weight 1 on
+    # reconstructions and translations, as `train_caae --identity-net synthetic` does;
+    # identity_weight / identity_translation override those two. VGG-Face needs weights
+    # this runner does not load: train that CAAE with `experiments.train_caae`.
+    identity_net: Literal["synthetic", "none"] | None = None
+    identity_weight: float | None = None
+    identity_translation: bool | None = None
 
     def __post_init__(self):
+        if ((self.identity_weight is not None or self.identity_translation is not None)
+                and self.identity_net != "synthetic"):
+            raise ValueError("caae.identity_weight and caae.identity_translation need caae.identity_net=synthetic (set it first)")
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
             if v is None:
                 continue
-            if f.name == "gen_film":
+            if f.name in ("gen_film", "identity_translation"):
                 if not isinstance(v, bool):
-                    raise ValueError(f"caae.gen_film must be true, false or none, got {v!r}")
+                    raise ValueError(f"caae.{f.name} must be true, false or none, got {v!r}")
+            elif f.name == "identity_net":
+                if v not in ("synthetic", "none"):
+                    raise ValueError(f"caae.identity_net must be synthetic or none (unset: the preset's), got {v!r}")
             elif f.name == "expr_dims":
                 if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                     raise ValueError(f"caae.expr_dims must be an integer >= 0 (or none: the preset's), got {v!r}")
@@ -63,7 +79,12 @@ class CAAESettings:
         """`config` (a `CAAEConfig`) with the set fields replaced."""
         changes = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
                    if getattr(self, f.name) is not None}
-        changes = {k: v if k in ("gen_film", "expr_dims") else float(v) for k, v in changes.items()}
+        if changes.get("identity_net") == "synthetic":
+            changes = {"identity_weight": 1.0, "identity_translation": True, **changes}
+        elif changes.get("identity_net") == "none":
+            changes = {**changes, "identity_weight": 0.0, "identity_net": config.identity_net}
+        changes = {k: v if k in ("gen_film", "expr_dims", "identity_net", "identity_translation") else float(v)
+                   for k, v in changes.items()}
         return config.replace(**changes) if changes else config
 
 

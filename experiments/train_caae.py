@@ -170,6 +170,7 @@ def main(argv=None) -> dict:
     cfg = caae_config.preset(args.preset)
     if args.epochs is not None:
         cfg = cfg.replace(epochs=args.epochs)
+    overrides = {}   # applied last: an explicit --set wins over the --identity-net defaults
     for item in args.set:
         name, _, value = item.partition("=")
         if name not in cfg.__dataclass_fields__ or not value:
@@ -179,12 +180,10 @@ def main(argv=None) -> dict:
         conv = (lambda v: v.lower() in ("1", "true", "yes")) if kind is bool else (
             (lambda v: tuple(int(a) for a in v.split(","))) if kind is tuple else kind)
         try:
-            cfg = cfg.replace(**{name: conv(value)})
+            overrides[name] = conv(value)
+            cfg.replace(**{name: overrides[name]})
         except (TypeError, ValueError) as e:
             p.error(f"--set {item!r}: {e}")
-    out = args.out.format(preset=cfg.name)
-    args.grid = args.grid or os.path.join(out, "caae_grid.png")
-    args.metrics = args.metrics or os.path.join(out, "caae_{preset}.json")
     vgg = None
     if args.identity_net:
         kind = args.identity_net[0]
@@ -203,6 +202,10 @@ def main(argv=None) -> dict:
         vgg = load_vgg_face_mat(args.vgg_face)
         cfg = cfg.replace(identity_weight=0.5 if args.identity_weight is None else args.identity_weight,
                           identity_net="vgg-face")
+    cfg = cfg.replace(**overrides)
+    out = args.out.format(preset=cfg.name)
+    args.grid = args.grid or os.path.join(out, "caae_grid.png")
+    args.metrics = args.metrics or os.path.join(out, "caae_{preset}.json")
     ckpt = os.path.abspath(args.ckpt_dir or DEFAULT_CKPT.format(preset=cfg.name))
     data = load_dir(args.data_dir) if args.data_dir else synthetic_pool(
         cfg, "train", args.data_seed, args.train_identities, args.train_frames, preset=args.synthetic,

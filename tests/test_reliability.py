@@ -96,6 +96,32 @@ def test_train_caae_writes_to_its_run_folder_unless_asked(tmp_path, monkeypatch)
     assert caae_config.cpu().epochs >= 1
 
 
+def test_train_caae_set_wins_over_identity_net_defaults(tmp_path, monkeypatch):
+    """`--identity-net synthetic` sets weight 1 on reconstructions and translations; an
+    explicit --set of either is kept, not silently replaced."""
+    import numpy as np
+
+    class Stop(Exception):
+        pass
+
+    seen = []
+
+    def fake_identity_network(cfg, *a, **k):
+        seen.append(cfg)
+        raise Stop
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(train_caae, "synthetic_pool", lambda *a, **k: {
+        "image": np.zeros((4, 64, 64, 1), np.uint8), "expression": np.zeros(4, np.int32)})
+    monkeypatch.setattr(train_caae, "identity_network", fake_identity_network)
+    for extra in ([], ["--set", "identity_translation=false", "identity_weight=0.3"]):
+        with pytest.raises(Stop):
+            train_caae.main(["--identity-net", "synthetic", "--no-progress"] + extra)
+    default, explicit = seen
+    assert (default.identity_net, default.identity_translation, default.identity_weight) == ("synthetic", True, 1.0)
+    assert (explicit.identity_net, explicit.identity_translation, explicit.identity_weight) == ("synthetic", False, 0.3)
+
+
 # ----------------------------------------------------------------------------- one error path
 
 

@@ -92,3 +92,24 @@ def test_caae_settings_override_the_preset_weights():
     split = ExperimentConfig().set("caae.expr_dims=7").caae
     assert caae_preset("cpu", None, split) == base.replace(expr_dims=7)
     assert isinstance(caae_preset("cpu", None, split).expr_dims, int)
+
+
+def test_caae_settings_identity_loss_matches_train_caae():
+    """`--set caae.identity_net=synthetic` gives the config `train_caae --identity-net
+    synthetic` trains (weight 1, reconstructions and translations), so its checkpoint is
+    reused; the weight and the translations can be overridden after it."""
+    from experiments.configs import ExperimentConfig, caae_preset
+
+    base = caae_preset("cpu")
+    on = caae_preset("cpu", None, ExperimentConfig().set("caae.identity_net=synthetic").caae)
+    assert on == base.replace(identity_net="synthetic", identity_weight=1.0, identity_translation=True)
+    rec = ExperimentConfig().set("caae.identity_net=synthetic", "caae.identity_translation=false",
+                                 "caae.identity_weight=0.3").caae
+    assert caae_preset("cpu", None, rec) == base.replace(identity_net="synthetic", identity_weight=0.3,
+                                                         identity_translation=False)
+    assert caae_preset("cpu", None, ExperimentConfig().set("caae.identity_net=none").caae) == base
+    for bad in (["caae.identity_weight=1"], ["caae.identity_net=none", "caae.identity_translation=true"]):
+        with pytest.raises(ValueError, match="need caae.identity_net=synthetic"):
+            ExperimentConfig().set(*bad)
+    with pytest.raises(ValueError, match="not one of"):
+        ExperimentConfig().set("caae.identity_net=vgg-face")
