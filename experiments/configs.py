@@ -46,6 +46,7 @@ class CAAESettings:
     adv_img_weight: float | None = None
     gen_film: bool | None = None
     expr_dims: int | None = None
+    gen_res_blocks: int | None = None
     # The synthetic identity loss (docs/caae.md, "The identity network"): "synthetic" trains
     # the identity network on the CAAE pool's identities and uses it with weight 1 on
     # reconstructions and translations, as `train_caae --identity-net synthetic` does;
@@ -69,9 +70,9 @@ class CAAESettings:
             elif f.name == "identity_net":
                 if v not in ("synthetic", "none"):
                     raise ValueError(f"caae.identity_net must be synthetic or none (unset: the preset's), got {v!r}")
-            elif f.name == "expr_dims":
+            elif f.name in ("expr_dims", "gen_res_blocks"):
                 if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                    raise ValueError(f"caae.expr_dims must be an integer >= 0 (or none: the preset's), got {v!r}")
+                    raise ValueError(f"caae.{f.name} must be an integer >= 0 (or none: the preset's), got {v!r}")
             elif isinstance(v, bool) or not (isinstance(v, (int, float)) and v >= 0):
                 raise ValueError(f"caae.{f.name} must be a number >= 0 (or none: the preset's), got {v!r}")
 
@@ -83,7 +84,7 @@ class CAAESettings:
             changes = {"identity_weight": 1.0, "identity_translation": True, **changes}
         elif changes.get("identity_net") == "none":
             changes = {**changes, "identity_weight": 0.0, "identity_net": config.identity_net}
-        changes = {k: v if k in ("gen_film", "expr_dims", "identity_net", "identity_translation") else float(v)
+        changes = {k: v if k in ("gen_film", "expr_dims", "gen_res_blocks", "identity_net", "identity_translation") else float(v)
                    for k, v in changes.items()}
         return config.replace(**changes) if changes else config
 

@@ -172,18 +172,11 @@ def main(argv=None) -> dict:
         cfg = cfg.replace(epochs=args.epochs)
     overrides = {}   # applied last: an explicit --set wins over the --identity-net defaults
     for item in args.set:
-        name, _, value = item.partition("=")
-        if name not in cfg.__dataclass_fields__ or not value:
-            p.error(f"--set {item!r}: expected FIELD=VALUE with a CAAEConfig field")
-        old = getattr(cfg, name)
-        kind = type(old)
-        conv = (lambda v: v.lower() in ("1", "true", "yes")) if kind is bool else (
-            (lambda v: tuple(int(a) for a in v.split(","))) if kind is tuple else kind)
         try:
-            overrides[name] = conv(value)
-            cfg.replace(**{name: overrides[name]})
-        except (TypeError, ValueError) as e:
-            p.error(f"--set {item!r}: {e}")
+            name, value = cfg.parse_field(item)
+        except ValueError as e:
+            p.error(f"--set {e}")
+        overrides[name] = value
     vgg = None
     if args.identity_net:
         kind = args.identity_net[0]

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from benchmarks.run_all import tables
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,3 +46,22 @@ def test_run_all_smoke_writes_summary(tmp_path):
     assert {(r["layout"], r["row_updates"], r["networks"]) for r in res["rows"]} == {
         (layout, rows, n) for rows in ("scatter", "dense")
         for layout, n in (("one network", 1), ("vmap, one device", 4), ("vmap, sharded over 2 devices", 4))}
+
+
+def test_caae_benchmark_times_variants_beside_the_preset(tmp_path):
+    from benchmarks import caae
+
+    out = tmp_path / "caae.json"
+    rows = caae.main(["--presets", "tiny", "--steps", "1", "--rounds", "3",
+                      "--variants", "gen_res_blocks=1+gen_film=true", "--out", str(out)])
+    assert [r["preset"] for r in rows] == ["tiny", "tiny+gen_res_blocks=1+gen_film=true"]
+    assert "step_ratio_to_preset" not in rows[0]
+    assert all(len(r["step_seconds_rounds"]) == 3 and r["step_seconds"] > 0 for r in rows)
+    ratios = [v / p for v, p in zip(rows[1]["step_seconds_rounds"], rows[0]["step_seconds_rounds"])]
+    assert abs(rows[1]["step_ratio_to_preset"] - sorted(ratios)[1]) < 2e-3   # the median round's ratio
+    assert json.loads(out.read_text()) == rows
+    # a typo in a variant stops the run before anything is timed or written
+    bad = tmp_path / "bad.json"
+    with pytest.raises(SystemExit):
+        caae.main(["--presets", "tiny", "--variants", "gen_res_block=1", "--out", str(bad)])
+    assert not bad.exists()

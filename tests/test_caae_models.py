@@ -116,25 +116,65 @@ def test_config_validation_and_presets():
     hash(C.paper())  # static-arg friendly
 
 
+def test_parse_field_types_command_line_values_like_the_field():
+    cfg = C.cpu()
+    assert cfg.parse_field("gen_res_blocks=2") == ("gen_res_blocks", 2)
+    assert cfg.parse_field("gen_film=True") == ("gen_film", True)
+    assert cfg.parse_field("augment_flip=no") == ("augment_flip", False)
+    assert cfg.parse_field("tv_weight=0.5") == ("tv_weight", 0.5)
+    assert cfg.parse_field("gen_features=8,8,4,4") == ("gen_features", (8, 8, 4, 4))
+    for bad in ("nonsense=1", "tv_weight=", "gen_film=maybe", "epochs=two", "gen_res_blocks=9",
+                "image_size=60"):
+        with pytest.raises(ValueError, match=bad.split("=")[0]):
+            cfg.parse_field(bad)
+
+
+def _starts_as_plain_generator(cfg, ext_cfg, prefix: str, seed: int):
+    """G of `ext_cfg` at init, its layers named `prefix…` dropped, is G of `cfg` with the same
+    weights (checked); returns its params, its jitted apply and a batch (z, c)."""
+    # each network run under one jit: one compilation instead of one per operation (eager)
+    v = jax.jit(lambda k: M.init_variables(ext_cfg, k)["generator"])(jax.random.key(seed))
+    plain = {k: p for k, p in v.items() if not k.startswith(prefix)}
+    z = jax.random.uniform(jax.random.key(seed + 1), (3, cfg.z_dim), minval=-1, maxval=1)
+    c = jnp.array([0, 2, 5])
+    ext_g = jax.jit(lambda p, z, c: M.Generator(ext_cfg).apply({"params": p}, z, c))
+    plain_g = jax.jit(lambda p, z, c: M.Generator(cfg).apply({"params": p}, z, c))
+    np.testing.assert_allclose(ext_g(v, z, c), plain_g(plain, z, c), atol=1e-6)
+    return v, ext_g, z, c
+
+
 def test_film_generator_starts_as_the_plain_one_and_conditions_every_scale():
     cfg = C.tiny()
-    fcfg = cfg.replace(gen_film=True)
-    # each network run under one jit: one compilation instead of one per operation (eager)
-    v = jax.jit(lambda k: M.init_variables(fcfg, k)["generator"])(jax.random.key(3))
-    film_layers = sorted(k for k in v if k.startswith("film"))
-    assert film_layers == ["film0", "film1", "film2", "film3", "film_fc"]
-    assert v["film0"]["kernel"].shape == (6, 2 * cfg.gen_features[0])
-    plain = {k: p for k, p in v.items() if not k.startswith("film")}
-    z = jax.random.uniform(jax.random.key(4), (3, cfg.z_dim), minval=-1, maxval=1)
-    c = jnp.array([0, 2, 5])
-    film_g = jax.jit(lambda p, z, c: M.Generator(fcfg).apply({"params": p}, z, c))
-    plain_g = jax.jit(lambda p, z, c: M.Generator(cfg).apply({"params": p}, z, c))
     # zero-initialised γ, β: at init the FiLM generator is the plain one with the same weights
-    np.testing.assert_allclose(film_g(v, z, c), plain_g(plain, z, c), atol=1e-6)
+    v, film_g, z, c = _starts_as_plain_generator(cfg, cfg.replace(gen_film=True), "film", 3)
+    assert sorted(k for k in v if k.startswith("film")) == ["film0", "film1", "film2", "film3", "film_fc"]
+    assert v["film0"]["kernel"].shape == (6, 2 * cfg.gen_features[0])
     # a non-zero γ, β changes the output, and only through the class
-    v2 = jax.tree_util.tree_map(lambda a: a, v)
+    v2 = dict(v)
     v2["film1"] = {"kernel": jnp.ones_like(v["film1"]["kernel"]), "bias": v["film1"]["bias"]}
     assert float(jnp.max(jnp.abs(film_g(v2, z, c) - film_g(v, z, c)))) > 1e-4
+
+
+def test_residual_generator_starts_as_the_plain_one_and_its_blocks_read_the_class():
+    cfg = C.tiny()
+    # the zero-initialised last conv: at init every block is the identity
+    v, res_g, z, c = _starts_as_plain_generator(cfg, cfg.replace(gen_res_blocks=3), "res", 7)
+    # coarsest first: the dense map, then the first two transposed convs' outputs
+    assert sorted(k for k in v if k.startswith("res")) == ["res0", "res1", "res_fc"]
+    assert v["res1"]["conv0"]["kernel"].shape == (3, 3, cfg.gen_features[1], cfg.gen_features[1])
+    # once its last conv is non-zero a block changes G
+    blk = v["res_fc"]
+    v2 = {**v, "res_fc": {**blk, "conv1": {"kernel": jnp.full_like(blk["conv1"]["kernel"], 0.05),
+                                           "bias": blk["conv1"]["bias"]}}}
+    assert float(jnp.max(jnp.abs(res_g(v2, z, c) - res_g(v, z, c)))) > 1e-4
+    # its FiLM reads the class: γ, β non-zero for class 5 only move the class-5 row
+    film0 = jnp.zeros_like(blk["film0"]["kernel"]).at[5].set(1.0)
+    v3 = {**v2, "res_fc": {**v2["res_fc"], "film0": {"kernel": film0, "bias": blk["film0"]["bias"]}}}
+    moved = jnp.max(jnp.abs(res_g(v3, z, c) - res_g(v2, z, c)), axis=(1, 2, 3))
+    assert float(moved[2]) > 1e-4 and float(jnp.max(moved[:2])) < 1e-6   # c = [0, 2, 5]
+    for bad in (-1, len(cfg.gen_features) + 2, True):
+        with pytest.raises(ValueError, match="gen_res_blocks"):
+            cfg.replace(gen_res_blocks=bad)
 
 
 def test_latent_split_hides_the_expression_code_from_g_and_shows_only_it_to_the_head():

@@ -122,6 +122,17 @@ def test_train_caae_set_wins_over_identity_net_defaults(tmp_path, monkeypatch):
     assert (explicit.identity_net, explicit.identity_translation, explicit.identity_weight) == ("synthetic", False, 0.3)
 
 
+def test_train_caae_bad_set_is_a_clear_error_before_anything_runs(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    for item, words in (("gen_film=maybe", "gen_film=maybe"), ("gen_res_blocks=9", "gen_res_blocks"),
+                        ("no_such_field=1", "CAAEConfig field")):
+        with pytest.raises(SystemExit) as e:
+            train_caae.main(["--set", item, "--no-progress"])
+        assert e.value.code == 2
+        assert words in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
 # ----------------------------------------------------------------------------- one error path
 
 

@@ -92,6 +92,9 @@ def test_caae_settings_override_the_preset_weights():
     split = ExperimentConfig().set("caae.expr_dims=7").caae
     assert caae_preset("cpu", None, split) == base.replace(expr_dims=7)
     assert isinstance(caae_preset("cpu", None, split).expr_dims, int)
+    res = ExperimentConfig().set("caae.gen_res_blocks=2").caae
+    assert caae_preset("cpu", None, res) == base.replace(gen_res_blocks=2)
+    assert isinstance(caae_preset("cpu", None, res).gen_res_blocks, int)
 
 
 def test_caae_settings_identity_loss_matches_train_caae():

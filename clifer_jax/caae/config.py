@@ -47,6 +47,12 @@ class CAAEConfig:
     # Deliberate addition (docs/caae.md): class conditioning of G at every scale (FiLM),
     # besides the condition concatenated to z. Off in both presets.
     gen_film: bool = False
+    # Deliberate addition (docs/caae.md, "Residual generator blocks"): the first
+    # `gen_res_blocks` scales of G, coarsest first (the dense map, then each transposed
+    # conv's output), are each followed by a class-conditioned residual block
+    # h + conv3(relu(FiLM(conv3(relu(FiLM(h)))))), its last conv zero-initialised so the
+    # block starts as the identity. 0 (both presets): the reference generator.
+    gen_res_blocks: int = 0
     # Deliberate addition (docs/caae.md, "A latent split"): the first `expr_dims` entries of
     # z are its expression code: the latent head reads only them and G does not see them, so
     # G must draw the expression from its condition and E keeps the expression where CLIFER
@@ -122,6 +128,9 @@ class CAAEConfig:
             raise ValueError("z_dim ≥ 1, num_classes ≥ 2 and cond_tile ≥ 1 are required")
         if isinstance(self.expr_dims, bool) or not 0 <= self.expr_dims < self.z_dim:
             raise ValueError(f"expr_dims must be an integer in [0, z_dim={self.z_dim}), got {self.expr_dims!r}")
+        if isinstance(self.gen_res_blocks, bool) or not 0 <= self.gen_res_blocks <= n_up + 1:
+            raise ValueError(f"gen_res_blocks must be an integer in [0, {n_up + 1}] (G has {n_up + 1} "
+                             f"scales), got {self.gen_res_blocks!r}")
         if self.identity_net not in ("vgg-face", "synthetic"):
             raise ValueError(f"identity_net must be 'vgg-face' or 'synthetic', got {self.identity_net!r}")
         if self.batch_size < 2:
@@ -153,6 +162,31 @@ class CAAEConfig:
     def replace(self, **changes) -> "CAAEConfig":
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
+
+    def parse_field(self, item: str) -> tuple[str, object]:
+        """'FIELD=VALUE' (command-line text) → (field, value typed like the field here):
+        booleans true/false/1/0/yes/no, tuples comma-separated integers. Raises ValueError
+        for an unknown field, an unreadable value or one the config rejects."""
+        name, _, text = item.partition("=")
+        if name not in self.__dataclass_fields__ or not text:
+            raise ValueError(f"{item!r}: expected FIELD=VALUE with a CAAEConfig field")
+        kind = type(getattr(self, name))
+        try:
+            if kind is bool:
+                if text.lower() not in _BOOL_WORDS:
+                    raise ValueError(f"expected one of {sorted(_BOOL_WORDS)}")
+                value = _BOOL_WORDS[text.lower()]
+            elif kind is tuple:
+                value = tuple(int(a) for a in text.split(","))
+            else:
+                value = kind(text)
+            self.replace(**{name: value})
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{item!r}: {e}") from None
+        return name, value
+
+
+_BOOL_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 def paper() -> CAAEConfig:

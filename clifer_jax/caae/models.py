@@ -70,10 +70,28 @@ def film(h: jax.Array, c: jax.Array, num_classes: int, name: str) -> jax.Array:
     return h * (1.0 + gb[:, None, None, :f]) + gb[:, None, None, f:]
 
 
+class ResidualBlock(nn.Module):
+    """A class-conditioned residual block on h [B, h, w, F]:
+    h + conv3(relu(FiLM(conv3(relu(FiLM(h)))))). The last conv is zero-initialised, so at
+    init the block is the identity and G starts as the reference generator."""
+
+    num_classes: int
+
+    @nn.compact
+    def __call__(self, h: jax.Array, c: jax.Array) -> jax.Array:
+        f = h.shape[-1]
+        r = nn.relu(film(h, c, self.num_classes, "film0"))
+        r = nn.Conv(f, (3, 3), padding="SAME", name="conv0")(r)
+        r = nn.relu(film(r, c, self.num_classes, "film1"))
+        r = nn.Conv(f, (3, 3), padding="SAME", kernel_init=nn.initializers.zeros, name="conv1")(r)
+        return h + r
+
+
 class Generator(nn.Module):
     """G: [z, tiled ±1 condition] → dense s·s·F (ReLU) → strided 5×5 transposed convs (ReLU)
     → stride-1 5×5 transposed conv to the image (tanh). With `gen_film` the condition also
-    modulates every feature map before its ReLU (`film`)."""
+    modulates every feature map before its ReLU (`film`); with `gen_res_blocks` = k the
+    first k scales (coarsest first) are each followed by a `ResidualBlock`."""
 
     config: CAAEConfig
 
@@ -87,9 +105,13 @@ class Generator(nn.Module):
         h = nn.Dense(s * s * cfg.gen_dense_features, name="fc")(h)
         h = h.reshape((h.shape[0], s, s, cfg.gen_dense_features))
         h = nn.relu(film(h, c, cfg.num_classes, "film_fc") if cfg.gen_film else h)
+        if cfg.gen_res_blocks > 0:
+            h = ResidualBlock(cfg.num_classes, name="res_fc")(h, c)
         for i, f in enumerate(cfg.gen_features):
             h = _up(cfg, f, f"deconv{i}")(h)
             h = nn.relu(film(h, c, cfg.num_classes, f"film{i}") if cfg.gen_film else h)
+            if i + 1 < cfg.gen_res_blocks:
+                h = ResidualBlock(cfg.num_classes, name=f"res{i}")(h, c)
         h = nn.ConvTranspose(cfg.channels, k, strides=(1, 1), padding="SAME", name="out")(h)
         return jnp.tanh(h)
 
