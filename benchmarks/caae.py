@@ -53,7 +53,7 @@ class _Stepper:
         self.run(warmup - 1)
 
     def run(self, steps: int) -> float:
-        """Seconds per step over `steps` steps (0 when steps is 0)."""
+        """Seconds per step over `steps` steps (with 0 steps, the time of waiting on nothing)."""
         t = time.perf_counter()
         m = None
         for _ in range(steps):
@@ -83,13 +83,9 @@ def bench_round_robin(cfgs: list[C.CAAEConfig], steps: int, rounds: int = 1) -> 
     return rows
 
 
-def bench(cfg: C.CAAEConfig, steps: int, warmup: int = 2) -> dict:
+def bench(cfg: C.CAAEConfig, steps: int) -> dict:
     """One config: seconds per step over `steps` steps after compilation and warm-up."""
-    s = _Stepper(cfg, steps, warmup)
-    dt = s.run(steps)
-    return {"preset": cfg.name, "image_shape": list(cfg.image_shape), "batch_size": cfg.batch_size, "steps": steps,
-            "step_seconds": round(dt, 4), "images_per_second": round(cfg.batch_size / dt, 1),
-            "first_call_seconds": round(s.first_call_seconds, 1)}
+    return bench_round_robin([cfg], steps, rounds=1)[0]
 
 
 def main(argv=None) -> list[dict]:
