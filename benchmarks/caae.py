@@ -2,14 +2,15 @@
 
     python -m benchmarks.caae                 # both presets, few steps (paper is slow on CPU)
     python -m benchmarks.caae --steps 20 --presets cpu
-    python -m benchmarks.caae --presets cpu --variants gen_res_blocks=1 gen_res_blocks=2 \
-        gen_res_blocks=2+gen_film=true     # options of the cpu preset, side by side with it
+    python -m benchmarks.caae --presets cpu --variants tv_weight=0.01 \
+        tv_weight=0.01+latent_class_weight=0.1     # options of the cpu preset, side by side with it
 
 One step = one discriminator update + one encoder/generator update on a batch of
 `batch_size` images (the preset's, 64 unless overridden). Compilation is excluded;
 the step is timed after warm-up steps. Writes benchmarks/results/caae.json (merged with
 earlier results of other devices) and prints a table. `--variants` times variants of the
-first preset (CAAEConfig fields, '+'-separated) beside it, in turn over `--rounds` rounds
+first preset (CAAEConfig fields, '+'-separated, each FIELD=VALUE read by
+`config_tree.set_path`) beside it, in turn over `--rounds` rounds
 (the median of each; a machine whose speed drifts shifts all of them alike), and prints
 each one's step time as a ratio to the plain preset's (the median of the rounds' ratios).
 """
@@ -25,6 +26,7 @@ import time
 import jax
 import numpy as np
 
+from clifer_jax import config_tree
 from clifer_jax.caae import config as C
 from clifer_jax.caae.train import CAAEState, train_step
 
@@ -94,7 +96,7 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--steps", type=int, default=None, help="timed steps (default: 10 cpu, 3 paper on CPU, 50 on GPU)")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--variants", nargs="+", default=[], metavar="FIELD=VALUE[+FIELD=VALUE]",
-                   help="variants of the first preset timed beside it, e.g. gen_res_blocks=2+gen_film=true")
+                   help="variants of the first preset timed beside it, e.g. tv_weight=0.01+latent_class_weight=0.1")
     p.add_argument("--rounds", type=int, default=5,
                    help="with --variants: timings of each config, taken in turn (the median is reported)")
     p.add_argument("--out", default="benchmarks/results/caae.json")
@@ -105,7 +107,7 @@ def main(argv=None) -> list[dict]:
     variants = []
     for text in args.variants:   # parsed before anything runs: a typo fails at once
         try:
-            variants.append((text, base.replace(**dict(base.parse_field(i) for i in text.split("+")))))
+            variants.append((text, config_tree.apply_sets(base, text.split("+"))))
         except ValueError as e:
             p.error(f"--variants: {e}")
     dev = device_name()

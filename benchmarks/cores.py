@@ -63,21 +63,26 @@ def main(argv=None):
     dim = 50
 
     def setup(networks: int, rows: str, sharded: bool):
-        cfg = gwr.episodic_config(dim, args.capacity, row_updates=rows,
-                                  activity_threshold=float(jnp.exp(-0.5 * jnp.sqrt(dim / 6))))
+        cfg = gwr.episodic_config(dim, args.capacity, row_updates=rows)
+        prm = gwr.GWRParams(activity_threshold=float(jnp.exp(-0.5 * jnp.sqrt(dim / 6)))).cast(cfg.dtype)
         x, y = (jnp.asarray(a) for a in stream(0, args.steps, dim, (networks,)))
         valid = jnp.ones(x.shape[:-1], bool)
         if sharded:
             mesh = Mesh(devices, ("net",))
             put = lambda a: jax.device_put(a, NamedSharding(mesh, P("net")))  # noqa: E731
+            prm = jax.device_put(prm, NamedSharding(mesh, P()))             # replicated
         else:
             put = lambda a: jax.device_put(a, devices[0])  # noqa: E731
+            prm = put(prm)
         x, y, valid = put(x), put(y), put(valid)
-        s0 = jax.jit(jax.vmap(lambda x, y: gwr.init_unchecked(cfg, x[:2], y[:2])))(x, y)
-        fn = jax.jit(jax.vmap(lambda s, x, y, v: gwr.train_unchecked(cfg, s, x, y, v, epochs=1)))
-        compiled = fn.lower(s0, x, y, valid).compile()
-        out = compiled(s0, x, y, valid)
-        return (lambda: jax.block_until_ready(compiled(s0, x, y, valid))), out
+        # the params traced, shared by every network (replicated when sharded)
+        s0 = jax.jit(jax.vmap(lambda p, x, y: gwr.init_unchecked(cfg, p, x[:2], y[:2]),
+                              in_axes=(None, 0, 0)))(prm, x, y)
+        fn = jax.jit(jax.vmap(lambda p, s, x, y, v: gwr.train_unchecked(cfg, p, s, x, y, v, epochs=1),
+                              in_axes=(None, 0, 0, 0, 0)))
+        compiled = fn.lower(prm, s0, x, y, valid).compile()
+        out = compiled(prm, s0, x, y, valid)
+        return (lambda: jax.block_until_ready(compiled(prm, s0, x, y, valid))), out
 
     cases = {("one network", "scatter", 1): (1, "scatter", False),
              ("one network", "dense", 1): (1, "dense", False),

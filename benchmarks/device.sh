@@ -20,12 +20,14 @@ BENCH_OUT="$OUT" timeout 200 python3 -m benchmarks.scaling --scale full --figure
 BENCH_OUT="$OUT" timeout 90 python3 -m benchmarks.headroom --repeat 3 2>&1 | quiet
 # 3. GDM + replay, class-incremental, capacities 160 / 640 / 1,024, NumPy beside.
 BENCH_OUT="$OUT" timeout 120 python3 -m benchmarks.gdm --incremental 2>&1 | quiet | tail -20
-# 4. A 64-point x 24-subject CLIFER sweep, timed, when this checkout has `clifer sweep`.
-if python3 -m experiments.cli sweep --help > /dev/null 2>&1; then
+# 4. A 64-point x 24-subject CLIFER sweep, timed, when this checkout has `clifer sweep`
+#    (the `clifer` command, `clifer_jax.cli.main`, run through python3 so that no install is needed).
+clifer() { python3 -c 'import sys; from clifer_jax.cli import main; sys.exit(main())' "$@"; }
+if clifer sweep --help > /dev/null 2>&1; then
   start=$(date +%s.%N)
-  timeout 120 python3 -m experiments.cli sweep \
-      --grid gdm.episodic.a_t=0.2,0.25,0.3,0.35,0.4,0.45,0.5,0.55 \
-      --grid gdm.semantic.a_t=0.1,0.15,0.2,0.25,0.3,0.35,0.4,0.45 \
+  timeout 120 python3 -c 'import sys; from clifer_jax.cli import main; sys.exit(main())' sweep \
+      --grid gdm_params.episodic.activity_threshold=0.2,0.25,0.3,0.35,0.4,0.45,0.5,0.55 \
+      --grid gdm_params.semantic.activity_threshold=0.1,0.15,0.2,0.25,0.3,0.35,0.4,0.45 \
       --models clifer --out "$OUT/sweep_gpu" --no-progress 2>&1 | quiet | tail -15
   echo "sweep rc=$? wall_s=$(echo "$(date +%s.%N) - $start" | bc)" | tee "$OUT/sweep_wall.txt"
 else

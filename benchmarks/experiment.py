@@ -21,11 +21,12 @@ import jax
 import numpy as np
 
 from benchmarks.common import table, write_json
-from clifer_jax import experiment, gdm, mlp
+from clifer_jax import gdm, mlp
 from clifer_jax.caae import api as caae_api
+from clifer_jax.caae.config import preset as caae_preset
 from clifer_jax.caae.train import CAAEState
 from clifer_jax.classes import DEFAULT_ORDER
-from experiments.configs import caae_preset
+from clifer_jax.study import models
 
 
 def generated(subjects: int, length: int = 24, test: int = 8, dim: int = 50, seed: int = 0):
@@ -35,38 +36,38 @@ def generated(subjects: int, length: int = 24, test: int = 8, dim: int = 50, see
     xt = centre[:, :, None] + 0.3 * rng.standard_normal((subjects, 6, test, dim))
     y = np.broadcast_to(np.arange(6)[None, :, None], (subjects, 6, length)).astype(np.int32)
     yt = np.broadcast_to(np.arange(6)[None, :, None], (subjects, 6, test)).astype(np.int32)
-    return experiment.SubjectData(x=x.astype(np.float32), y=y, mask=np.ones(y.shape, bool),
+    return models.SubjectData(x=x.astype(np.float32), y=y, mask=np.ones(y.shape, bool),
                                   x_test=xt.astype(np.float32), y_test=yt, mask_test=np.ones(yt.shape, bool))
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--models", nargs="+", default=list(experiment.MODELS))
+    p.add_argument("--models", nargs="+", default=list(models.MODELS))
     p.add_argument("--subjects", type=int, default=24)
     p.add_argument("--caae-preset", default="cpu")
     p.add_argument("--run", default=None, help="a finished `clifer run` folder: report its stage times")
     args = p.parse_args(argv)
 
     data = generated(args.subjects)
-    g = gdm.reference_config(dim=50, episodic_capacity=6 * 24, semantic_capacity=72)
+    g = gdm.GDMConfig(dim=50, capacity=6 * 24, semantic_capacity=72)   # the GDM's params: GDMParams()
     m = mlp.MLPConfig(feature_dim=50)
     ccfg = caae_preset(args.caae_preset)
-    params = CAAEState.create(ccfg, jax.random.key(0), 1).inference_params(ccfg)
+    caae_params = CAAEState.create(ccfg, jax.random.key(0), 1).inference_params(ccfg)
     rows = []
     for model in args.models:
-        run = experiment.make_run(model, g, m, imagine_fn=caae_api.imagine_unchecked)
+        run = models.make_run(model, g, m, imagine_fn=caae_api.imagine_unchecked)
         key = jax.random.key(0)
         t0 = time.perf_counter()
-        experiment.run_subjects(run, key, data, DEFAULT_ORDER, params)
+        models.run_subjects(run, key, data, DEFAULT_ORDER, caae_params)
         first = time.perf_counter() - t0
         t0 = time.perf_counter()
-        experiment.run_subjects(run, key, data, DEFAULT_ORDER, params)
+        models.run_subjects(run, key, data, DEFAULT_ORDER, caae_params)
         vmapped = time.perf_counter() - t0
         one = lambda s: jax.tree.map(lambda a: a[s:s + 1], data)
-        experiment.run_subjects(run, key, one(0), DEFAULT_ORDER, params)       # compile for 1 subject
+        models.run_subjects(run, key, one(0), DEFAULT_ORDER, caae_params)       # compile for 1 subject
         t0 = time.perf_counter()
         for s in range(args.subjects):
-            experiment.run_subjects(run, key, one(s), DEFAULT_ORDER, params)
+            models.run_subjects(run, key, one(s), DEFAULT_ORDER, caae_params)
         sequential = time.perf_counter() - t0
         rows.append(dict(model=model, subjects=args.subjects, vmapped_s=vmapped, sequential_s=sequential,
                          speedup=sequential / vmapped, compile_s=first - vmapped))

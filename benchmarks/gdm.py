@@ -11,7 +11,8 @@ memories have grown. Prints a table; writes benchmarks/results/gdm.json.
 capacities, timed per class step for the NumPy reference, the kernel as it was before the
 capacity-headroom work ("before": `learn_class_unchecked` on the whole capacity, one
 training call per replayed trajectory, every call ending with the N×N passes that the
-edge log replaced) and the public `gdm.learn_class`
+edge log replaced: `memory.replay_unchecked` and `gwr.train.end_call` are swapped for
+their old forms while it is traced) and the public `gdm.learn_class`
 ("after": high-water blocks, length buckets, the one-loop replay pass, state donated).
 The three run in alternation, class step by class step, on the same stream; JAX is timed
 on a second pass over the stream (the first compiles). Writes gdm_incremental.json.
@@ -27,8 +28,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks.common import n2_call_end, table, write_json
+from benchmarks.common import n2_call_end, reference_kwargs, table, write_json
 from clifer_jax import gdm
+from clifer_jax.gdm import memory
+from clifer_jax.gdm.memory import _train_both
 from gdm_reference import ReferenceGDM
 
 
@@ -55,22 +58,26 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.incremental:
         return incremental(args)
-    cfg = gdm.reference_config(50, args.capacity, replay=args.replay)
+    cfg = gdm.GDMConfig(dim=50, capacity=args.capacity)       # the reference schedule
+    ref_params = gdm.GDMParams()                                 # the reference memories' numbers
+    params = ref_params.cast(cfg.dtype)                          # traced, shared by the subjects
 
-    init_v = jax.jit(jax.vmap(gdm.init_unchecked, in_axes=(None, 0, 0, 0)), static_argnums=0)
-    learn_v = jax.jit(jax.vmap(gdm.learn_class_unchecked, in_axes=(None, 0, 0, 0, 0)),
-                      static_argnums=0)
+    def learn(config, params, state, x, y, m):
+        return gdm.learn_class_unchecked(config, params, state, x, y, m, replay=args.replay)
+
+    init_v = jax.jit(jax.vmap(gdm.init_unchecked, in_axes=(None, None, 0, 0, 0)), static_argnums=0)
+    learn_v = jax.jit(jax.vmap(learn, in_axes=(None, None, 0, 0, 0, 0)), static_argnums=0)
     rows = []
     for s in args.subjects:
         x, y, m = (jnp.asarray(a) for a in subject_steps(s, args.length, cfg.dim))
-        state = init_v(cfg, x[:, 0], y[:, 0], m[:, 0])
+        state = init_v(cfg, params, x[:, 0], y[:, 0], m[:, 0])
         t0 = time.perf_counter()
-        state = jax.block_until_ready(learn_v(cfg, state, x[:, 0], y[:, 0], m[:, 0]))
+        state = jax.block_until_ready(learn_v(cfg, params, state, x[:, 0], y[:, 0], m[:, 0]))
         first = time.perf_counter() - t0                         # compile + run
         best = float("inf")
         for _ in range(2):
             t0 = time.perf_counter()
-            jax.block_until_ready(learn_v(cfg, state, x[:, 1], y[:, 1], m[:, 1]))
+            jax.block_until_ready(learn_v(cfg, params, state, x[:, 1], y[:, 1], m[:, 1]))
             best = min(best, time.perf_counter() - t0)
         rows.append(dict(impl="jax vmap", subjects=s, step_s=best, per_subject_ms=1e3 * best / s,
                          compile_s=first - best))
@@ -78,8 +85,8 @@ def main(argv=None):
               flush=True)
 
     x, y, m = subject_steps(1, args.length, cfg.dim)
-    fields = lambda c: {f: getattr(c, f) for f in c.__dataclass_fields__}
-    ref = ReferenceGDM(fields(cfg.episodic), fields(cfg.semantic), replay=args.replay)
+    ref = ReferenceGDM(reference_kwargs(cfg.episodic, ref_params.episodic),
+                       reference_kwargs(cfg.semantic, ref_params.semantic), replay=args.replay)
     ref.init(x[0, 0], y[0, 0], m[0, 0])
     ref.learn_class(x[0, 0], y[0, 0], m[0, 0])
     t0 = time.perf_counter()
@@ -113,10 +120,10 @@ def incremental_stream(classes: int, per_class: int, dim: int, seed: int = 0):
     return steps
 
 
-def _before_replay(config, ep, se, pseudo, params=None):
+def _before_replay(config, params, ep, se, pseudo):
     """The replay pass as it was: one `train_unchecked` call (with its N×N end) per
-    trajectory, in a `while_loop` over the valid ones."""
-    from clifer_jax.gdm.memory import _train_both
+    trajectory, in a `while_loop` over the valid ones (`memory.replay_unchecked`'s
+    signature)."""
     order = jnp.argsort(~pseudo.valid, stable=True)
     xs, ys = pseudo.samples[order], pseudo.labels[order]
     count = jnp.sum(pseudo.valid, dtype=jnp.int32)
@@ -124,8 +131,7 @@ def _before_replay(config, ep, se, pseudo, params=None):
 
     def body(carry):
         i, ep, se = carry
-        ep, se = _train_both(config, ep, se, xs[i], ys[i], xs[i], ys[i], valid, config.replay_epochs,
-                             params)
+        ep, se = _train_both(config, params, ep, se, xs[i], ys[i], valid, config.replay_epochs)
         return i + 1, ep, se
 
     _, ep, se = jax.lax.while_loop(lambda c: c[0] < count, body, (jnp.array(0, jnp.int32), ep, se))
@@ -135,37 +141,38 @@ def _before_replay(config, ep, se, pseudo, params=None):
 TRAIN_MOD = sys.modules["clifer_jax.gwr.train"]
 
 
-def _before_learn(config, state, x, y, m):
-    return gdm.learn_class_unchecked(config, state, x, y, m)
+def _before_learn(config, params, state, x, y, m):
+    return gdm.learn_class_unchecked(config, params, state, x, y, m, replay=True)
 
 
 def incremental(args):
-    from clifer_jax.gdm import memory
     steps = incremental_stream(args.classes, args.per_class, args.dim)
-    fields = lambda c: {f: getattr(c, f) for f in c.__dataclass_fields__}  # noqa: E731
     before_jit = jax.jit(_before_learn, static_argnums=0)
+    ref_params = gdm.GDMParams()                       # the reference memories' numbers
+    params = ref_params.cast(gdm.GDMConfig().dtype)    # the "before" kernel's, traced
 
     def run_before(cfg, state, x, y, m):
-        new_replay, new_end = memory.replay, TRAIN_MOD.end_call
-        memory.replay = _before_replay                 # traced with the old pass
+        new_replay, new_end = memory.replay_unchecked, TRAIN_MOD.end_call
+        memory.replay_unchecked = _before_replay       # traced with the old pass
         TRAIN_MOD.end_call = n2_call_end               # and the old call end
         try:
-            return before_jit(cfg, state, x, y, m)
+            return before_jit(cfg, params, state, x, y, m)
         finally:
-            memory.replay, TRAIN_MOD.end_call = new_replay, new_end
+            memory.replay_unchecked, TRAIN_MOD.end_call = new_replay, new_end
 
     rows, compile_s = [], {}
     for cap in args.capacities:
-        cfg = gdm.reference_config(args.dim, cap, replay=True, num_classes=args.classes)
+        cfg = gdm.GDMConfig(dim=args.dim, capacity=cap, num_classes=args.classes)   # GDM + replay: replay=True below
         states = {}
-        ref = ReferenceGDM(fields(cfg.episodic), fields(cfg.semantic), replay=True)
+        ref = ReferenceGDM(reference_kwargs(cfg.episodic, ref_params.episodic),
+                           reference_kwargs(cfg.semantic, ref_params.semantic), replay=True)
         ref.init(*steps[0])
         for impl in ("before", "after"):               # first pass: compiles every shape
             t0 = time.perf_counter()
             s = gdm.init(cfg, *steps[0])
             for x, y, m in steps:
                 s = (run_before(cfg, s, x, y, m) if impl == "before"
-                     else gdm.learn_class(cfg, s, x, y, m, donate=True))
+                     else gdm.learn_class(cfg, s, x, y, m, replay=True, donate=True))
             jax.block_until_ready(s)
             compile_s[f"{impl}_{cap}"] = time.perf_counter() - t0
             states[impl] = gdm.init(cfg, *steps[0])
@@ -178,7 +185,7 @@ def incremental(args):
                 t0 = time.perf_counter()
                 s = states[impl]
                 s = (run_before(cfg, s, x, y, m) if impl == "before"
-                     else gdm.learn_class(cfg, s, x, y, m, donate=True))
+                     else gdm.learn_class(cfg, s, x, y, m, replay=True, donate=True))
                 states[impl] = jax.block_until_ready(s)
                 t[impl] = time.perf_counter() - t0
             rows.append(dict(capacity=cap, class_step=c, samples=int(m.sum()),

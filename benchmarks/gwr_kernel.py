@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks.common import table, timed, write_json
+from benchmarks.common import reference_kwargs, table, timed, write_json
 from clifer_jax import gwr
 from gwr_reference import ReferenceGWR
 
@@ -30,34 +30,41 @@ def stream(seed: int, n: int, dim: int, batch: tuple[int, ...] = ()):
 
 
 def config(capacity: int, dim: int) -> gwr.GWRConfig:
-    # Episodic defaults; a_T scaled to the dimension so that uniform data keeps
-    # inserting (distances grow like sqrt(D)) and the network fills up.
-    return gwr.episodic_config(dim, capacity, activity_threshold=float(np.exp(-0.5 * np.sqrt(dim / 6))))
+    """The reference episodic memory's statics (its numbers: `params(dim)`)."""
+    return gwr.episodic_config(dim, capacity)
 
 
-def jax_throughput(cfg, steps: int, networks: int | None = None):
+def params(dim: int) -> gwr.GWRParams:
+    """Episodic defaults; a_T scaled to the dimension so that uniform data keeps
+    inserting (distances grow like sqrt(D)) and the network fills up."""
+    return gwr.GWRParams(activity_threshold=float(np.exp(-0.5 * np.sqrt(dim / 6))))
+
+
+def jax_throughput(cfg, prm: gwr.GWRParams, steps: int, networks: int | None = None):
+    """Samples/s of one jitted training call (the params traced, shared by the networks)."""
     batch = () if networks is None else (networks,)
     x, y = stream(0, steps, cfg.dim, batch)
     x, y = jnp.asarray(x), jnp.asarray(y)
     valid = jnp.ones(x.shape[:-1], bool)
-    run = lambda s, x, y, v: gwr.train_unchecked(cfg, s, x, y, v, epochs=1)
-    init = lambda x, y: gwr.init_unchecked(cfg, x[:2], y[:2])
+    p = prm.cast(cfg.dtype)
+    run = lambda p, s, x, y, v: gwr.train_unchecked(cfg, p, s, x, y, v, epochs=1)
+    init = lambda p, x, y: gwr.init_unchecked(cfg, p, x[:2], y[:2])
     if networks is not None:
-        run, init = jax.vmap(run), jax.vmap(init)
-    s0 = init(x, y)
+        run, init = jax.vmap(run, in_axes=(None, 0, 0, 0, 0)), jax.vmap(init, in_axes=(None, 0, 0))
+    s0 = init(p, x, y)
     fn = jax.jit(run)
     t0 = time.perf_counter()
-    compiled = fn.lower(s0, x, y, valid).compile()
+    compiled = fn.lower(p, s0, x, y, valid).compile()
     compile_s = time.perf_counter() - t0
-    seconds = timed(compiled, s0, x, y, valid, repeat=2)
-    out = compiled(s0, x, y, valid)
+    seconds = timed(compiled, p, s0, x, y, valid, repeat=2)
+    out = compiled(p, s0, x, y, valid)
     nodes = float(np.mean(np.asarray(out.num_nodes)))
     return steps * (networks or 1) / seconds, compile_s, nodes
 
 
-def numpy_throughput(cfg, steps: int):
+def numpy_throughput(cfg, prm: gwr.GWRParams, steps: int):
     x, y = stream(0, steps, cfg.dim)
-    ref = ReferenceGWR(**{f: getattr(cfg, f) for f in cfg.__dataclass_fields__})
+    ref = ReferenceGWR(**reference_kwargs(cfg, prm))
     ref.init(x[:2].astype(np.float64), y[:2])
     t0 = time.perf_counter()
     ref.train(x.astype(np.float64), y, epochs=1)
@@ -67,22 +74,23 @@ def numpy_throughput(cfg, steps: int):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small grid (a few seconds)")
-    p.add_argument("--steps", type=int, default=4000, help="samples per jitted run")
+    p.add_argument("--steps", type=int, default=None,
+                   help="samples per jitted run (default 4000; 1000 with --quick)")
     p.add_argument("--numpy-seconds", type=float, default=3.0, help="time budget per NumPy run")
     args = p.parse_args(argv)
     caps = [256, 1024] if args.quick else [256, 1024, 4096]
     dims = [50] if args.quick else [50, 512]
-    steps = 1000 if args.quick else args.steps
+    steps = args.steps or (1000 if args.quick else 4000)
 
     rows = []
     for dim in dims:
         for cap in caps:
-            cfg = config(cap, dim)
-            jps, comp, jnodes = jax_throughput(cfg, steps)
+            cfg, prm = config(cap, dim), params(dim)
+            jps, comp, jnodes = jax_throughput(cfg, prm, steps)
             # Size the NumPy run to its time budget from a short probe.
-            probe, _ = numpy_throughput(cfg, 50)
+            probe, _ = numpy_throughput(cfg, prm, 50)
             n_np = int(np.clip(probe * args.numpy_seconds, 100, steps))
-            nps, nnodes = numpy_throughput(cfg, n_np)
+            nps, nnodes = numpy_throughput(cfg, prm, n_np)
             rows.append(dict(kind="single", capacity=cap, dim=dim, networks=1,
                              jax_samples_per_s=jps, numpy_samples_per_s=nps, speedup=jps / nps,
                              compile_s=comp, jax_nodes=jnodes, numpy_steps=n_np, numpy_nodes=nnodes))
@@ -92,7 +100,7 @@ def main(argv=None):
     base = None
     for nets in [1, 8, 64]:
         cfg = config(256, 50)
-        jps, comp, jnodes = jax_throughput(cfg, steps // 2, networks=nets)
+        jps, comp, jnodes = jax_throughput(cfg, params(50), steps // 2, networks=nets)
         base = base or jps
         rows.append(dict(kind="vmap", capacity=256, dim=50, networks=nets, jax_samples_per_s=jps,
                          aggregate_vs_one=jps / base, compile_s=comp, jax_nodes=jnodes))

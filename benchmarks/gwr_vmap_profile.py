@@ -24,14 +24,15 @@ from clifer_jax import gwr
 from clifer_jax.gwr.distance import best_two, context, distances
 
 
-def grown_states(cfg, networks: int, steps: int):
+def grown_states(cfg, prm, networks: int, steps: int):
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.uniform(-1, 1, (networks, steps, cfg.dim)).astype(np.float32))
     y = jnp.zeros((networks, steps, cfg.num_heads), jnp.int32)
     v = jnp.ones((networks, steps), bool)
-    init = jax.vmap(lambda x, y: gwr.init_unchecked(cfg, x[:2], y[:2]))(x, y)
-    grow = jax.jit(jax.vmap(lambda s, x, y, v: gwr.train_unchecked(cfg, s, x, y, v, remove_isolated=False)))
-    return grow(init, x, y, v), x, y, v
+    init = jax.vmap(lambda x, y: gwr.init_unchecked(cfg, prm, x[:2], y[:2]))(x, y)
+    grow = jax.jit(jax.vmap(lambda p, s, x, y, v: gwr.train_unchecked(cfg, p, s, x, y, v, remove_isolated=False),
+                            in_axes=(None, 0, 0, 0, 0)))
+    return grow(prm, init, x, y, v), x, y, v
 
 
 def per_step_us(fn, args, steps: int) -> float:
@@ -51,24 +52,25 @@ def main(argv=None):
     p.add_argument("--networks", type=int, nargs="+", default=[1, 64])
     p.add_argument("--steps", type=int, default=500)
     args = p.parse_args(argv)
-    cfg = gwr.episodic_config(args.dim, args.capacity, activity_threshold=0.05)
+    cfg = gwr.episodic_config(args.dim, args.capacity)
+    prm = gwr.GWRParams(activity_threshold=0.05).cast(cfg.dtype)   # traced, shared by the networks
 
-    def full(s, x, y, v):
-        return gwr.train_unchecked(cfg, s, x, y, v, remove_isolated=False).weights
+    def full(p, s, x, y, v):
+        return gwr.train_unchecked(cfg, p, s, x, y, v, remove_isolated=False).weights
 
     dense_cfg = cfg.replace(row_updates="dense")
 
-    def full_dense(s, x, y, v):
-        return gwr.train_unchecked(dense_cfg, s, x, y, v, remove_isolated=False).weights
+    def full_dense(p, s, x, y, v):
+        return gwr.train_unchecked(dense_cfg, p, s, x, y, v, remove_isolated=False).weights
 
-    def dist_only(s, x, y, v):
+    def dist_only(p, s, x, y, v):
         def body(c, xi):
-            g = context(cfg, xi, s.prev_weights)
+            g = context(cfg, xi, s.prev_weights, p.beta)
             b, s2 = best_two(distances(cfg, s.weights, s.sq_norms, s.active, g))
             return c + b + s2, None
         return jax.lax.scan(body, jnp.int32(0), x)[0]
 
-    def neighbours_only(s, x, y, v):
+    def neighbours_only(p, s, x, y, v):
         def body(c, i):
             row = s.edges[i % cfg.capacity]
             return c + jnp.nonzero(row, size=cfg.max_degree, fill_value=cfg.capacity)[0].sum(), None
@@ -76,11 +78,12 @@ def main(argv=None):
 
     rows = []
     for n in args.networks:
-        state, x, y, v = grown_states(cfg, n, args.steps)
+        state, x, y, v = grown_states(cfg, prm, n, args.steps)
         row = {"networks": n, "capacity": cfg.capacity, "dim": cfg.dim}
         for name, fn in (("full_step_us", full), ("full_dense_step_us", full_dense), ("distances_us", dist_only),
                          ("neighbours_us", neighbours_only)):
-            row[name] = per_step_us(jax.jit(jax.vmap(fn)), (state, x, y, v), args.steps)
+            row[name] = per_step_us(jax.jit(jax.vmap(fn, in_axes=(None, 0, 0, 0, 0))), (prm, state, x, y, v),
+                                    args.steps)
         row["full_per_network_us"] = row["full_step_us"] / n
         row["full_dense_per_network_us"] = row["full_dense_step_us"] / n
         rows.append(row)

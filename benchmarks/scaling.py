@@ -27,9 +27,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks.common import device_info, table, timed, write_json
+from benchmarks.common import device_info, reference_kwargs, table, timed, write_json
 from benchmarks.gdm import subject_steps
-from benchmarks.gwr_kernel import config as gwr_config, numpy_throughput, stream
+from benchmarks.gwr_kernel import config as gwr_config, numpy_throughput, params as gwr_params, stream
 from clifer_jax import gdm, gwr
 from gdm_reference import ReferenceGDM
 
@@ -59,29 +59,33 @@ def gwr_jax(capacity: int, networks: int, steps: int, marginal: bool = False, ro
     marginal: also time a call of 4·steps samples, and split the call's time into the
     cost of one more step (`marginal_step_us`, O(N·D)) and a fixed cost per call
     (`per_call_ms`: the end-of-call pruning and node removal, O(L + N·max_degree)).
-    rows: the step's row-update form (`GWRConfig.row_updates`)."""
+    rows: the step's row-update form (`GWRConfig.row_updates`). The params (traced) are
+    shared by the networks."""
     cfg = gwr_config(capacity, DIM).replace(row_updates=rows)
+    p = gwr_params(DIM).cast(cfg.dtype)
     x, y = (jnp.asarray(a) for a in stream(0, 4 * steps if marginal else steps, DIM, (networks,)))
     valid = jnp.ones(x.shape[:-1], bool)
-    train = jax.vmap(lambda s, x, y, v: gwr.train_unchecked(cfg, s, x, y, v, epochs=1))
+    train = jax.vmap(lambda p, s, x, y, v: gwr.train_unchecked(cfg, p, s, x, y, v, epochs=1),
+                     in_axes=(None, 0, 0, 0, 0))
     # The state donated, as a training loop hands it over: without it XLA copies the
     # 9·N² bytes of N×N arrays every call. A network's first call takes the N×N pass
     # (docs/gwr.md, "The end of a call"); the timed calls start from a network after a
     # short first call, as every later call does.
-    fn = jax.jit(train, donate_argnums=0)
-    s0 = jax.jit(jax.vmap(lambda x, y: gwr.init_unchecked(cfg, x[:2], y[:2])))(x, y)
-    s0 = jax.jit(train)(s0, x[:, :8], y[:, :8], valid[:, :8])
+    fn = jax.jit(train, donate_argnums=1)
+    s0 = jax.jit(jax.vmap(lambda p, x, y: gwr.init_unchecked(cfg, p, x[:2], y[:2]),
+                          in_axes=(None, 0, 0)))(p, x, y)
+    s0 = jax.jit(train)(p, s0, x[:, :8], y[:, :8], valid[:, :8])
 
     def run(t: int):
         rest = (x[:, :t], y[:, :t], valid[:, :t])
         t0 = time.perf_counter()
-        compiled = fn.lower(s0, *rest).compile()
+        compiled = fn.lower(p, s0, *rest).compile()
         compile_s = time.perf_counter() - t0
         best = float("inf")
         for _ in range(3):
             s = jax.block_until_ready(jax.tree.map(jnp.copy, s0))
             t0 = time.perf_counter()
-            out = jax.block_until_ready(compiled(s, *rest))
+            out = jax.block_until_ready(compiled(p, s, *rest))
             best = min(best, time.perf_counter() - t0)
             nodes = out.num_nodes
             del out                     # freed after the clock stops
@@ -102,33 +106,35 @@ def gwr_jax(capacity: int, networks: int, steps: int, marginal: bool = False, ro
 def gwr_numpy(capacity: int, steps: int) -> dict:
     """The NumPy reference on the same stream and the same number of steps as JAX (one
     training call: its end-of-call work weighs the same in both)."""
-    rate, nodes = numpy_throughput(gwr_config(capacity, DIM), steps)
+    rate, nodes = numpy_throughput(gwr_config(capacity, DIM), gwr_params(DIM), steps)
     return dict(numpy_samples_per_s=rate, numpy_steps=steps, numpy_nodes=nodes)
 
 
 def gdm_jax(capacity: int, subjects: int, length: int = 24) -> dict:
-    """Seconds of one vmapped GDM class step (after a first one), per subject."""
-    cfg = gdm.reference_config(DIM, capacity)
+    """Seconds of one vmapped GDM class step (after a first one), per subject (the reference
+    schedule and memories, no replay; the params traced, shared by the subjects)."""
+    cfg = gdm.GDMConfig(dim=DIM, capacity=capacity)
+    p = gdm.GDMParams().cast(cfg.dtype)
     x, y, m = (jnp.asarray(a) for a in subject_steps(subjects, length, DIM))
-    init = jax.jit(jax.vmap(gdm.init_unchecked, in_axes=(None, 0, 0, 0)), static_argnums=0)
-    learn = jax.jit(jax.vmap(gdm.learn_class_unchecked, in_axes=(None, 0, 0, 0, 0)), static_argnums=0)
-    state = init(cfg, x[:, 0], y[:, 0], m[:, 0])
+    init = jax.jit(jax.vmap(gdm.init_unchecked, in_axes=(None, None, 0, 0, 0)), static_argnums=0)
+    learn = jax.jit(jax.vmap(gdm.learn_class_unchecked, in_axes=(None, None, 0, 0, 0, 0)), static_argnums=0)
+    state = init(cfg, p, x[:, 0], y[:, 0], m[:, 0])
     t0 = time.perf_counter()
-    state = jax.block_until_ready(learn(cfg, state, x[:, 0], y[:, 0], m[:, 0]))
+    state = jax.block_until_ready(learn(cfg, p, state, x[:, 0], y[:, 0], m[:, 0]))
     first = time.perf_counter() - t0
-    seconds = timed(lambda: learn(cfg, state, x[:, 1], y[:, 1], m[:, 1]), repeat=2)
-    mem = _memory(learn.lower(cfg, state, x[:, 1], y[:, 1], m[:, 1]).compile())
+    seconds = timed(lambda: learn(cfg, p, state, x[:, 1], y[:, 1], m[:, 1]), repeat=2)
+    mem = _memory(learn.lower(cfg, p, state, x[:, 1], y[:, 1], m[:, 1]).compile())
     return dict(step_s=seconds, subject_steps_per_s=subjects / seconds, compile_s=first - seconds,
                 state_bytes=gdm.state_bytes(cfg), **mem)
 
 
 def gdm_numpy(capacity: int, length: int = 24) -> dict:
-    cfg = gdm.reference_config(DIM, capacity)
+    cfg, p = gdm.GDMConfig(dim=DIM, capacity=capacity), gdm.GDMParams()
     x, y, m = subject_steps(1, length, DIM)
-    fields = lambda c: {f: getattr(c, f) for f in c.__dataclass_fields__}  # noqa: E731
     s = float("inf")
     for _ in range(2):                             # best of two, as for JAX
-        ref = ReferenceGDM(fields(cfg.episodic), fields(cfg.semantic), replay=False)
+        ref = ReferenceGDM(reference_kwargs(cfg.episodic, p.episodic),
+                           reference_kwargs(cfg.semantic, p.semantic), replay=False)
         ref.init(x[0, 0], y[0, 0], m[0, 0])
         ref.learn_class(x[0, 0], y[0, 0], m[0, 0])
         t0 = time.perf_counter()
@@ -142,7 +148,7 @@ def memory_table(capacities: list[int]) -> list[dict]:
     for n in sorted({256, 1024, 4096, 16384, 65536, *capacities}):
         cfg = gwr_config(n, DIM)
         rows.append(dict(capacity=n, gwr_state_mib=gwr.state_bytes(cfg) / 2**20,
-                         gdm_state_mib=gdm.state_bytes(gdm.reference_config(DIM, n)) / 2**20))
+                         gdm_state_mib=gdm.state_bytes(gdm.GDMConfig(dim=DIM, capacity=n)) / 2**20))
     return rows
 
 

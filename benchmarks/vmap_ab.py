@@ -9,7 +9,10 @@ imported under another name; prepare it with
 
 As the scaling study's networks sweep: one training call of `--steps` samples per network,
 N = 256, D = 50, aggregate samples/s of one `jit(vmap(train_unchecked))`, best of
-`--repeat`. This revision runs once per `--rows` form of its row updates
+`--repeat`. Both revisions train with the same numbers (the episodic defaults, a_T
+scaled to D): a revision whose `GWRConfig` still holds them gets them there (compile-time
+constants, as it ran), one with `GWRParams` gets them traced (its kernels' signature
+`(config, params, state, ...)`). This revision runs once per `--rows` form of its row updates
 (`GWRConfig.row_updates`, docs/gwr.md "Row updates: scatter or dense"; the other revision
 runs its own default). `aggregate_vs_one` divides by the same implementation at the fewest
 networks; `vs_best_one` by the fastest implementation there. Writes
@@ -19,6 +22,7 @@ benchmarks/results/vmap_ab.json.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 
 import jax
@@ -31,13 +35,23 @@ from benchmarks.gwr_kernel import stream
 def runner(pkg: str, capacity: int, dim: int, networks: int, steps: int, rows: str | None = None):
     gwr = importlib.import_module(f"{pkg}.gwr")
     extra = {} if rows is None else {"row_updates": rows}
-    cfg = gwr.episodic_config(dim, capacity, activity_threshold=float(jnp.exp(-0.5 * jnp.sqrt(dim / 6))), **extra)
+    a_t = float(jnp.exp(-0.5 * jnp.sqrt(dim / 6)))
     x, y = (jnp.asarray(a) for a in stream(0, steps, dim, (networks,)))
     valid = jnp.ones(x.shape[:-1], bool)
-    s0 = jax.jit(jax.vmap(lambda x, y: gwr.init_unchecked(cfg, x[:2], y[:2])))(x, y)
-    fn = jax.jit(jax.vmap(lambda s, x, y, v: gwr.train_unchecked(cfg, s, x, y, v, epochs=1)))
-    compiled = fn.lower(s0, x, y, valid).compile()
-    return lambda: jax.block_until_ready(compiled(s0, x, y, valid))
+    if any(f.name == "activity_threshold" for f in dataclasses.fields(gwr.GWRConfig)):
+        # a revision from before `GWRParams` held the numbers: they live in the static config
+        cfg = gwr.episodic_config(dim, capacity, activity_threshold=a_t, **extra)
+        s0 = jax.jit(jax.vmap(lambda x, y: gwr.init_unchecked(cfg, x[:2], y[:2])))(x, y)
+        fn = jax.jit(jax.vmap(lambda s, x, y, v: gwr.train_unchecked(cfg, s, x, y, v, epochs=1)))
+        compiled = fn.lower(s0, x, y, valid).compile()
+        return lambda: jax.block_until_ready(compiled(s0, x, y, valid))
+    cfg = gwr.episodic_config(dim, capacity, **extra)
+    p = gwr.GWRParams(activity_threshold=a_t).cast(cfg.dtype)      # traced, shared by the networks
+    s0 = jax.jit(jax.vmap(lambda p, x, y: gwr.init_unchecked(cfg, p, x[:2], y[:2]), in_axes=(None, 0, 0)))(p, x, y)
+    fn = jax.jit(jax.vmap(lambda p, s, x, y, v: gwr.train_unchecked(cfg, p, s, x, y, v, epochs=1),
+                          in_axes=(None, 0, 0, 0, 0)))
+    compiled = fn.lower(p, s0, x, y, valid).compile()
+    return lambda: jax.block_until_ready(compiled(p, s0, x, y, valid))
 
 
 def main(argv=None):

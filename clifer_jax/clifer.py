@@ -1,13 +1,17 @@
 """CLIFER = GDM + imagination (docs/design.md, "The CLIFER step").
 
 After the GDM has learned a class step, every episodic BMU v of the step's samples is
-translated by the CAAE into each expression c, v' = imagine(v, c), and the imagined
+translated into each expression c, v' = imagine(imagine_params, v, c), and the imagined
 features — with the BMUs themselves and every episodic node — train both memories, so
 they hold prototypes of classes not yet seen. `imagine` works in the memories' feature
 space (`clifer_jax.features.imagine_unchecked` maps to the CAAE's latents and back).
 
+    state = gdm.init(cfg, x0, y0, m0)
+    for x, y, m in class_steps:
+        state = clifer.learn_class(cfg, state, x, y, m, imagine=fn, imagine_params=p)
+
 `CLIFERConfig.imagination` says where imagined samples come from (docs/caae.md,
-"Imagination modes"): "caae" calls `imagine(v, c)`; "oracle" reads a precomputed table of
+"Imagination modes"): "caae" calls `imagine`; "oracle" reads a precomputed table of
 imagined features per training sample and class (`clifer_jax.imagination.oracle_table`);
 "none" imagines nothing (the set is the BMUs and the episodic nodes).
 """
@@ -15,16 +19,19 @@ imagined features per training sample and class (`clifer_jax.imagination.oracle_
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from typing import Any, Callable, Literal
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from clifer_jax import gdm, gwr
+from clifer_jax.gdm import api as gdm_api
+from clifer_jax.gdm import checks as gdm_checks
 from clifer_jax.classes import INDEX
 
-# imagine(v [B, D], c int [B]) -> v' [B, D] in feature space; pure and traceable.
-ImagineFn = Callable[[jax.Array, jax.Array], jax.Array]
+# imagine(imagine_params, v [B, D], c int [B]) -> v' [B, D] in feature space; pure and traceable.
+ImagineFn = Callable[[Any, jax.Array, jax.Array], jax.Array]
 
 # The reference's class loop when it imagines: Anger, Fear, Happiness, Sadness, Surprise, Neutral.
 REFERENCE_CLASS_ORDER: tuple[int, ...] = tuple(
@@ -43,13 +50,13 @@ class CLIFERConfig:
     class_order: the classes imagined, in order; None: the reference's order for the six
       expressions, else 0..C−1.
     imagination: "caae" (imagine(v, c)), "oracle" (a table of imagined features per
-      sample, `imagination_set`'s `table`) or "none" (no imagined sample).
+      sample, `imagination_set_unchecked`'s `table`) or "none" (no imagined sample).
     """
 
-    order: str = "reference"
+    order: Literal["reference", "blocks"] = "reference"
     times: int = 1
     class_order: tuple[int, ...] | None = None
-    imagination: str = "caae"
+    imagination: Literal["caae", "oracle", "none"] = "caae"
 
     def __post_init__(self):
         if self.order not in ORDERS:
@@ -72,16 +79,16 @@ class CLIFERConfig:
         return tuple(range(num_classes))
 
 
-def imagination_set(config: gdm.GDMConfig, state: gdm.GDMState, x: jax.Array, mask: jax.Array,
-                    imagine: ImagineFn | None, clifer_config: CLIFERConfig = CLIFERConfig(),
-                    table: jax.Array | None = None, params: gdm.GDMParams | None = None
-                    ) -> tuple[jax.Array, jax.Array, jax.Array]:
+def imagination_set_unchecked(config: gdm.GDMConfig, params: gdm.GDMParams, state: gdm.GDMState,
+                              x: jax.Array, mask: jax.Array, imagine: ImagineFn | None = None,
+                              imagine_params=None, clifer_config: CLIFERConfig = CLIFERConfig(),
+                              table: jax.Array | None = None) -> tuple[jax.Array, jax.Array, jax.Array]:
     """The set CLIFER trains on after a class step: the episodic BMU v of every sample (with
     its label) and its imaginings labelled c, repeated `times` times, then every episodic
     node with its argmax label, in creation order.
 
-    The imaginings of sample l are imagine(v_l, c) ("caae"), table[l, c] ("oracle"; table
-    [L, C, D], every class in canonical order) or absent ("none").
+    The imaginings of sample l are imagine(imagine_params, v_l, c) ("caae"), table[l, c]
+    ("oracle"; table [L, C, D], every class in canonical order) or absent ("none").
     x [L, D], mask [L] -> samples [M, D], labels [M], valid [M], M = times·(1 + C')·L + N_e
     (C' imagined classes; 0 with "none").
     """
@@ -93,8 +100,7 @@ def imagination_set(config: gdm.GDMConfig, state: gdm.GDMState, x: jax.Array, ma
                          f"{None if table is None else table.shape}")
     classes = jnp.asarray(clifer_config.classes(config.num_classes), jnp.int32)
     n_cls, length = classes.shape[0], x.shape[0]
-    bmu = gwr.predict_unchecked(config.episodic, state.episodic, x,
-                              None if params is None else params.episodic)
+    bmu = gwr.predict_unchecked(config.episodic, params.episodic, state.episodic, x)
     v, v_labels = bmu.weights[:, 0], bmu.labels[:, 0]                                  # [L, D], [L]
     targets = jnp.tile(classes, length)                                                # [L·C'] per BMU
     if mode == "none":
@@ -103,8 +109,8 @@ def imagination_set(config: gdm.GDMConfig, state: gdm.GDMState, x: jax.Array, ma
         if mode == "oracle":
             imagined = table[:, classes].astype(v.dtype)                               # [L, C', D]
         else:
-            imagined = imagine(jnp.repeat(v, n_cls, axis=0), targets).astype(v.dtype)     # [L·C', D]
-            imagined = imagined.reshape(length, n_cls, -1)
+            imagined = imagine(imagine_params, jnp.repeat(v, n_cls, axis=0), targets).astype(v.dtype)
+            imagined = imagined.reshape(length, n_cls, -1)                             # [L, C', D]
         if clifer_config.order == "reference":    # v, its imaginings; next v, …
             block = jnp.concatenate([v[:, None], imagined], axis=1).reshape(length * (1 + n_cls), -1)
             block_labels = jnp.concatenate([v_labels[:, None], targets.reshape(length, n_cls)], axis=1).reshape(-1)
@@ -123,14 +129,67 @@ def imagination_set(config: gdm.GDMConfig, state: gdm.GDMState, x: jax.Array, ma
     return samples, labels, valid
 
 
-def learn_class_unchecked(config: gdm.GDMConfig, state: gdm.GDMState, x: jax.Array, y: jax.Array,
-                          mask: jax.Array, imagine: ImagineFn | None,
-                          clifer_config: CLIFERConfig = CLIFERConfig(),
-                          table: jax.Array | None = None,
-                          params: gdm.GDMParams | None = None) -> gdm.GDMState:
+def learn_class_unchecked(config: gdm.GDMConfig, params: gdm.GDMParams, state: gdm.GDMState,
+                          x: jax.Array, y: jax.Array, mask: jax.Array, imagine: ImagineFn | None = None,
+                          imagine_params=None, clifer_config: CLIFERConfig = CLIFERConfig(),
+                          table: jax.Array | None = None) -> gdm.GDMState:
     """One CLIFER class step: the GDM step, then once the imagination set (`extra_epochs`
-    epochs for each memory). table [L, C, D]: the oracle's imaginings of x's samples;
-    params: the memories' traced numbers (None: the config's)."""
-    state = gdm.learn_class_unchecked(config, state, x, y, mask, params)
-    samples, labels, valid = imagination_set(config, state, x, mask, imagine, clifer_config, table, params)
-    return gdm.learn_extra_unchecked(config, state, samples, labels, valid, params=params)
+    epochs for each memory). table [L, C, D]: the oracle's imaginings of x's samples."""
+    state = gdm.learn_class_unchecked(config, params, state, x, y, mask)
+    samples, labels, valid = imagination_set_unchecked(config, params, state, x, mask, imagine,
+                                                       imagine_params, clifer_config, table)
+    return gdm.learn_extra_unchecked(config, params, state, samples, labels, valid)
+
+
+_learn_class_jit = jax.jit(learn_class_unchecked, static_argnames=("config", "imagine", "clifer_config"))
+
+
+def learn_class(config: gdm.GDMConfig, state: gdm.GDMState, x, y, mask=None, *,
+                imagine: ImagineFn | None = None, imagine_params=None,
+                clifer_config: CLIFERConfig = CLIFERConfig(), table=None,
+                params: gdm.GDMParams | None = None) -> gdm.GDMState:
+    """One validated CLIFER class step for one subject: x [L, D], y [L] int, mask [L] bool.
+
+    imagine(imagine_params, v [B, D], c int [B]) -> [B, D] imagines in the memories' feature
+    space ("caae" imagination; pass the same function object on every call: the step is
+    compiled once per function); imagine_params: its traced arguments (e.g. network
+    weights). table [L, C, D]: the oracle's imaginings ("oracle"). params: both memories'
+    numbers (None: `GDMParams()`). The step runs on the whole capacity (no blocks)."""
+    if not isinstance(clifer_config, CLIFERConfig):
+        raise TypeError(f"clifer_config must be a CLIFERConfig, got {type(clifer_config).__name__}")
+    x, y, mask = gdm_api.check_step(config, x, y, mask, 1, "learn_class")
+    gdm_checks.check_state(config, state)
+    params = gdm_api.prepare_params(config, params)
+    mode = clifer_config.imagination
+    if mode == "caae":
+        check_imagine(config, imagine, imagine_params)
+    if mode == "oracle":
+        want = (x.shape[0], config.num_classes, config.dim)
+        if table is None or tuple(np.shape(table)) != want:
+            raise ValueError(f"imagination 'oracle' needs table [L, C, D] = {want}, got "
+                             f"{None if table is None else tuple(np.shape(table))}")
+        table = jnp.asarray(table)
+    before = gdm_api.counters_before(state)
+    new = _learn_class_jit(config, params, state, x, y, mask, imagine, imagine_params, clifer_config, table)
+    gdm_checks.warn_full(config, before, new)
+    gdm_checks.warn_nonfinite(new, "clifer.learn_class")
+    return new
+
+
+def check_imagine(config: gdm.GDMConfig, imagine, imagine_params) -> None:
+    """`imagine(imagine_params, v [B, D], c [B])` is callable and returns floats [B, D]
+    (checked by tracing it on shapes only: nothing runs)."""
+    if not callable(imagine):
+        raise TypeError(f"imagination 'caae' needs imagine(imagine_params, v, c), got {imagine!r}")
+    b, d = 3, config.dim
+    try:
+        out = jax.eval_shape(imagine, imagine_params, jax.ShapeDtypeStruct((b, d), jnp.dtype(config.dtype)),
+                             jax.ShapeDtypeStruct((b,), jnp.int32))
+    except Exception as e:  # noqa: BLE001 - any failure of the user's function is reported
+        raise TypeError(f"imagine(imagine_params, v [B, {d}], c [B]) failed when traced: "
+                        f"{type(e).__name__}: {e}") from e
+    shape = getattr(out, "shape", None)
+    dtype = getattr(out, "dtype", None)
+    if shape != (b, d) or dtype is None or not jnp.issubdtype(dtype, jnp.floating):
+        raise ValueError(f"imagine must return floats [B, D] = [{b}, {d}] for v [{b}, {d}], got "
+                         f"{'a ' + type(out).__name__ if shape is None else f'{dtype} {list(shape)}'}")

@@ -1,14 +1,17 @@
 """Dotted paths into a tree of frozen dataclasses: list every leaf, set one from text.
 
-    paths(cfg)                                   # [("gdm.episodic.a_t", 0.4, "float"), ...]
-    cfg = set_path(cfg, "gdm.episodic.a_t", "0.5")
+    paths(cfg)                  # [("gdm_params.episodic.activity_threshold", 0.4, "float"), ...]
+    cfg = set_path(cfg, "gdm_params.episodic.activity_threshold", "0.5")
     cfg = apply_sets(cfg, ["mlp.epochs=40", "seed=3"])
 
 A leaf is a field that is not itself a dataclass. Text is parsed by the field's type
 annotation: int, float, bool (true/false/1/0/yes/no), str, `Literal[...]`, optional
 types ("none" gives None) and tuples (comma-separated). Setting a leaf rebuilds every
-dataclass on the path, so each one's own validation runs; an unknown path, a value of
-the wrong type or a refused value raises ValueError naming the path.
+dataclass on the path, so each one's own validation runs (`__post_init__`, and
+`check(path)` for pytree dataclasses such as `GWRParams`, which cannot validate on
+construction: JAX rebuilds them with placeholders); an unknown path, a value of the wrong
+type or a refused value raises ValueError naming the path. This is the project's one parser of
+`PATH=VALUE` text: the study tree, a CAAEConfig alone, a sweep's grid.
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ def _type_name(tp) -> str:
         return "|".join(str(a) for a in typing.get_args(tp))
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
-        return " or ".join(_type_name(a) for a in args) + " or none"
+        optional = len(args) < len(typing.get_args(tp))
+        return " or ".join(_type_name(a) for a in args) + (" or none" if optional else "")
     if origin is tuple:
         return f"{_type_name(typing.get_args(tp)[0])},..."
     return getattr(tp, "__name__", str(tp))
@@ -142,7 +146,11 @@ def replace_path(cfg, path: str, value):
     def rebuild(node, i):
         name = parts[i]
         new = value if i == len(parts) - 1 else rebuild(getattr(node, name), i + 1)
-        return dataclasses.replace(node, **{name: new})
+        out = dataclasses.replace(node, **{name: new})
+        check = getattr(out, "check", None)
+        if callable(check):
+            check(".".join(parts[:i]) or type(out).__name__)     # errors name the path
+        return out
 
     try:
         return rebuild(cfg, 0)

@@ -23,6 +23,7 @@ from typing import Callable
 import numpy as np
 
 from clifer_jax.classes import INDEX
+from clifer_jax.data import synthetic
 
 MODES: tuple[str, ...] = ("caae", "oracle", "none")
 _NEUTRAL = INDEX["Neutral"]
@@ -63,8 +64,6 @@ def oracle_images(config, subjects, y: np.ndarray, clip: np.ndarray, frame: np.n
     s with prototype c at the sample's intensity (`oracle_levels`) under the sample's own
     viewing conditions. For an "easy" sample of a non-Neutral class, target = its class
     redraws the sample exactly."""
-    from clifer_jax.data import synthetic
-
     if not isinstance(config, synthetic.SyntheticConfig):
         raise TypeError(f"config must be a SyntheticConfig, got {type(config).__name__}")
     y, clip, frame, mask = (np.asarray(a) for a in (y, clip, frame, mask))

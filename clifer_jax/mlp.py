@@ -38,7 +38,7 @@ import optax
 from flax import struct
 
 from clifer_jax.classes import NUM_CLASSES
-from clifer_jax.gwr.checks import is_concrete
+from clifer_jax.validate import is_concrete
 
 __all__ = ["MLP", "MLPConfig", "MLPState", "init", "logits", "mlp_finetune", "mlp_joint",
            "predict", "protocol_unchecked", "recalibrate_unchecked", "train", "train_unchecked"]
@@ -49,7 +49,8 @@ class MLPConfig:
     """Static shapes and hyperparameters (docs/design.md defaults).
 
     Attributes:
-      feature_dim: D, input size (the CAAE latent).
+      feature_dim: D, input size (the CAAE latent). None: not known yet (`for_data` sets
+        it from the features).
       hidden: widths of the hidden layers.
       batch_norm_layers: how many of the first hidden layers get batch norm.
       num_classes: C, output size.
@@ -73,7 +74,7 @@ class MLPConfig:
         data in training mode far off it at prediction (docs/metrics.md).
     """
 
-    feature_dim: int = 50
+    feature_dim: int | None = None
     hidden: tuple[int, ...] = (64, 32, 16)
     batch_norm_layers: int = 2
     num_classes: int = NUM_CLASSES
@@ -93,7 +94,8 @@ class MLPConfig:
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
         checks = [
-            (self.feature_dim >= 1, f"feature_dim must be >= 1, got {self.feature_dim}"),
+            (self.feature_dim is None or self.feature_dim >= 1,
+             f"feature_dim must be >= 1 (or None), got {self.feature_dim}"),
             (all(h >= 1 for h in self.hidden), f"hidden widths must be >= 1, got {self.hidden}"),
             (0 <= self.batch_norm_layers <= len(self.hidden),
              f"batch_norm_layers must lie in [0, {len(self.hidden)}], got {self.batch_norm_layers}"),
@@ -110,6 +112,13 @@ class MLPConfig:
         for ok, msg in checks:
             if not ok:
                 raise ValueError(f"MLPConfig: {msg}")
+
+    def for_data(self, dim: int) -> "MLPConfig":
+        """This config for features of `dim` (a set feature_dim must match them)."""
+        if self.feature_dim is not None and self.feature_dim != dim:
+            raise ValueError(f"MLPConfig.feature_dim is {self.feature_dim} but the features have {dim} "
+                             f"dimensions (leave it unset to take the features')")
+        return dataclasses.replace(self, feature_dim=int(dim))
 
     @property
     def model(self) -> "MLP":
@@ -162,6 +171,7 @@ class MLPState:
 def _init(config: MLPConfig, key: jax.Array) -> MLPState:
     """A fresh network (normal kernels of the config's stds, zero biases, BN shift 0 and
     running mean 0 / var 1) and Adam state."""
+    _check_sized(config)
     variables = config.model.init(key, jnp.zeros((1, config.feature_dim)), train=False)
     params = variables["params"]
     return MLPState(params=params, batch_stats=variables["batch_stats"],
@@ -192,12 +202,19 @@ predict = jax.jit(_predict, static_argnums=0)
 # --------------------------------------------------------------------------- train
 
 
+def _check_sized(config: MLPConfig) -> None:
+    if config.feature_dim is None:
+        raise ValueError("MLPConfig.feature_dim is None: set it, or call config.for_data(dim)")
+
+
 def _check_x(config: MLPConfig, x) -> None:
+    _check_sized(config)
     if x.ndim < 1 or x.shape[-1] != config.feature_dim:
         raise ValueError(f"x must have shape [..., {config.feature_dim}], got {x.shape}")
 
 
 def _check_xym(config: MLPConfig, x, y, mask) -> None:
+    _check_sized(config)
     if x.ndim != 2 or x.shape[1] != config.feature_dim:
         raise ValueError(f"x must have shape [N, {config.feature_dim}], got {x.shape}")
     if y.shape != x.shape[:1] or mask.shape != x.shape[:1]:

@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from experiments.report import _fmt, lines
+from clifer_jax.study.report import lines, mean_ci_text
 
 
 def load(run: str) -> dict:
@@ -43,9 +43,9 @@ def table(runs: dict[str, dict]) -> str:
                 cells += ["—"] * 3
                 continue
             e1 = s.get("exp1_f1_avg")
-            cells += [_fmt(e1["mean"], e1["ci95"]) if e1 else "—",
-                      _fmt(s["exp2_f1"]["mean"][0], s["exp2_f1"]["ci95"][0]),
-                      _fmt(s["exp2_f1"]["mean"][-1], s["exp2_f1"]["ci95"][-1])]
+            cells += [mean_ci_text(e1["mean"], e1["ci95"]) if e1 else "—",
+                      mean_ci_text(s["exp2_f1"]["mean"][0], s["exp2_f1"]["ci95"][0]),
+                      mean_ci_text(s["exp2_f1"]["mean"][-1], s["exp2_f1"]["ci95"][-1])]
         out.append(f"| {model} | {memory} | " + " | ".join(cells) + " |")
     out += ["", "| difficulty | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     rows = {"feature 1-NN (within subject)": lambda d: f"{d['feature_1nn']['mean']:.3f}",

@@ -8,14 +8,15 @@ Writes the orbax checkpoint (resumed when present) and, into `--out` (default
 `runs/caae_<preset>/`), `caae_grid.png` (held-out faces and their translations into all
 six expressions, with the renderer's true faces underneath) and `caae_<preset>.json`
 (per-epoch training metrics, timing, evaluation). The committed figures are replaced only
-when asked: `--grid docs/images/caae_grid.png --metrics experiments/results/caae_cpu.json`.
+when asked: `--grid docs/images/caae_grid_posed.png --metrics experiments/results/caae_cpu_posed.json`.
 
 A dataset directory holds `image.npy` (uint8 [N, H, W, C]) and `expression.npy` (int [N],
 canonical indices of `clifer_jax.classes`).
 
-`clifer_jax.caae.pool.load_or_train(config, ckpt_dir, seed=...)` (re-exported here) is
-the entry for the experiment runner: it returns the trained `CAAEParams`, training (or
-finishing an interrupted training) only when the checkpoint is missing or incomplete.
+The work is the library's (`clifer_jax.caae`: `pool`, `train`, `evaluate`, `plots`;
+`clifer_jax.study.feature_1nn`); this script wires it to the command line. The identity
+loss's defaults live here: `--identity-net synthetic` trains with weight 1, `--identity-net
+vgg-face PATH` with 0.5 (SPEC's), unless `--identity-weight` or `--set` says otherwise.
 """
 
 from __future__ import annotations
@@ -26,15 +27,19 @@ import time
 
 import numpy as np
 
+from clifer_jax import config_tree
 from clifer_jax.caae import config as caae_config
-from clifer_jax.caae.api import CAAEParams, translate
-# The CAAE's training pool and load-or-train live in the library; re-exported here.
-from clifer_jax.caae.pool import (SAMPLINGS, TRAIN_FRAMES, TRAIN_IDENTITIES, TRAIN_SAMPLING,  # noqa: F401
-                                  identity_dir, identity_network, load_or_train,
-                                  synthetic_pool, train_pool_config)
 from clifer_jax.caae.curves import Curves
+from clifer_jax.caae.evaluate import evaluate, identity_diagnosis
+from clifer_jax.caae.identity_net import restore as restore_identity_net
+from clifer_jax.caae.plots import save_grid
+from clifer_jax.caae.pool import SAMPLINGS, PoolConfig, identity_dir, identity_network, synthetic_pool
 from clifer_jax.caae.train import save_json, train
-from clifer_jax.classes import EXPRESSIONS, NUM_CLASSES
+from clifer_jax.caae.vgg_face import load_vgg_face_mat
+from clifer_jax.data.synthetic import SyntheticConfig, sample_identities
+from clifer_jax.study.difficulty import feature_1nn
+
+POOL = PoolConfig()
 
 DEFAULT_CKPT = "checkpoints/caae_{preset}"
 
@@ -55,71 +60,6 @@ def load_dir(path: str) -> dict:
             "expression": np.load(os.path.join(path, "expression.npy"))}
 
 
-def save_grid(params: CAAEParams, path: str, *, n_faces: int = 6, seed: int = 0, preset: str = "posed") -> None:
-    """Held-out synthetic faces (first column) and their translations into the six
-    expressions; under each row, the renderer's true face of that subject and expression."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from clifer_jax.data.synthetic import prototype_aus, render, sample_identities
-
-    cfg = params.config
-    data = synthetic_pool(cfg, "eval", seed, preset=preset)
-    rng = np.random.default_rng(seed)
-    subjects = rng.choice(int(data["subject"].max()) + 1, n_faces, replace=False)
-    rows = []
-    for s in subjects:
-        idx = np.flatnonzero((data["subject"] == s) & (data["split"] == 1))
-        rows.append(rng.choice(idx))
-    src = data["image"][np.array(rows)]
-    trans = np.stack([np.asarray(translate(params, src, c)) for c in range(NUM_CLASSES)], axis=1)
-    ids = sample_identities(seed, int(data["subject"].max()) + 1, "eval").take((subjects, None))
-    protos = np.stack([prototype_aus(c) for c in range(NUM_CLASSES)])
-    truth = render(ids, np.broadcast_to(protos, (n_faces, NUM_CLASSES, protos.shape[1])), None, cfg.image_size)
-    fig, axes = plt.subplots(2 * n_faces, NUM_CLASSES + 1, figsize=(1.3 * (NUM_CLASSES + 1), 1.3 * 2 * n_faces))
-    show = lambda ax, im: ax.imshow(np.squeeze(im), cmap="gray", vmin=0, vmax=1)  # noqa: E731
-    for r in range(n_faces):
-        show(axes[2 * r, 0], src[r] / 255.0)
-        axes[2 * r, 0].set_ylabel(f"subject {subjects[r]}", fontsize=7)
-        axes[2 * r + 1, 0].text(0.5, 0.5, "true face →", ha="center", va="center", fontsize=7)
-        for c in range(NUM_CLASSES):
-            show(axes[2 * r, c + 1], trans[r, c])
-            show(axes[2 * r + 1, c + 1], truth[r, c] / 255.0)
-            if r == 0:
-                axes[0, c + 1].set_title(EXPRESSIONS[c], fontsize=8)
-    axes[0, 0].set_title("source", fontsize=8)
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
-        for sp in ax.spines.values():
-            sp.set_visible(False)
-    fig.suptitle(f"CAAE ({cfg.name} preset): translations of held-out faces (odd rows) vs true renders (even rows)",
-                 fontsize=8)
-    fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-def feature_1nn(params: CAAEParams, pool_images, preset: str = "posed") -> dict:
-    """What the memories' features hold: within-subject 1-NN accuracy from each evaluation
-    subject's training clips to its held-out clips, on E's latents standardised by the
-    CAAE's training pool (the features of `clifer run`; docs/data.md, "Difficulty"), and
-    the between/within-class distance ratio. The same figure as `results.json["difficulty"]`
-    of a run with this CAAE, without running the models."""
-    from clifer_jax import features
-    from clifer_jax.data import difficulty, load_subjects
-    from clifer_jax.data.synthetic import SyntheticConfig
-
-    sc = SyntheticConfig(preset=preset)
-    tr, te = load_subjects("synthetic", "train", config=sc), load_subjects("synthetic", "test", config=sc)
-    f = features.encode_subjects(params, pool_images, tr.x, tr.mask, te.x, te.mask, norm="pool")
-    nn = difficulty.within_subject_1nn(f["train"], tr.y, tr.mask, f["test"], te.y, te.mask)
-    return {**nn, "distance_ratio": difficulty.distance_ratio(f["train"], tr.y, tr.mask), "preset": preset}
-
-
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--preset", choices=sorted(caae_config.PRESETS), default=caae_config.default_preset().name)
@@ -128,14 +68,14 @@ def main(argv=None) -> dict:
     p.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic pools")
     p.add_argument("--classifier-seed", type=int, default=None,
                    help="seed of the evaluation classifiers and probe (default: the data seed)")
-    p.add_argument("--train-identities", type=int, default=TRAIN_IDENTITIES,
-                   help=f"identities of the synthetic training pool (default {TRAIN_IDENTITIES})")
-    p.add_argument("--train-frames", type=int, default=TRAIN_FRAMES,
-                   help=f"frames per clip of the training pool, one clip per class (default {TRAIN_FRAMES})")
-    p.add_argument("--train-sampling", choices=SAMPLINGS, default=TRAIN_SAMPLING,
+    p.add_argument("--train-identities", type=int, default=POOL.identities,
+                   help=f"identities of the synthetic training pool (default {POOL.identities})")
+    p.add_argument("--train-frames", type=int, default=POOL.frames,
+                   help=f"frames per clip of the training pool, one clip per class (default {POOL.frames})")
+    p.add_argument("--train-sampling", choices=SAMPLINGS, default=POOL.sampling,
                    help="which frames of each training clip: apex (the reference's sampling of "
                         "--train-frames frames) or clip (that many drawn at random from the whole clip); "
-                        f"default {TRAIN_SAMPLING}")
+                        f"default {POOL.sampling}")
     p.add_argument("--synthetic", default="posed", metavar="PRESET",
                    help="synthetic data preset of the pools: posed (default), spontaneous or easy")
     p.add_argument("--data-dir", default=None, help="directory with image.npy and expression.npy")
@@ -170,32 +110,29 @@ def main(argv=None) -> dict:
     cfg = caae_config.preset(args.preset)
     if args.epochs is not None:
         cfg = cfg.replace(epochs=args.epochs)
-    overrides = {}   # applied last: an explicit --set wins over the --identity-net defaults
-    for item in args.set:
-        try:
-            name, value = cfg.parse_field(item)
-        except ValueError as e:
-            p.error(f"--set {e}")
-        overrides[name] = value
+    # --set FIELD=VALUE (config_tree): checked now, so that a typo fails before anything
+    # runs, and applied last, so that an explicit --set wins over the --identity-net defaults
+    try:
+        config_tree.apply_sets(cfg, args.set)
+    except ValueError as e:
+        p.error(f"--set takes FIELD=VALUE with a CAAEConfig field: {e}")
     vgg = None
     if args.identity_net:
         kind = args.identity_net[0]
         if kind == "vgg-face" and len(args.identity_net) == 2:
             args.vgg_face = args.identity_net[1]
         elif kind == "synthetic" and len(args.identity_net) == 1:
-            cfg = cfg.replace(identity_net="synthetic", identity_translation=True,
+            cfg = cfg.replace(identity_net="synthetic",
                               identity_weight=1.0 if args.identity_weight is None else args.identity_weight)
         elif kind == "none" and len(args.identity_net) == 1:
             cfg = cfg.replace(identity_weight=0.0)
         else:
             p.error(f"--identity-net: expected 'synthetic', 'vgg-face PATH' or 'none', got {args.identity_net}")
     if args.vgg_face:
-        from clifer_jax.caae.vgg_face import load_vgg_face_mat
-
         vgg = load_vgg_face_mat(args.vgg_face)
         cfg = cfg.replace(identity_weight=0.5 if args.identity_weight is None else args.identity_weight,
                           identity_net="vgg-face")
-    cfg = cfg.replace(**overrides)
+    cfg = config_tree.apply_sets(cfg, args.set)
     out = args.out.format(preset=cfg.name)
     args.grid = args.grid or os.path.join(out, "caae_grid.png")
     args.metrics = args.metrics or os.path.join(out, "caae_{preset}.json")
@@ -228,9 +165,7 @@ def main(argv=None) -> dict:
               "train_images": int(len(data["image"])), "train_seconds_this_run": round(time.time() - t0, 1),
               "history": history, "checkpoint": relative(ckpt)}
     if identity is not None:
-        from clifer_jax.caae.identity_net import restore
-
-        id_meta = restore(identity_dir(ckpt))[1]
+        id_meta = restore_identity_net(identity_dir(ckpt))[1]
         report["identity_net"] = {"verification": id_meta["verification"], "train_seconds": id_meta["train_seconds"],
                                   "seconds_this_run": identity_seconds, "history": id_meta["history"]}
     if not args.data_dir:
@@ -241,9 +176,6 @@ def main(argv=None) -> dict:
         save_grid(params, args.grid, seed=args.data_seed, preset=args.synthetic)
         report["grid"] = relative(args.grid)
     if args.evaluate:
-        from clifer_jax.caae.evaluate import evaluate
-        from clifer_jax.data.synthetic import sample_identities
-
         t1 = time.time()
         ev = synthetic_pool(cfg, "eval", args.data_seed, preset=args.synthetic)
         ids = sample_identities(args.data_seed, int(ev["subject"].max()) + 1, "eval")
@@ -255,12 +187,10 @@ def main(argv=None) -> dict:
         report["evaluation_seconds"] = round(time.time() - t1, 1)
         print({k: round(v, 4) for k, v in report["evaluation"].items() if not isinstance(v, list)})
     if args.feature_1nn:
-        report["feature_1nn"] = feature_1nn(params, data["image"], args.synthetic)
+        report["feature_1nn"] = feature_1nn(params, data["image"], SyntheticConfig(preset=args.synthetic))
         print(f"feature 1-NN {report['feature_1nn']['mean']:.3f} "
               f"(worst subject {report['feature_1nn']['min']:.3f})", flush=True)
     if args.diagnose:
-        from clifer_jax.caae.evaluate import identity_diagnosis
-
         ev = synthetic_pool(cfg, "eval", args.data_seed, preset=args.synthetic)
         report["identity_diagnosis"] = identity_diagnosis(params, ev, seed=args.data_seed, frames=(0, 3, 6))
         print({k: v if isinstance(v, list) else round(v, 4) for k, v in report["identity_diagnosis"].items()})

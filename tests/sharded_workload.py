@@ -8,11 +8,14 @@ import numpy as np
 
 import jax
 
-from clifer_jax import experiment, gdm, gwr, sharding
+from clifer_jax import gdm, gwr, sharding, study
 import gwr_jit
 
 GWR_CFG = gwr.episodic_config(8, 32)
-GDM_CFG = gdm.reference_config(8, 24)
+GDM_CFG = gdm.GDMConfig(dim=8, capacity=24)
+# The numbers, as the sharded entry points pass them (defaults, shared by every network).
+GWR_PARAMS = gwr.GWRParams().cast(GWR_CFG.dtype)
+GDM_PARAMS = gdm.GDMParams().cast(GDM_CFG.dtype)
 
 
 def gwr_data(s: int):
@@ -34,16 +37,23 @@ def gdm_data(s: int):
 
 
 def _vmapped(xs, ys, valid, x, y, m) -> tuple:
-    init = jax.vmap(lambda x, y: gwr.init_unchecked(GWR_CFG, x, y))
-    train = jax.vmap(lambda st, x, y, v: gwr_jit.train_unchecked(GWR_CFG, st, x, y, v, epochs=2))
-    st = train(init(xs[:, :2], ys[:, :2]), xs, ys, valid)
-    p = jax.vmap(lambda st, x: gwr_jit.predict_unchecked(GWR_CFG, st, x))(st, xs)
-    g = jax.vmap(lambda a, b, c: gdm.init_unchecked(GDM_CFG, a, b, c))(x[:, 0], y[:, 0], m[:, 0])
+    # The params are traced arguments shared by all networks (in_axes None), as in the
+    # sharded entry points.
+    init = jax.vmap(lambda x, y, p: gwr.init_unchecked(GWR_CFG, p, x, y), in_axes=(0, 0, None))
+    train = jax.vmap(lambda st, x, y, v, p: gwr_jit.train_unchecked(GWR_CFG, p, st, x, y, v, epochs=2),
+                     in_axes=(0, 0, 0, 0, None))
+    st = train(init(xs[:, :2], ys[:, :2], GWR_PARAMS), xs, ys, valid, GWR_PARAMS)
+    p = jax.vmap(lambda st, x, p: gwr_jit.predict_unchecked(GWR_CFG, p, st, x), in_axes=(0, 0, None))(
+        st, xs, GWR_PARAMS)
+    g = jax.vmap(lambda a, b, c, p: gdm.init_unchecked(GDM_CFG, p, a, b, c), in_axes=(0, 0, 0, None))(
+        x[:, 0], y[:, 0], m[:, 0], GDM_PARAMS)
     # The GWR kernels inside are plain functions: jit the GDM calls as the sharded path does.
-    learn = jax.jit(jax.vmap(lambda st, a, b, c_: gdm.learn_class_unchecked(GDM_CFG, st, a, b, c_)))
+    learn = jax.jit(jax.vmap(lambda st, a, b, c_, p: gdm.learn_class_unchecked(GDM_CFG, p, st, a, b, c_),
+                             in_axes=(0, 0, 0, 0, None)))
     for c in range(2):
-        g = learn(g, x[:, c], y[:, c], m[:, c])
-    gp = jax.jit(jax.vmap(lambda st, a: gdm.predict_unchecked(GDM_CFG, st, a)))(g, x[:, 1])
+        g = learn(g, x[:, c], y[:, c], m[:, c], GDM_PARAMS)
+    gp = jax.jit(jax.vmap(lambda st, a, p: gdm.predict_unchecked(GDM_CFG, p, st, a), in_axes=(0, 0, None)))(
+        g, x[:, 1], GDM_PARAMS)
     return st, p, g, gp
 
 
@@ -81,8 +91,8 @@ def experiment_run(s: int, devices=None) -> dict:
     data = make_data(1)
     data = jax.tree.map(lambda a: np.concatenate([a, a])[:s], data)
     g, _ = configs()
-    run = experiment.make_run("gdm_replay", g)
-    return experiment.run_subjects(run, jax.random.key(3), data, ORDER, None, devices=devices)
+    run = study.make_run("gdm_replay", g)
+    return study.run_subjects(run, jax.random.key(3), data, ORDER, None, devices=devices)
 
 
 def assert_same(a: dict, b: dict, what: str, exact: bool = False) -> None:

@@ -18,6 +18,40 @@ def test_tables_keeps_markdown_tables_and_checks():
     assert tables(out) == "| a | b |\n|---|---|\n| 1 | 2 |\n\nchecks: {'x': 1}\n\n| c |"
 
 
+def test_n2_call_end_leaves_what_end_call_leaves():
+    """The call end as it was before the edge log, which the benchmarks swap in for
+    `gwr.train.end_call` (`benchmarks.common.n2_call_end`): end_call's signature, and the
+    same edges and nodes."""
+    import jax
+    import numpy as np
+
+    from benchmarks.common import n2_call_end, reference_kwargs
+    from clifer_jax import gwr
+    from clifer_jax.gwr import call_end
+    from clifer_jax.gwr.train import start_call
+
+    cfg = gwr.episodic_config(4, 32)
+    params = gwr.GWRParams(activity_threshold=0.9, max_age=3)
+    p = params.cast(cfg.dtype)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (40, 4)).astype(np.float32)
+    y = rng.integers(0, 6, (40, 2)).astype(np.int32)
+    state = gwr.init_unchecked(cfg, p, x[:2], y[:2])
+
+    def steps(st):
+        st, _ = jax.lax.scan(lambda s, i: (gwr.step_unchecked(cfg, p, s, *i), None), start_call(st),
+                             (x, y, np.ones(40, bool)))
+        return call_end.mark_pruned(st)
+
+    before = jax.jit(steps)(state)
+    new, old = call_end.end_call(cfg, p, before), n2_call_end(cfg, p, before)
+    assert int(new.num_nodes) < int(before.num_nodes)          # expired edges left nodes isolated
+    for f in ("edges", "active", "num_nodes", "weights", "habituation", "label_hist"):
+        assert np.array_equal(np.asarray(getattr(new, f)), np.asarray(getattr(old, f))), f
+    kw = reference_kwargs(cfg, params)                          # the NumPy reference's keywords
+    assert (kw["activity_threshold"], kw["max_age"], kw["capacity"], kw["num_heads"]) == (0.9, 3, 32, 2)
+
+
 def test_run_all_smoke_writes_summary(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "benchmarks.run_all", "--scale", "smoke", "--only", "scaling", "cores",
                            "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=600)
@@ -53,8 +87,8 @@ def test_caae_benchmark_times_variants_beside_the_preset(tmp_path):
 
     out = tmp_path / "caae.json"
     rows = caae.main(["--presets", "tiny", "--steps", "1", "--rounds", "3",
-                      "--variants", "gen_res_blocks=1+gen_film=true", "--out", str(out)])
-    assert [r["preset"] for r in rows] == ["tiny", "tiny+gen_res_blocks=1+gen_film=true"]
+                      "--variants", "tv_weight=0.01+latent_class_weight=0.1", "--out", str(out)])
+    assert [r["preset"] for r in rows] == ["tiny", "tiny+tv_weight=0.01+latent_class_weight=0.1"]
     assert "step_ratio_to_preset" not in rows[0]
     assert all(len(r["step_seconds_rounds"]) == 3 and r["step_seconds"] > 0 for r in rows)
     ratios = [v / p for v, p in zip(rows[1]["step_seconds_rounds"], rows[0]["step_seconds_rounds"])]
@@ -63,5 +97,5 @@ def test_caae_benchmark_times_variants_beside_the_preset(tmp_path):
     # a typo in a variant stops the run before anything is timed or written
     bad = tmp_path / "bad.json"
     with pytest.raises(SystemExit):
-        caae.main(["--presets", "tiny", "--variants", "gen_res_block=1", "--out", str(bad)])
+        caae.main(["--presets", "tiny", "--variants", "tv_weigth=0.01", "--out", str(bad)])
     assert not bad.exists()

@@ -7,7 +7,7 @@ import struct as pystruct
 import numpy as np
 
 from clifer_jax.caae import train as T
-from experiments.train_caae import load_or_train
+from clifer_jax.caae.pool import load_or_train
 # test_caae_train's model and schedule (3 epochs of 5 steps on 40 faces): the very training
 # step program its runs compile, loaded here from the session's compilation cache.
 from test_caae_train import TINY

@@ -20,7 +20,7 @@ CFG = idn.IdentityNetConfig(image_size=32, features=(8, 16), embed_dim=16, steps
 
 @pytest.fixture(scope="module")
 def trained():
-    pool = synthetic.generate(synthetic.SyntheticConfig(image_size=32, n_train_identities=15, clips_per_class=1,
+    pool = synthetic.generate(synthetic.SyntheticConfig(image_size=32, n_subjects=15, clips_per_class=1,
                                                         test_clips_per_class=0, frames_per_clip=2, seed=4), "train")
     net, history = idn.train(CFG, pool["image"], pool["subject"], seed=0)
     return pool, net, history
@@ -68,7 +68,7 @@ def test_caae_trains_with_the_synthetic_identity_loss(trained):
     tiny = C.cpu().replace(name="tiny", image_size=32, enc_features=(4, 8, 8, 8), enc_dense=16,
                            gen_features=(8, 8, 4, 4), gen_dense_features=8, dz_features=(8, 8, 4),
                            dimg_features=(4, 4, 8, 8), dimg_dense=16, batch_size=8, epochs=1,
-                           identity_weight=1.0, identity_net="synthetic", identity_translation=True)
+                           identity_weight=1.0, identity_net="synthetic")
     _, hist = T.train(tiny, pool["image"][:40], pool["expression"][:40], seed=0, identity=net, progress=False)
     assert hist[0]["identity"] > 0 and np.isfinite(hist[0]["loss"])
     with pytest.raises(ValueError, match="identity network"):

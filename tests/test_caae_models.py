@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from clifer_jax import config_tree
 from clifer_jax.caae import config as C
 from clifer_jax.caae import models as M
 from clifer_jax.caae.layers import StridedConv, StridedConvTranspose
@@ -30,7 +31,7 @@ def test_shapes_of_every_network(preset):
     assert zo.shape == (3, 50)
     assert xo.shape == (3, *cfg.image_shape)
     assert dz.shape == (3,)
-    assert di[0].shape == (3,) and di[1].shape == (3, 6)
+    assert di.shape == (3,)
     if preset == "paper":
         assert cfg.image_shape == (96, 96, 3) and cfg.gen_start == 6
         assert v["generator"]["fc"]["kernel"].shape == (50 + 48, 6 * 6 * 512)
@@ -116,82 +117,45 @@ def test_config_validation_and_presets():
     hash(C.paper())  # static-arg friendly
 
 
-def test_parse_field_types_command_line_values_like_the_field():
+def test_network_parameter_names():
+    """The layers of every network (checkpoints and the networks' initial values rely on them)."""
+    v = jax.eval_shape(lambda k: M.init_variables(C.tiny(), k), jax.random.key(0))
+    n = len(C.tiny().enc_features)
+    assert sorted(v["encoder"]) == sorted([f"conv{i}" for i in range(n)] + ["fc", "z"])
+    assert sorted(v["generator"]) == sorted([f"deconv{i}" for i in range(n)] + ["fc", "out"])
+    assert sorted(v["zhead"]) == ["logits"]
+    assert sorted(v["dz"]["params"]) == ["bn0", "bn1", "bn2", "fc0", "fc1", "fc2", "logit"]
+    assert sorted(v["dimg"]["params"]) == sorted([f"conv{i}" for i in range(n)] + [f"bn{i}" for i in range(n)]
+                                                 + ["fc", "logit"])
+
+
+def test_config_tree_sets_caae_fields_from_text():
     cfg = C.cpu()
-    assert cfg.parse_field("gen_res_blocks=2") == ("gen_res_blocks", 2)
-    assert cfg.parse_field("gen_film=True") == ("gen_film", True)
-    assert cfg.parse_field("augment_flip=no") == ("augment_flip", False)
-    assert cfg.parse_field("tv_weight=0.5") == ("tv_weight", 0.5)
-    assert cfg.parse_field("gen_features=8,8,4,4") == ("gen_features", (8, 8, 4, 4))
-    for bad in ("nonsense=1", "tv_weight=", "gen_film=maybe", "epochs=two", "gen_res_blocks=9",
-                "image_size=60"):
+    assert config_tree.set_path(cfg, "tv_weight", "0.5") == cfg.replace(tv_weight=0.5)
+    assert config_tree.apply_sets(cfg, ["tv_translation=no", "gen_features=8,8,4,4", "epochs=3"]) == cfg.replace(
+        tv_translation=False, gen_features=(8, 8, 4, 4), epochs=3)
+    assert config_tree.set_path(cfg, "identity_net", "synthetic").identity_net == "synthetic"
+    for bad in ("nonsense=1", "tv_weight=", "tv_translation=maybe", "epochs=two", "image_size=60",
+                "identity_net=arcface", "gen_film=true", "cycle_weight=1"):   # the last two: removed options
         with pytest.raises(ValueError, match=bad.split("=")[0]):
-            cfg.parse_field(bad)
+            config_tree.apply_sets(cfg, [bad])
 
 
-def _starts_as_plain_generator(cfg, ext_cfg, prefix: str, seed: int):
-    """G of `ext_cfg` at init, its layers named `prefix…` dropped, is G of `cfg` with the same
-    weights (checked); returns its params, its jitted apply and a batch (z, c)."""
-    # each network run under one jit: one compilation instead of one per operation (eager)
-    v = jax.jit(lambda k: M.init_variables(ext_cfg, k)["generator"])(jax.random.key(seed))
-    plain = {k: p for k, p in v.items() if not k.startswith(prefix)}
-    z = jax.random.uniform(jax.random.key(seed + 1), (3, cfg.z_dim), minval=-1, maxval=1)
-    c = jnp.array([0, 2, 5])
-    ext_g = jax.jit(lambda p, z, c: M.Generator(ext_cfg).apply({"params": p}, z, c))
-    plain_g = jax.jit(lambda p, z, c: M.Generator(cfg).apply({"params": p}, z, c))
-    np.testing.assert_allclose(ext_g(v, z, c), plain_g(plain, z, c), atol=1e-6)
-    return v, ext_g, z, c
-
-
-def test_film_generator_starts_as_the_plain_one_and_conditions_every_scale():
-    cfg = C.tiny()
-    # zero-initialised γ, β: at init the FiLM generator is the plain one with the same weights
-    v, film_g, z, c = _starts_as_plain_generator(cfg, cfg.replace(gen_film=True), "film", 3)
-    assert sorted(k for k in v if k.startswith("film")) == ["film0", "film1", "film2", "film3", "film_fc"]
-    assert v["film0"]["kernel"].shape == (6, 2 * cfg.gen_features[0])
-    # a non-zero γ, β changes the output, and only through the class
-    v2 = dict(v)
-    v2["film1"] = {"kernel": jnp.ones_like(v["film1"]["kernel"]), "bias": v["film1"]["bias"]}
-    assert float(jnp.max(jnp.abs(film_g(v2, z, c) - film_g(v, z, c)))) > 1e-4
-
-
-def test_residual_generator_starts_as_the_plain_one_and_its_blocks_read_the_class():
-    cfg = C.tiny()
-    # the zero-initialised last conv: at init every block is the identity
-    v, res_g, z, c = _starts_as_plain_generator(cfg, cfg.replace(gen_res_blocks=3), "res", 7)
-    # coarsest first: the dense map, then the first two transposed convs' outputs
-    assert sorted(k for k in v if k.startswith("res")) == ["res0", "res1", "res_fc"]
-    assert v["res1"]["conv0"]["kernel"].shape == (3, 3, cfg.gen_features[1], cfg.gen_features[1])
-    # once its last conv is non-zero a block changes G
-    blk = v["res_fc"]
-    v2 = {**v, "res_fc": {**blk, "conv1": {"kernel": jnp.full_like(blk["conv1"]["kernel"], 0.05),
-                                           "bias": blk["conv1"]["bias"]}}}
-    assert float(jnp.max(jnp.abs(res_g(v2, z, c) - res_g(v, z, c)))) > 1e-4
-    # its FiLM reads the class: γ, β non-zero for class 5 only move the class-5 row
-    film0 = jnp.zeros_like(blk["film0"]["kernel"]).at[5].set(1.0)
-    v3 = {**v2, "res_fc": {**v2["res_fc"], "film0": {"kernel": film0, "bias": blk["film0"]["bias"]}}}
-    moved = jnp.max(jnp.abs(res_g(v3, z, c) - res_g(v2, z, c)), axis=(1, 2, 3))
-    assert float(moved[2]) > 1e-4 and float(jnp.max(moved[:2])) < 1e-6   # c = [0, 2, 5]
-    for bad in (-1, len(cfg.gen_features) + 2, True):
-        with pytest.raises(ValueError, match="gen_res_blocks"):
-            cfg.replace(gen_res_blocks=bad)
-
-
-def test_latent_split_hides_the_expression_code_from_g_and_shows_only_it_to_the_head():
-    cfg = C.tiny().replace(expr_dims=4)
-    v = jax.jit(lambda k: M.init_variables(cfg, k))(jax.random.key(5))
-    assert v["generator"]["fc"]["kernel"].shape[0] == cfg.z_dim - 4 + cfg.cond_dim
-    assert v["zhead"]["logits"]["kernel"].shape == (4, cfg.num_classes)
-    z = jax.random.uniform(jax.random.key(6), (3, cfg.z_dim), minval=-1, maxval=1)
-    z_code = z.at[:, :4].set(-z[:, :4])        # another expression code, the rest the same
-    z_rest = z.at[:, 4:].set(0.5)              # the same code, the rest changed
-    c = jnp.array([1, 3, 4])
-    g = jax.jit(lambda z: M.Generator(cfg).apply({"params": v["generator"]}, z, c))
-    head = jax.jit(lambda z: M.LatentHead(cfg).apply({"params": v["zhead"]}, z))
-    np.testing.assert_array_equal(g(z), g(z_code))
-    assert float(jnp.max(jnp.abs(g(z) - g(z_rest)))) > 1e-4
-    np.testing.assert_array_equal(head(z), head(z_rest))
-    assert float(jnp.max(jnp.abs(head(z) - head(z_code)))) > 1e-4
-    for bad in (-1, cfg.z_dim, True):
-        with pytest.raises(ValueError, match="expr_dims"):
-            cfg.replace(expr_dims=bad)
+def test_removed_fields_of_a_stored_config():
+    stored = {"tv_weight": 0.02, **{k: v for k, v in C.REMOVED_FIELDS.items() if k != "identity_translation"},
+              "identity_translation": False}
+    assert C.without_removed_fields(stored) == {"tv_weight": 0.02}
+    assert C.without_removed_fields({"tv_weight": 0.02}) == {"tv_weight": 0.02}
+    for name, value in (("gen_film", True), ("gen_res_blocks", 2), ("expr_dims", 10), ("cycle_weight", 1.0),
+                        ("augment_flip", True), ("augment_tone", 0.15), ("aux_class_weight", 0.1),
+                        ("d_steps", 2), ("d_lr_scale", 0.5)):
+        with pytest.raises(ValueError, match=f"{name}={value!r}, an option that no longer exists"):
+            C.without_removed_fields({**stored, name: value})
+    # identity_translation is now the identity network's: synthetic compares translations, VGG-Face not
+    ident = {"identity_weight": 1.0}
+    for net, translation in (("synthetic", True), ("vgg-face", False)):
+        C.without_removed_fields({**ident, "identity_net": net, "identity_translation": translation})
+        with pytest.raises(ValueError, match="identity_translation"):
+            C.without_removed_fields({**ident, "identity_net": net, "identity_translation": not translation})
+        # without the identity loss the switch did nothing
+        C.without_removed_fields({"identity_weight": 0.0, "identity_net": net, "identity_translation": not translation})

@@ -3,6 +3,8 @@ checks can fail: expression transfer, identity kept, latent probe, imagination, 
 the renderer's ground truth on held-out identities. Bounds are looser than the issue's
 (which the full cpu-preset run is measured against; see docs/caae.md)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -14,19 +16,19 @@ from clifer_jax.caae import train as T
 from clifer_jax.classes import EXPRESSIONS
 from clifer_jax.data import synthetic as S
 
-# the losses the bounds were measured with (the cycle term, which the cpu preset had then,
-# and the TV over translations), with the class
+# the cpu preset's losses (the TV over translations) with the image adversary and the class
 # terms at 0.1 (as our first cpu runs): they learn transfer in fewer steps
 SMALL = C.cpu().replace(name="small", image_size=32, epochs=10, latent_class_weight=0.1, imagine_class_weight=0.1,
-                        cycle_weight=1.0, adv_img_weight=0.01)
+                        adv_img_weight=0.01)
 # the "easy" preset: the bounds below were set on it (the default "posed" data is harder)
-DATA = S.SyntheticConfig(image_size=32, n_subjects=6, n_train_identities=8, clips_per_class=3,
+DATA = S.SyntheticConfig(image_size=32, n_subjects=6, clips_per_class=3,
                          test_clips_per_class=1, frames_per_clip=4, preset="easy")
+POOL = dataclasses.replace(DATA, n_subjects=8)        # the training pool: 8 other identities
 
 
 @pytest.fixture(scope="module")
 def trained():
-    train = S.generate(DATA, "train")
+    train = S.generate(POOL, "train")
     state, history = T.train(SMALL, train["image"], train["expression"], seed=0, progress=False)
     assert history[-1]["l1"] < history[0]["l1"]
     return state.inference_params(SMALL), S.generate(DATA, "eval")
@@ -60,7 +62,7 @@ def test_evaluation_classifiers_work_on_real_faces(report):
 
 
 def test_expression_transfer(report):
-    assert report["expression_transfer_accuracy"] >= 0.33, report  # chance: 1/6; measured 0.40
+    assert report["expression_transfer_accuracy"] >= 0.33, report  # chance: 1/6; measured 0.35 (0.42 with the old cycle term)
     # the confusions' diagonals are the per-class transfers; each row sums to one
     for conf, key in ((report["transfer_confusion"], "transfer_accuracy_{}"),
                       (report["transfer_confusion_robust"], "transfer_accuracy_robust_{}")):
@@ -88,12 +90,12 @@ def test_the_second_judge_keeps_the_frames_that_show_their_label():
 
 
 def test_identity_kept(report):
-    assert report["identity_kept_accuracy"] >= 0.27, report  # chance: 1/6; measured 0.33
+    assert report["identity_kept_accuracy"] >= 0.27, report  # chance: 1/6; measured 0.34
 
 
 def test_latent_probe_and_imagination(report):
-    assert report["linear_probe_accuracy"] >= 0.5, report  # chance: 1/6; measured 0.90
-    assert report["imagined_latent_probe_accuracy"] >= 0.3, report  # measured 0.53
+    assert report["linear_probe_accuracy"] >= 0.5, report  # chance: 1/6; measured 0.86
+    assert report["imagined_latent_probe_accuracy"] >= 0.3, report  # measured 0.64
     # the ceiling: the true action units separate the expressions of every face of this data
     assert report["true_au_probe_accuracy"] >= 0.95, report
 

@@ -64,7 +64,7 @@ def test_missing_class_is_a_clear_error():
 
 
 def test_load_synthetic_in_memory_matches_generate():
-    cfg = synthetic.SyntheticConfig(n_subjects=3, n_train_identities=2, clips_per_class=3,
+    cfg = synthetic.SyntheticConfig(n_subjects=3, clips_per_class=3,
                                     frames_per_clip=2)
     tr = loading.load_subjects("synthetic", "train", config=cfg)
     te = loading.load_subjects("synthetic", "test", config=cfg)
@@ -76,7 +76,7 @@ def test_load_synthetic_in_memory_matches_generate():
     first = (rec["subject"] == 1) & (rec["expression"] == 4) & (rec["split"] == 1)
     np.testing.assert_array_equal(te.x[1, 4], rec["image"][first])
     pool = loading.load_subjects("synthetic_train", "train", config=cfg)
-    assert pool.subjects == (0, 1)
+    assert pool.subjects == (0, 1, 2)                 # a pool of n_subjects identities
     assert not np.array_equal(pool.x[0], tr.x[0])
     assert "Anger" in loading.describe(tr)
 

@@ -11,7 +11,7 @@ from clifer_jax.data import difficulty as df
 from clifer_jax.data import synthetic as sy
 from clifer_jax.data.loading import to_subject_arrays
 
-SMALL = dict(n_subjects=4, n_train_identities=4, clips_per_class=3, frames_per_clip=8)
+SMALL = dict(n_subjects=4, clips_per_class=3, frames_per_clip=8)
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +129,7 @@ def test_presets_order_by_pixel_difficulty():
 
 @pytest.mark.parametrize("name", ["posed", "spontaneous", "easy"])
 def test_every_preset_is_deterministic(name):
-    cfg = sy.SyntheticConfig(preset=name, n_subjects=2, n_train_identities=2,
+    cfg = sy.SyntheticConfig(preset=name, n_subjects=2,
                              clips_per_class=2, frames_per_clip=3)
     for pool in ("eval", "train"):
         a, b = sy.generate(cfg, pool), sy.generate(cfg, pool)
@@ -140,18 +140,18 @@ def test_every_preset_is_deterministic(name):
 
 
 def test_same_subjects_in_every_preset_and_a_domain_gap_in_the_train_pool():
-    ev = {n: sy.plan(sy.SyntheticConfig(preset=n, n_subjects=3, n_train_identities=3))
+    ev = {n: sy.plan(sy.SyntheticConfig(preset=n, n_subjects=3))
           for n in ("easy", "posed")}
     np.testing.assert_array_equal(ev["easy"]["identity"].skin, ev["posed"]["identity"].skin)
     np.testing.assert_array_equal(ev["easy"]["identity"].au_gain, ev["posed"]["identity"].au_gain)
-    cfg = sy.SyntheticConfig(n_train_identities=3)
+    cfg = sy.SyntheticConfig(n_subjects=3)
     gap = sy.plan(cfg, "train")
     none = sy.plan(dataclasses.replace(cfg, preset=sy.preset("posed", gap=0.0)), "train")
     assert not np.allclose(gap["identity"].au_gain, none["identity"].au_gain)  # styles
     assert not np.allclose(gap["aus"], none["aus"])  # perturbed prototypes
     # Another (wider) pose range in the pool than among evaluation subjects.
     ev_pose = np.abs(sy.plan(sy.SyntheticConfig(n_subjects=120), "eval")["nuisance"].head_yaw).mean()
-    pool_pose = np.abs(sy.plan(sy.SyntheticConfig(n_train_identities=120), "train")["nuisance"].head_yaw).mean()
+    pool_pose = np.abs(sy.plan(sy.SyntheticConfig(n_subjects=120), "train")["nuisance"].head_yaw).mean()
     assert pool_pose > 1.1 * ev_pose, (pool_pose, ev_pose)
 
 

@@ -10,7 +10,7 @@ from clifer_jax.data import synthetic as sy
 
 # The original data (preset "easy"): its ramp, layout and personal-style checks. The
 # posed and spontaneous presets are tested in test_data_presets.py.
-SMALL = sy.SyntheticConfig(n_subjects=6, n_train_identities=4, clips_per_class=4,
+SMALL = sy.SyntheticConfig(n_subjects=6, clips_per_class=4,
                            frames_per_clip=6, preset="easy")
 
 
@@ -149,7 +149,7 @@ def test_generate_same_seed_same_bytes_other_seed_other_bytes(small):
     other = sy.generate(dataclasses.replace(SMALL, seed=1))
     assert small["image"].tobytes() != other["image"].tobytes()
     train = sy.generate(SMALL, pool="train")
-    assert train["subject"].max() == SMALL.n_train_identities - 1
+    assert train["subject"].max() == SMALL.n_subjects - 1           # a pool of n_subjects identities
     assert not np.array_equal(train["image"][:10], small["image"][:10])
 
 

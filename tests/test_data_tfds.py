@@ -6,7 +6,7 @@ import numpy as np
 
 from clifer_jax.data import loading, synthetic, tfds_builders
 
-CFG = synthetic.SyntheticConfig(n_subjects=2, n_train_identities=2, clips_per_class=2,
+CFG = synthetic.SyntheticConfig(n_subjects=2, clips_per_class=2,
                                 frames_per_clip=3)
 
 
@@ -21,7 +21,7 @@ def test_synthetic_builder_round_trip_without_tensorflow(tmp_path):
     assert builder.is_prepared()
     assert builder.info.splits["train"].num_examples == 2 * 6 * 1 * 3
     assert builder.info.metadata["pool"] == "eval"
-    assert list(tmp_path.glob("synthetic_fer/eval_*/3.0.0/*.array_record*"))
+    assert list(tmp_path.glob("synthetic_fer/eval_*/4.0.0/*.array_record*"))
     rec = builder.as_data_source("test")[0]
     assert rec["image"].dtype == np.uint8 and rec["aus"].shape == (11,)
     assert "tensorflow" not in sys.modules

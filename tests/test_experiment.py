@@ -13,7 +13,7 @@ import pytest
 import jax
 import jax.numpy as jnp
 
-from clifer_jax import experiment, gdm, mlp
+from clifer_jax import gdm, mlp, study
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*memory full")
 
@@ -21,7 +21,7 @@ S, C, L, LT, D = 4, 6, 10, 6, 12
 ORDER = (5, 2, 3, 0, 4, 1)
 
 
-def make_data(seed=0) -> experiment.SubjectData:
+def make_data(seed=0) -> study.SubjectData:
     rng = np.random.default_rng(seed)
     e = np.zeros((C, D)); e[np.arange(C), np.arange(C)] = 1.5
     ident = np.zeros((S, D)); ident[:, C:] = rng.normal(0, 1, (S, D - C))
@@ -35,7 +35,7 @@ def make_data(seed=0) -> experiment.SubjectData:
     mask = np.ones((S, C, L), bool)
     mask[:, :, -2:] = False                       # padding at the end of every class
     x[~mask] = 0.0
-    return experiment.SubjectData(x=x, y=y, mask=mask, x_test=xt, y_test=yt,
+    return study.SubjectData(x=x, y=y, mask=mask, x_test=xt, y_test=yt,
                                   mask_test=np.ones((S, C, LT), bool))
 
 
@@ -46,7 +46,7 @@ def oracle_imagine(params, z, c):
 
 
 def configs():
-    g = gdm.reference_config(dim=D, episodic_capacity=C * L, semantic_capacity=C * L // 2)
+    g = gdm.GDMConfig(dim=D, capacity=C * L, semantic_capacity=C * L // 2)
     return g.replace(epochs=4), mlp.MLPConfig(feature_dim=D, epochs=10)
 
 
@@ -57,10 +57,10 @@ def results():
     params = {"e": jnp.zeros((C, D)).at[jnp.arange(C), jnp.arange(C)].set(1.5)}
     out = {}
     for model in ("mlp_finetune", "gdm", "clifer"):
-        run = experiment.make_run(model, g, m, imagine_fn=oracle_imagine)
-        preds = experiment.run_subjects(run, jax.random.key(0), data, ORDER, params)
-        out[model] = {mem: experiment.score(preds[mem], data.y_test, data.mask_test, ORDER)
-                      for mem in experiment.memories(model)}
+        run = study.make_run(model, g, m, imagine_fn=oracle_imagine)
+        preds = study.run_subjects(run, jax.random.key(0), data, ORDER, params)
+        out[model] = {mem: study.score(preds[mem], data.y_test, data.mask_test, ORDER)
+                      for mem in study.memories(model)}
         out[model]["_preds"] = preds
     return data, out
 
@@ -93,7 +93,7 @@ def test_shapes_and_experiment_definitions(results):
     assert set(np.round(s["exp1_f1"][:, 0], 6)) <= {0.0, 1.0}
     # the MLPs also return their fit per step, beside (not among) their memories
     mp = r["mlp_finetune"]["_preds"]
-    assert experiment.memories("mlp_finetune") == ("mlp",) and set(mp) == {"mlp", "train_acc"}
+    assert study.memories("mlp_finetune") == ("mlp",) and set(mp) == {"mlp", "train_acc"}
     assert mp["train_acc"].shape == (S, len(ORDER))
     assert np.all((mp["train_acc"] >= 0) & (mp["train_acc"] <= 1))
 
@@ -101,11 +101,11 @@ def test_shapes_and_experiment_definitions(results):
 def test_vmapped_subjects_equal_single_runs():
     data = make_data(1)
     g, _ = configs()
-    run = experiment.make_run("gdm", g)
-    batched = experiment.run_subjects(run, jax.random.key(0), data, ORDER)
+    run = study.make_run("gdm", g)
+    batched = study.run_subjects(run, jax.random.key(0), data, ORDER)
     for s in range(2):
         one = jax.tree.map(lambda a: a[s:s + 1], data)
-        single = experiment.run_subjects(run, jax.random.key(0), one, ORDER)
+        single = study.run_subjects(run, jax.random.key(0), one, ORDER)
         np.testing.assert_array_equal(single["episodic"][0], batched["episodic"][s])
         np.testing.assert_array_equal(single["semantic"][0], batched["semantic"][s])
 
@@ -113,8 +113,8 @@ def test_vmapped_subjects_equal_single_runs():
 def test_unknown_model_and_missing_pieces():
     g, m = configs()
     with pytest.raises(ValueError, match="unknown model"):
-        experiment.make_run("gdm++", g, m)
+        study.make_run("gdm++", g, m)
     with pytest.raises(ValueError, match="imagine_fn"):
-        experiment.make_run("clifer", g, m)
+        study.make_run("clifer", g, m)
     with pytest.raises(ValueError, match="MLPConfig"):
-        experiment.make_run("mlp_joint", g)
+        study.make_run("mlp_joint", g)

@@ -8,24 +8,29 @@ import jax.numpy as jnp
 
 from clifer_jax import gdm, gwr
 from gdm_reference import ReferenceGDM
+from gwr_jit import reference_kwargs
 from test_gwr_reference import assert_same_network
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*memory full")
 
 
-def small_config(replay=False, context=0, capacity=40, **kw):
-    ep = gwr.episodic_config(6, capacity, context=context, activity_threshold=0.5,
-                             habituation_threshold=0.6, eps_n=0.01, max_age=60, num_classes=3,
-                             max_degree=capacity - 1)
-    se = gwr.semantic_config(6, capacity // 2, context=context, activity_threshold=0.6,
-                             habituation_threshold=0.9, eps_b=0.05, mod_rate=0.5, max_age=80,
-                             num_classes=3, max_degree=capacity // 2 - 1)
-    return gdm.GDMConfig(episodic=ep, semantic=se, batch_size=5, epochs=2, replay=replay,
-                         replay_epochs=2, extra_epochs=2, **kw)
+def small_config(context=0, capacity=40, **kw):
+    """(GDMConfig, GDMParams) of a small GDM: every neighbour of a BMU updated (max_degree
+    is clipped to each memory's capacity − 1). Replay is chosen per call."""
+    cfg = gdm.GDMConfig(dim=6, capacity=capacity, semantic_capacity=capacity // 2, num_classes=3,
+                        context=context, max_degree=capacity - 1, batch_size=5, epochs=2,
+                        replay_epochs=2, extra_epochs=2, **kw)
+    params = gdm.GDMParams(
+        episodic=gwr.GWRParams.episodic().replace(activity_threshold=0.5, habituation_threshold=0.6,
+                                                  eps_n=0.01, max_age=60),
+        semantic=gwr.GWRParams.semantic().replace(activity_threshold=0.6, habituation_threshold=0.9,
+                                                  eps_b=0.05, mod_rate=0.5, max_age=80))
+    return cfg, params
 
 
-def ref_kwargs(cfg: gwr.GWRConfig) -> dict:
-    return {f: getattr(cfg, f) for f in cfg.__dataclass_fields__}
+def ref_kwargs(cfg: gwr.GWRConfig, params: gwr.GWRParams) -> dict:
+    """A memory's static config and its numbers as the NumPy reference's keyword dict."""
+    return reference_kwargs(cfg, params)
 
 
 def class_steps(seed, classes=3, per_class=12, length=16, dim=6, spread=0.2):
@@ -47,21 +52,22 @@ def class_steps(seed, classes=3, per_class=12, length=16, dim=6, spread=0.2):
 @pytest.mark.parametrize("replay, context", [(False, 0), (True, 0), (True, 1)],
                          ids=["gdm", "gdm-replay", "gdm-replay-K1"])
 def test_gdm_matches_numpy_reference(replay, context):
-    cfg = small_config(replay=replay, context=context)
+    cfg, params = small_config(context=context)
+    assert cfg.episodic.max_degree == 39 and cfg.semantic.max_degree == 19
     steps = class_steps(0)
-    state = gdm.init(cfg, *steps[0])
-    ref = ReferenceGDM(ref_kwargs(cfg.episodic), ref_kwargs(cfg.semantic), batch_size=5, epochs=2,
-                       replay=replay, replay_epochs=2, extra_epochs=2)
+    state = gdm.init(cfg, *steps[0], params=params)
+    ref = ReferenceGDM(ref_kwargs(cfg.episodic, params.episodic), ref_kwargs(cfg.semantic, params.semantic),
+                       batch_size=5, epochs=2, replay=replay, replay_epochs=2, extra_epochs=2)
     ref.init(*steps[0])
     for x, y, m in steps:
-        state = gdm.learn_class(cfg, state, x, y, m)
+        state = gdm.learn_class(cfg, state, x, y, m, params, replay=replay)
         ref.learn_class(x, y, m)
         # float32 against float64 over hundreds of updates: 1e-4 (the kernel alone: 1e-5)
         assert_same_network(cfg.episodic, state.episodic, ref.ep, atol=1e-4)
         assert_same_network(cfg.semantic, state.semantic, ref.se, atol=1e-4)
     # the extra-set hook (CLIFER's imagination step)
     x, y, m = steps[1]
-    state = gdm.learn_extra(cfg, state, x, y, m)
+    state = gdm.learn_extra(cfg, state, x, y, m, params=params)
     ref.learn_extra(x, y, m)
     assert_same_network(cfg.episodic, state.episodic, ref.ep, atol=1e-4)
     assert_same_network(cfg.semantic, state.semantic, ref.se, atol=1e-4)
@@ -69,19 +75,21 @@ def test_gdm_matches_numpy_reference(replay, context):
 
 
 def test_vmap_over_six_subjects_equals_separate_runs():
-    cfg = small_config(replay=True)
+    cfg, params = small_config()
+    p = params.cast(cfg.dtype)
     subjects = [class_steps(s) for s in range(6)]
     stack = lambda step: tuple(jnp.asarray(np.stack([subj[step][i] for subj in subjects]))
                                for i in range(3))
-    init_v = jax.jit(jax.vmap(gdm.init_unchecked, in_axes=(None, 0, 0, 0)), static_argnums=0)
-    learn_v = jax.jit(jax.vmap(gdm.learn_class_unchecked, in_axes=(None, 0, 0, 0, 0)), static_argnums=0)
-    batched = init_v(cfg, *stack(0))
+    init_v = jax.jit(jax.vmap(gdm.init_unchecked, in_axes=(None, None, 0, 0, 0)), static_argnums=0)
+    learn_v = jax.jit(jax.vmap(lambda cfg, p, s, x, y, m: gdm.learn_class_unchecked(cfg, p, s, x, y, m, replay=True),
+                               in_axes=(None, None, 0, 0, 0, 0)), static_argnums=0)
+    batched = init_v(cfg, p, *stack(0))
     for step in range(3):
-        batched = learn_v(cfg, batched, *stack(step))
+        batched = learn_v(cfg, p, batched, *stack(step))
     for i, subj in enumerate(subjects):
-        single = gdm.init(cfg, *subj[0])
+        single = gdm.init(cfg, *subj[0], params=params)
         for x, y, m in subj:
-            single = gdm.learn_class(cfg, single, x, y, m)
+            single = gdm.learn_class(cfg, single, x, y, m, params, replay=True)
         for a, b in zip(jax.tree.leaves(single), jax.tree.leaves(batched)):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b)[i], atol=1e-6)
     assert len(set(np.asarray(batched.episodic.num_nodes).tolist())) > 1
@@ -99,7 +107,7 @@ def test_pseudo_samples_follow_temporal_links():
     hist[0, np.arange(6), [0, 1, 2, 0, 1, 2]] = 1
     state = state.replace(weights=w, active=jnp.array([1, 1, 1, 1, 1, 0], bool),
                           temporal=jnp.asarray(temporal), label_hist=jnp.asarray(hist))
-    p = gdm.pseudo_samples(state, 5)
+    p = gdm.pseudo_samples_unchecked(state, 5)
     paths = {0: [0, 3, 4, 4, 4], 1: [1, 2, 2, 2, 2], 3: [3, 4, 4, 4, 4], 4: [4, 4, 4, 4, 4]}
     for i, path in paths.items():
         np.testing.assert_array_equal(np.asarray(p.samples[i]), np.asarray(w)[path, 0])
@@ -108,35 +116,37 @@ def test_pseudo_samples_follow_temporal_links():
 
 
 def test_semantic_memory_changes_only_on_mispredicted_samples():
-    cfg = small_config()
+    cfg, params = small_config()
     x, y, m = class_steps(1)[0]
-    state = gdm.init(cfg, x, y, m)
+    state = gdm.init(cfg, x, y, m, params)
     se_cfg = cfg.semantic
     # Both initial semantic nodes predict class 0: class-0 samples change nothing.
-    same = gwr.train(se_cfg, state.semantic, x[m], np.zeros((m.sum(), 1), np.int32), epochs=3)
+    same = gwr.train(se_cfg, state.semantic, x[m], np.zeros((m.sum(), 1), np.int32), epochs=3,
+                     params=params.semantic)
     for field in ("weights", "habituation", "edges", "edge_birth", "label_hist", "active", "t"):
         # (prev_weights / prev_bmu follow every valid sample: the context, not learning)
         np.testing.assert_array_equal(np.asarray(getattr(state.semantic, field)),
                                       np.asarray(getattr(same, field)))
-    changed = gwr.train(se_cfg, state.semantic, x[m], np.ones((m.sum(), 1), np.int32), epochs=3)
+    changed = gwr.train(se_cfg, state.semantic, x[m], np.ones((m.sum(), 1), np.int32), epochs=3,
+                        params=params.semantic)
     assert int(changed.t) > 0
     assert not np.array_equal(np.asarray(changed.weights), np.asarray(state.semantic.weights))
 
 
 def test_capacity_saturation_is_counted_and_warned():
-    cfg = small_config(capacity=8)
+    cfg, params = small_config(capacity=8)
     steps = class_steps(2, per_class=14)
-    state = gdm.init(cfg, *steps[0])
+    state = gdm.init(cfg, *steps[0], params=params)
     with pytest.warns(RuntimeWarning, match="memory full"):
         for x, y, m in steps:
-            state = gdm.learn_class(cfg, state, x, y, m)
+            state = gdm.learn_class(cfg, state, x, y, m, params)
     assert int(state.episodic.refused_insertions) > 0
     assert int(state.episodic.num_nodes) <= 8
 
 
 def test_episodic_memory_remembers_first_class_after_third():
     """Three well-separated classes learned one after another: no forgetting of class 1."""
-    cfg = gdm.reference_config(dim=20, episodic_capacity=128, num_classes=3, replay=True)
+    cfg = gdm.GDMConfig(dim=20, capacity=128, num_classes=3)
     rng = np.random.default_rng(3)
     centres = np.eye(3, 20) * 4.0
     data = []
@@ -145,7 +155,7 @@ def test_episodic_memory_remembers_first_class_after_third():
         data.append((x, np.full(30, c, np.int32), np.ones(30, bool)))
     state = gdm.init(cfg, *data[0])
     for x, y, m in data:
-        state = gdm.learn_class(cfg, state, x, y, m)
+        state = gdm.learn_class(cfg, state, x, y, m, replay=True)
     test = (centres[0] + 0.3 * rng.standard_normal((50, 20))).astype(np.float32)
     pred = gdm.predict(cfg, state, test)
     assert float(np.mean(np.asarray(pred.episodic.labels[:, 0]) == 0)) >= 0.9
@@ -156,11 +166,11 @@ def test_episodic_memory_remembers_first_class_after_third():
 
 
 def test_bad_input_is_rejected():
-    cfg = small_config()
+    cfg, params = small_config()
     x, y, m = class_steps(0)[0]
     with pytest.raises(ValueError, match="at least 2 valid"):
-        gdm.init(cfg, x, y, np.eye(1, 16, dtype=bool)[0])
-    state = gdm.init(cfg, x, y, m)
+        gdm.init(cfg, x, y, np.eye(1, 16, dtype=bool)[0], params)
+    state = gdm.init(cfg, x, y, m, params)
     bad = y.copy(); bad[0] = 5
     with pytest.raises(ValueError, match=r"\[0, 3\)"):
         gdm.learn_class(cfg, state, x, bad, m)
@@ -171,8 +181,13 @@ def test_bad_input_is_rejected():
     nan = x.copy(); nan[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         gdm.learn_class(cfg, state, nan, y, m)
-    with pytest.raises(ValueError, match="regulated"):
-        gdm.GDMConfig(episodic=cfg.semantic, semantic=cfg.semantic)
+    # The memories' kinds are fixed by the flat config: episodic unregulated, semantic regulated.
+    assert not cfg.episodic.regulated and cfg.semantic.regulated
+    assert (cfg.episodic.num_heads, cfg.semantic.num_heads) == (2, 1)
+    with pytest.raises(TypeError, match="episodic"):
+        gdm.GDMConfig(dim=6, capacity=40, episodic=cfg.semantic)
+    with pytest.raises(ValueError, match="dim and capacity"):
+        gdm.learn_class(gdm.GDMConfig(dim=6), state, x, y, m)
 
 
 def test_replay_in_creation_order_matches_compacting_reference():
@@ -184,22 +199,22 @@ def test_replay_in_creation_order_matches_compacting_reference():
     reference's 7 on this stream."""
     from test_gwr_creation_order import assert_same_compacted_network, reused_slot
 
-    base = small_config(replay=True)
-    cfg = base.replace(episodic=base.episodic.replace(max_age=10))
+    cfg, base = small_config()
+    params = base.replace(episodic=base.episodic.replace(max_age=10))
     steps = class_steps(2, per_class=10, length=12)
-    ref = ReferenceGDM(dict(ref_kwargs(cfg.episodic), compact=True),
-                       dict(ref_kwargs(cfg.semantic), compact=True),
+    ref = ReferenceGDM(dict(ref_kwargs(cfg.episodic, params.episodic), compact=True),
+                       dict(ref_kwargs(cfg.semantic, params.semantic), compact=True),
                        batch_size=5, epochs=2, replay=True, replay_epochs=2)
-    state = gdm.init(cfg, *steps[0])
+    state = gdm.init(cfg, *steps[0], params=params)
     ref.init(*steps[0])
     seen = []
     for x, y, m in steps:
-        state = gdm.learn_class(cfg, state, x, y, m)
+        state = gdm.learn_class(cfg, state, x, y, m, params, replay=True)
         ref.learn_class(x, y, m)
         perms = [assert_same_compacted_network(mem, r, atol=1e-4)
                  for mem, r in ((state.episodic, ref.ep), (state.semantic, ref.se))]
         # The next replay's order: trajectory k starts at the k-th oldest episodic node.
-        p = gdm.pseudo_samples(state.episodic, cfg.trajectory_length)
+        p = gdm.pseudo_samples_unchecked(state.episodic, cfg.trajectory_length)
         n = int(state.episodic.num_nodes)
         np.testing.assert_allclose(np.asarray(p.samples[:n, 0]), ref.ep.W[:n, 0], atol=1e-4)
         seen.append((state, perms))

@@ -21,7 +21,6 @@ from hypothesis import strategies as st
 from clifer_jax import gwr
 from clifer_jax.gwr import call_end
 from clifer_jax.gwr import state as state_mod
-from clifer_jax.gwr.params import FIELDS as PARAM_FIELDS
 from hlo import computations, full_pass_bodies, reachable
 
 train_mod = sys.modules["clifer_jax.gwr.train"]
@@ -29,34 +28,35 @@ train_mod = sys.modules["clifer_jax.gwr.train"]
 BOOKKEEPING = ("full_passes",)
 
 
-def n2_call(cfg, state, xs, ys, valid, epochs, remove_isolated, params=None):
+def n2_call(cfg, params, state, xs, ys, valid, epochs, remove_isolated):
     """A training call ending with the N×N passes, as the kernel ended its calls before
     the edge log (the NumPy reference tests pin those functions)."""
     def sample(s, inp):
-        return gwr.step(cfg, s, *inp, params), None
+        return gwr.step_unchecked(cfg, params, s, *inp), None
 
     def epoch(s, _):
         s, _ = jax.lax.scan(sample, s, (xs, ys, valid))
         return call_end.mark_pruned(s), None
 
     state, _ = jax.lax.scan(epoch, train_mod.start_call(state), None, length=epochs)
-    state = gwr.prune_old_edges(cfg, state, params)
-    return gwr.remove_isolated_nodes(cfg, state) if remove_isolated else state
+    state = call_end.prune_old_edges(cfg, params, state)
+    return call_end.remove_isolated_nodes(cfg, state) if remove_isolated else state
 
 
-def run_calls(cfg, x, y, calls, epochs, remove_isolated, fn, params=None):
+def run_calls(cfg, params, x, y, calls, epochs, remove_isolated, fn):
     """`calls` calls of 10 samples each (one compilation per function and config)."""
-    state = gwr.init_unchecked(cfg, x[:2], y[:2])
+    params = params.cast(cfg.dtype)
+    state = gwr.init_unchecked(cfg, params, x[:2], y[:2])
     for c in range(calls):
         xs, ys = x[c * 10:(c + 1) * 10], y[c * 10:(c + 1) * 10]
-        state = fn(cfg, state, xs, ys, jnp.ones(len(xs), bool), epochs, remove_isolated, params)
+        state = fn(cfg, params, state, xs, ys, jnp.ones(len(xs), bool), epochs, remove_isolated)
     return state
 
 
-_kernel = jax.jit(lambda cfg, s, x, y, v, e, r, p=None: gwr.train_unchecked(cfg, s, x, y, v, epochs=e,
-                                                                           remove_isolated=r, params=p),
-                  static_argnums=(0, 5, 6))
-_n2 = jax.jit(n2_call, static_argnums=(0, 5, 6))
+_kernel = jax.jit(lambda cfg, p, s, x, y, v, e, r: gwr.train_unchecked(cfg, p, s, x, y, v, epochs=e,
+                                                                      remove_isolated=r),
+                  static_argnums=(0, 6, 7))
+_n2 = jax.jit(n2_call, static_argnums=(0, 6, 7))
 
 
 def assert_same(a, b):
@@ -73,14 +73,13 @@ def test_call_end_equals_the_n2_passes(edge_log, max_degree, max_age, calls, rem
     """Short edge lives (nodes lose every edge and go, slots are reused), logs shorter and
     longer than a call, few and many removals: the same state as the N×N end. max_age is
     traced (`GWRParams`), so its values share a compilation."""
-    cfg = gwr.GWRConfig(dim=3, capacity=48, num_heads=1, activity_threshold=0.7, habituation_threshold=0.8,
-                        max_degree=max_degree, edge_log=edge_log)
-    params = gwr.make_params(cfg.dtype, **{**{k: getattr(cfg, k) for k in PARAM_FIELDS}, "max_age": max_age})
+    cfg = gwr.GWRConfig(dim=3, capacity=48, num_heads=1, max_degree=max_degree, edge_log=edge_log)
+    params = gwr.GWRParams(activity_threshold=0.7, habituation_threshold=0.8, max_age=max_age)
     rng = np.random.default_rng(seed)
     x = jnp.asarray(rng.uniform(-1, 1, (60, 3)).astype(np.float32))
     y = jnp.asarray(rng.integers(0, 6, (60, 1)).astype(np.int32))
-    fast = run_calls(cfg, x, y, calls, 2, remove_isolated, _kernel, params)
-    slow = run_calls(cfg, x, y, calls, 2, remove_isolated, _n2, params)
+    fast = run_calls(cfg, params, x, y, calls, 2, remove_isolated, _kernel)
+    slow = run_calls(cfg, params, x, y, calls, 2, remove_isolated, _n2)
     assert_same(fast, slow)
 
 
@@ -95,9 +94,10 @@ def test_the_log_path_is_the_one_taken():
     state makes the N×N pass. With a log of 8 rows, shorter than max_age, every call falls
     back — and the states are the same."""
     x, y = _stream(400)
-    cfg = gwr.GWRConfig(dim=4, capacity=64, num_heads=1, activity_threshold=0.7, max_age=20)
-    a = run_calls(cfg, x, y, 8, 1, True, _kernel)
-    b = run_calls(cfg.replace(edge_log=8), x, y, 8, 1, True, _kernel)
+    cfg = gwr.GWRConfig(dim=4, capacity=64, num_heads=1)
+    params = gwr.GWRParams(activity_threshold=0.7, max_age=20)
+    a = run_calls(cfg, params, x, y, 8, 1, True, _kernel)
+    b = run_calls(cfg.replace(edge_log=8), params, x, y, 8, 1, True, _kernel)
     assert int(a.full_passes) == 1
     assert int(b.full_passes) == 8
     assert int(a.num_nodes) > 2 and int(jnp.sum(a.edges)) > 0
@@ -115,13 +115,14 @@ def _with_hand_edge(state, birth):
                          edge_birth=state.edge_birth.at[0, 2].set(birth).at[2, 0].set(birth))
 
 
-HAND_CFG = gwr.GWRConfig(dim=2, capacity=8, max_age=3, activity_threshold=1e-6, habituation_threshold=1e-6)
+HAND_CFG = gwr.GWRConfig(dim=2, capacity=8)
+HAND_PARAMS = gwr.GWRParams(max_age=3, activity_threshold=1e-6, habituation_threshold=1e-6)
 
 
 def _calls(state, fn, lengths, remove_isolated):
     for t in lengths:
-        state = fn(HAND_CFG, state, jnp.zeros((t, 2)), jnp.zeros((t, 1), jnp.int32), jnp.ones(t, bool), 1,
-                   remove_isolated)
+        state = fn(HAND_CFG, HAND_PARAMS.cast(HAND_CFG.dtype), state, jnp.zeros((t, 2)),
+                   jnp.zeros((t, 1), jnp.int32), jnp.ones(t, bool), 1, remove_isolated)
     return state
 
 
@@ -130,7 +131,8 @@ def test_edges_written_by_hand_are_pruned_when_they_expire(remove_isolated):
     """An edge written by hand is in no log row. After `reindex_edges` the call ends make
     the N×N pass until it has expired and gone, over several calls, as the N×N end does;
     then the log takes over."""
-    state = gwr.init(HAND_CFG, np.array([[0.0, 0.0], [0.1, 0.0]], np.float32), np.zeros((2, 1), np.int32))
+    state = gwr.init(HAND_CFG, np.array([[0.0, 0.0], [0.1, 0.0]], np.float32), np.zeros((2, 1), np.int32),
+                     HAND_PARAMS)
     state = _calls(state, _kernel, [2], True)                              # indexed now
     assert int(state.full_passes) == 1
     edited = gwr.reindex_edges(_with_hand_edge(state, state.t))
@@ -148,7 +150,8 @@ def test_edges_written_by_hand_are_pruned_when_they_expire(remove_isolated):
 def test_edges_written_by_hand_into_a_new_network_with_any_birth(birth):
     """A network from `init` is not indexed yet: edges written into it before its first
     call are found, also with births at or below 0 (which no step writes)."""
-    state = gwr.init(HAND_CFG, np.array([[0.0, 0.0], [0.1, 0.0]], np.float32), np.zeros((2, 1), np.int32))
+    state = gwr.init(HAND_CFG, np.array([[0.0, 0.0], [0.1, 0.0]], np.float32), np.zeros((2, 1), np.int32),
+                     HAND_PARAMS)
     state = _with_hand_edge(state, birth)
     for lengths in ([1], [1, 1, 1, 1, 1, 1]):
         fast = _calls(state, _kernel, lengths, True)
@@ -168,13 +171,14 @@ def test_per_call_work_outside_the_loop_is_linear(networks):
     n, d = 1024, 5
     cfg = gwr.GWRConfig(dim=d, capacity=n, num_heads=2)
     xs, ys = jnp.zeros((16, d)), jnp.zeros((16, 2), jnp.int32)
-    args = (gwr.init_unchecked(cfg, xs[:2], ys[:2]), xs, ys, jnp.ones(16, bool))
-    fn = lambda s, x, y, v: gwr.train_unchecked(cfg, s, x, y, v)  # noqa: E731
+    params = gwr.GWRParams().cast(cfg.dtype)             # traced, as the entry points pass them
+    args = (gwr.init_unchecked(cfg, params, xs[:2], ys[:2]), xs, ys, jnp.ones(16, bool))
+    fn = lambda p, s, x, y, v: gwr.train_unchecked(cfg, p, s, x, y, v)  # noqa: E731
     lead = ""
     if networks:
         args = jax.tree.map(lambda a: jnp.broadcast_to(a, (networks,) + a.shape), args)
-        fn, lead = jax.vmap(fn), f"{networks},"
-    hlo = jax.jit(fn, donate_argnums=0).lower(*args).compile().as_text()
+        fn, lead = jax.vmap(fn, in_axes=(None, 0, 0, 0, 0)), f"{networks},"
+    hlo = jax.jit(fn, donate_argnums=1).lower(params, *args).compile().as_text()
     assert "input_output_alias" in hlo
     comps = computations(hlo)
     fallback = full_pass_bodies(hlo)

@@ -8,6 +8,8 @@ import jax
 import jax.numpy as jnp
 
 from clifer_jax import gdm, gwr
+from clifer_jax.gwr.call_end import remove_isolated_nodes
+from gwr_jit import split
 from gwr_reference import ReferenceGWR
 from test_gwr_reference import clustered_stream
 
@@ -57,10 +59,10 @@ def reused_slot(state) -> bool:
 def test_a_reused_slot_keeps_the_creation_order():
     """Slot 1 is freed (isolated at the end of a call), the next insertion takes it:
     creation order puts that node last, and replay walks it last."""
-    cfg = gwr.GWRConfig(dim=2, capacity=6, max_age=100, activity_threshold=0.5,
-                        habituation_threshold=0.5, num_classes=3)
+    cfg = gwr.GWRConfig(dim=2, capacity=6, num_classes=3)
+    params = gwr.GWRParams(max_age=100, activity_threshold=0.5, habituation_threshold=0.5)
     pts = np.array([[0, 0], [5, 5], [0, 1], [1, 0]], np.float32)
-    state = gwr.init(cfg, pts[:2], np.array([[0], [1]], np.int32))
+    state = gwr.init(cfg, pts[:2], np.array([[0], [1]], np.int32), params)
     edges = np.zeros((6, 6), bool)
     for i, j in [(0, 2), (0, 3), (2, 3)]:
         edges[i, j] = edges[j, i] = True                              # slot 1 has no edge
@@ -72,25 +74,25 @@ def test_a_reused_slot_keeps_the_creation_order():
         label_hist=state.label_hist.at[0, 2:4].set(jnp.eye(3)[jnp.array([2, 0])]),
         created=state.created.at[2:4].set(jnp.array([2, 3])), next_id=jnp.array(4, jnp.int32),
         num_nodes=jnp.array(4, jnp.int32), edges=jnp.asarray(edges))
-    state = gwr.remove_isolated_nodes(cfg, state)
+    state = remove_isolated_nodes(cfg, state)
     assert not bool(state.active[1])
     # A far sample: BMU 0 (activity < a_T, h < h_T) inserts into the lowest free slot.
     state = gwr.train(cfg, state, np.array([[-3.0, -3.0]], np.float32), np.array([[1]], np.int32),
-                      remove_isolated=False)
+                      remove_isolated=False, params=params)
     assert bool(state.active[1]) and int(state.num_nodes) == 4
     assert int(state.created[1]) == 4 and int(state.next_id) == 5
     np.testing.assert_array_equal(np.asarray(gwr.creation_order(state)), [0, 2, 3, 1, 4, 5])
-    p = gdm.pseudo_samples(state, 1)
+    p = gdm.pseudo_samples_unchecked(state, 1)
     w = np.asarray(state.weights[:, 0])
     np.testing.assert_array_equal(np.asarray(p.samples[:4, 0]), w[[0, 2, 3, 1]])
     np.testing.assert_array_equal(np.asarray(p.labels[:4, 0]), [0, 2, 0, 1])
     np.testing.assert_array_equal(np.asarray(p.valid), [1, 1, 1, 1, 0, 0])
     # A tie in a temporal row goes to the older node (slot 2, stamp 2), not the lower slot.
     tied = state.replace(temporal=state.temporal.at[0, 1].set(3).at[0, 2].set(3))
-    path = gdm.pseudo_samples(tied, 2).samples[0, :, :]
+    path = gdm.pseudo_samples_unchecked(tied, 2).samples[0, :, :]
     np.testing.assert_array_equal(np.asarray(path), w[[0, 2]])
     # Vmapped states: one order per network.
-    both = jax.tree.map(lambda a, b: jnp.stack([a, b]), state, gwr.init(cfg, pts[:2]))
+    both = jax.tree.map(lambda a, b: jnp.stack([a, b]), state, gwr.init(cfg, pts[:2], params=params))
     np.testing.assert_array_equal(np.asarray(gwr.creation_order(both)),
                                   [[0, 2, 3, 1, 4, 5], [0, 1, 2, 3, 4, 5]])
 
@@ -100,15 +102,15 @@ def test_kernel_matches_compacting_reference_across_reused_slots():
     network equals the compacting reference's, and creation order is its node order."""
     kw = dict(dim=4, capacity=40, max_age=6, activity_threshold=0.6, habituation_threshold=0.7,
               eps_n=0.01, num_heads=2)
-    cfg = gwr.GWRConfig(**kw)
+    cfg, params = split(kw)
     xs, ys, _ = clustered_stream(3, 150, cfg.dim, heads=2, spread=0.3)
-    state = gwr.init(cfg, xs[:2], ys[:2])
+    state = gwr.init(cfg, xs[:2], ys[:2], params)
     ref = ReferenceGWR(**kw, compact=True)
     ref.init(xs[:2].astype(np.float64), ys[:2])
     reused = False
     for call in range(3):
         sl = slice(50 * call, 50 * (call + 1))
-        state = gwr.train(cfg, state, xs[sl], ys[sl], epochs=2)
+        state = gwr.train(cfg, state, xs[sl], ys[sl], epochs=2, params=params)
         ref.train(xs[sl].astype(np.float64), ys[sl], epochs=2)
         perm = assert_same_compacted_network(state, ref)
         np.testing.assert_array_equal(np.asarray(gwr.creation_order(state))[:len(perm)], perm)
@@ -123,7 +125,7 @@ def test_isolated_nodes_beyond_the_floor_are_removed_oldest_first():
     state = state.replace(active=jnp.ones(4, bool), num_nodes=jnp.array(4, jnp.int32),
                           habituation=jnp.ones(4), created=jnp.array([5, 2, 7, 3], jnp.int32),
                           next_id=jnp.array(8, jnp.int32))
-    kept = gwr.remove_isolated_nodes(cfg, state)
+    kept = remove_isolated_nodes(cfg, state)
     np.testing.assert_array_equal(np.asarray(kept.active), [True, False, True, False])
 
 
@@ -133,14 +135,14 @@ def test_prediction_context_for_k_above_zero(mode):
     previous raw input in every context row, as the reference's test routine."""
     kw = dict(dim=3, capacity=30, context=2, max_age=20, activity_threshold=0.6,
               habituation_threshold=0.7, eps_n=0.01)
-    cfg = gwr.GWRConfig(**kw, predict_context=mode)
+    cfg, params = split({**kw, "predict_context": mode})
     xs, ys, _ = clustered_stream(4, 80, cfg.dim, spread=0.3)
-    state = gwr.train(cfg, gwr.init(cfg, xs[:2], ys[:2]), xs, ys, epochs=2)
+    state = gwr.train(cfg, gwr.init(cfg, xs[:2], ys[:2], params), xs, ys, epochs=2, params=params)
     ref = ReferenceGWR(**kw, predict_context=mode)
     ref.init(xs[:2].astype(np.float64), ys[:2])
     ref.train(xs.astype(np.float64), ys, epochs=2)
     test = xs[::-1][:30]
-    pred = gwr.predict(cfg, state, test)
+    pred = gwr.predict(cfg, state, test, params)
     bmu, act, labels, weights = ref.predict(test.astype(np.float64))
     np.testing.assert_array_equal(np.asarray(pred.bmu), bmu)
     np.testing.assert_array_equal(np.asarray(pred.labels), labels)
@@ -154,7 +156,7 @@ def test_prediction_context_for_k_above_zero(mode):
     d = (np.linalg.norm(g[:, None] - w[None], axis=-1) * alpha).sum(-1)
     d[:, ~np.asarray(state.active)] = np.inf
     by_input = d.argmin(axis=1)
-    other = gwr.predict(cfg.replace(predict_context="bmu" if mode == "input" else "input"), state, test)
+    other = gwr.predict(cfg.replace(predict_context="bmu" if mode == "input" else "input"), state, test, params)
     if mode == "input":
         np.testing.assert_array_equal(np.asarray(pred.bmu), by_input)
     assert np.any(np.asarray(other.bmu) != np.asarray(pred.bmu)), "the two contexts should differ here"

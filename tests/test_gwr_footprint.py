@@ -20,8 +20,9 @@ def test_state_bytes_equals_real_state(context):
 
 
 def test_gdm_state_bytes_is_both_memories():
-    cfg = gdm.reference_config(10, 30)
-    s = gdm.init_unchecked(cfg, np.zeros((4, 10), np.float32), np.zeros(4, np.int32), np.ones(4, bool))
+    cfg = gdm.GDMConfig(dim=10, capacity=30)
+    s = gdm.init_unchecked(cfg, gdm.GDMParams().cast(cfg.dtype), np.zeros((4, 10), np.float32),
+                           np.zeros(4, np.int32), np.ones(4, bool))
     assert gdm.state_bytes(cfg, subjects=2) == 2 * tree_bytes(s)
 
 

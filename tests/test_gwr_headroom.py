@@ -16,6 +16,7 @@ from clifer_jax.gwr import blocks
 from gwr_reference import ReferenceGWR
 from test_gwr_reference import assert_same_network
 import gwr_jit
+from gwr_jit import reference_kwargs, split
 
 train_mod = importlib.import_module("clifer_jax.gwr.train")
 pytestmark = pytest.mark.filterwarnings("ignore:.*(memory|network) full")
@@ -62,13 +63,13 @@ def test_train_equals_the_reference_at_several_capacities(context):
               habituation_threshold=0.7, eps_n=0.01, num_heads=2, num_classes=3, max_nodes=90)
     states = []
     for cap in (96, 256, 1024):
-        cfg = gwr.GWRConfig(capacity=cap, **kw)
-        state = gwr.init(cfg, x[:2], y[:2])
-        ref = ReferenceGWR(**{f: getattr(cfg, f) for f in cfg.__dataclass_fields__})
+        cfg, params = split(dict(capacity=cap, **kw))
+        state = gwr.init(cfg, x[:2], y[:2], params)
+        ref = ReferenceGWR(**reference_kwargs(cfg, params))
         ref.init(x[:2].astype(np.float64), y[:2])
         for call in range(3):
             sl = slice(80 * call, 80 * (call + 1))
-            state = gwr.train(cfg, state, x[sl], y[sl], epochs=2)
+            state = gwr.train(cfg, state, x[sl], y[sl], epochs=2, params=params)
             ref.train(x[sl].astype(np.float64), y[sl], epochs=2)
         assert_same_network(cfg, state, ref)
         states.append(state)
@@ -81,10 +82,10 @@ def test_a_network_that_outgrows_its_block_equals_one_that_started_large():
     """Calls through `gwr.train` (blocks of 64, 128, 256 as the network grows, state
     donated) against `train_unchecked` on the whole capacity: identical states."""
     dim, t = 8, 20
-    cfg = gwr.GWRConfig(dim=dim, capacity=512, max_age=100, activity_threshold=0.7,
-                        habituation_threshold=0.8, eps_n=0.01, num_heads=2, num_classes=3)
+    cfg = gwr.GWRConfig(dim=dim, capacity=512, num_heads=2, num_classes=3)
+    params = gwr.GWRParams(max_age=100, activity_threshold=0.7, habituation_threshold=0.8, eps_n=0.01)
     x, y = stream(1, 12 * t, dim)
-    small = gwr.init(cfg, x[:2], y[:2])
+    small = gwr.init(cfg, x[:2], y[:2], params)
     large = jax.tree.map(jnp.copy, small)
     seen = []
     for call in range(12):
@@ -92,9 +93,9 @@ def test_a_network_that_outgrows_its_block_equals_one_that_started_large():
         need = max(blocks.high_water(small), min(int(small.max_nodes),
                                                  int(small.num_nodes) + blocks.bucket_length(t)))
         seen.append(blocks.block_size(cfg.capacity, need))
-        small = gwr.train(cfg, small, x[sl], y[sl], donate=True)
-        large = gwr_jit.train_unchecked(cfg, large, jnp.asarray(x[sl]), jnp.asarray(y[sl]),
-                                    jnp.ones(t, bool))
+        small = gwr.train(cfg, small, x[sl], y[sl], params=params, donate=True)
+        large = gwr_jit.train_unchecked(cfg, params.cast(cfg.dtype), large, jnp.asarray(x[sl]),
+                                        jnp.asarray(y[sl]), jnp.ones(t, bool))
         assert_same_state(small, large)
     assert seen[0] < cfg.capacity and len(set(seen)) >= 2, seen     # it crossed a boundary
 
@@ -118,9 +119,10 @@ def test_per_call_work_outside_the_loop_follows_the_block():
     n, d, b = 1024, 5, 64
     cfg = gwr.GWRConfig(dim=d, capacity=n, num_heads=2)
     xs, ys = jnp.zeros((16, d)), jnp.zeros((16, 2), jnp.int32)
-    state = gwr.init_unchecked(cfg, xs[:2], ys[:2])
-    hlo = train_mod._train_block_jit_donated.lower(cfg, state, xs, ys, jnp.ones(16, bool), None, epochs=1,
-                                               remove_isolated=True, block=b).compile().as_text()
+    params = gwr.GWRParams().cast(cfg.dtype)             # as `gwr.train` passes them
+    state = gwr.init_unchecked(cfg, params, xs[:2], ys[:2])
+    hlo = train_mod._train_block_jit_donated.lower(cfg, params, state, xs, ys, jnp.ones(16, bool), epochs=1,
+                                                   remove_isolated=True, block=b).compile().as_text()
     assert "input_output_alias" in hlo
     computations = {}
     for block in re.split(r"\n(?=\S)", hlo):                    # one HLO computation each
@@ -140,31 +142,34 @@ def test_per_call_work_outside_the_loop_follows_the_block():
 
 
 def _grown_pair(context: int):
-    cfg = gdm.reference_config(6, 128, replay=True, num_classes=3, replay_epochs=2, context=context)
-    cfg = cfg.replace(
-        episodic=cfg.episodic.replace(max_age=8, activity_threshold=0.6, habituation_threshold=0.7),
-        semantic=cfg.semantic.replace(max_age=8, activity_threshold=0.6, habituation_threshold=0.7))
+    cfg = gdm.GDMConfig(dim=6, capacity=128, num_classes=3, replay_epochs=2, context=context)
+    short = dict(max_age=8, activity_threshold=0.6, habituation_threshold=0.7)
+    params = gdm.GDMParams(episodic=gwr.GWRParams.episodic().replace(**short),
+                           semantic=gwr.GWRParams.semantic().replace(**short))
     rng = np.random.default_rng(3)
     x = rng.uniform(-1, 1, (300, 6)).astype(np.float32)
     y = rng.integers(0, 3, 300).astype(np.int32)
-    ep = gwr.train(cfg.episodic, gwr.init(cfg.episodic, x[:2]), x, _heads(y, 2), remove_isolated=False)
-    se = gwr.train(cfg.semantic, gwr.init(cfg.semantic, x[:2]), x[::-1].copy(), _heads(y, 1),
-                   remove_isolated=False)
-    return cfg, ep, se
+    ep = gwr.train(cfg.episodic, gwr.init(cfg.episodic, x[:2], params=params.episodic), x, _heads(y, 2),
+                   remove_isolated=False, params=params.episodic)
+    se = gwr.train(cfg.semantic, gwr.init(cfg.semantic, x[:2], params=params.semantic), x[::-1].copy(),
+                   _heads(y, 1), remove_isolated=False, params=params.semantic)
+    return cfg, params.cast(cfg.dtype), ep, se
 
 
 @pytest.mark.parametrize("context", [0, 1])
 def test_replay_pass_equals_one_training_call_per_trajectory(context):
     """The one-loop pass (lazy ends, one clean-up) against a `train_unchecked` call per
     trajectory; the edge lives are short, so nodes are removed and slots reused."""
-    cfg, ep, se = _grown_pair(context)
-    ps = gdm.pseudo_samples(ep, cfg.trajectory_length)
-    new_ep, new_se = jax.jit(gdm.replay, static_argnums=0)(cfg, ep, se, ps)
+    cfg, p, ep, se = _grown_pair(context)
+    ps = gdm.pseudo_samples_unchecked(ep, cfg.trajectory_length)
+    new_ep, new_se = jax.jit(gdm.replay_unchecked, static_argnums=0)(cfg, p, ep, se, ps)
     old_ep, old_se = ep, se
     for i in np.flatnonzero(np.asarray(ps.valid)):
         xs, ys, v = ps.samples[i], ps.labels[i], jnp.ones(cfg.trajectory_length, bool)
-        old_ep = gwr_jit.train_unchecked(cfg.episodic, old_ep, xs, _heads(ys, 2), v, epochs=cfg.replay_epochs)
-        old_se = gwr_jit.train_unchecked(cfg.semantic, old_se, xs, _heads(ys, 1), v, epochs=cfg.replay_epochs)
+        old_ep = gwr_jit.train_unchecked(cfg.episodic, p.episodic, old_ep, xs, _heads(ys, 2), v,
+                                         epochs=cfg.replay_epochs)
+        old_se = gwr_jit.train_unchecked(cfg.semantic, p.semantic, old_se, xs, _heads(ys, 1), v,
+                                         epochs=cfg.replay_epochs)
     assert int(old_ep.next_id) > int(ep.next_id) and int(old_ep.num_nodes) < int(ep.num_nodes)
     assert_same_state(new_ep, old_ep)
     assert_same_state(new_se, old_se)
@@ -174,7 +179,7 @@ def test_replay_pass_equals_one_training_call_per_trajectory(context):
 def test_gdm_class_steps_through_blocks_equal_the_whole_capacity(capacity):
     """`gdm.learn_class` (blocks, length buckets, donation) against `learn_class_unchecked`
     on the whole state, with replay, over class steps of 37–40 samples."""
-    cfg = gdm.reference_config(8, capacity, replay=True, num_classes=4, epochs=2)
+    cfg = gdm.GDMConfig(dim=8, capacity=capacity, num_classes=4, epochs=2)
     rng = np.random.default_rng(4)
     steps = []
     for c in range(4):
@@ -183,10 +188,11 @@ def test_gdm_class_steps_through_blocks_equal_the_whole_capacity(capacity):
         steps.append((x, np.full(n, c, np.int32), rng.uniform(size=n) > 0.1))
     fast = gdm.init(cfg, *steps[0])
     whole = jax.tree.map(jnp.copy, fast)
-    learn = jax.jit(gdm.learn_class_unchecked, static_argnums=0)
+    learn = jax.jit(gdm.learn_class_unchecked, static_argnums=0, static_argnames="replay")
+    p = gdm.GDMParams().cast(cfg.dtype)
     for x, y, m in steps:
-        fast = gdm.learn_class(cfg, fast, x, y, m, donate=True)
-        whole = learn(cfg, whole, x, y, m)
+        fast = gdm.learn_class(cfg, fast, x, y, m, replay=True, donate=True)
+        whole = learn(cfg, p, whole, x, y, m, replay=True)
     assert int(fast.episodic.num_nodes) > 20
     assert_same_state(fast.episodic, whole.episodic)
     assert_same_state(fast.semantic, whole.semantic)
@@ -197,33 +203,36 @@ def test_a_batch_runs_at_its_largest_members_block():
     """`train_sharded` on two networks of different sizes (one block for both, the larger
     one's) equals `vmap(train_unchecked)` on the whole capacity."""
     dim, t = 6, 40
-    cfg = gwr.GWRConfig(dim=dim, capacity=512, max_age=50, activity_threshold=0.7,
-                        habituation_threshold=0.8, num_heads=2, num_classes=3)
+    cfg = gwr.GWRConfig(dim=dim, capacity=512, num_heads=2, num_classes=3)
+    params = gwr.GWRParams(max_age=50, activity_threshold=0.7, habituation_threshold=0.8)
+    p = params.cast(cfg.dtype)
     x, y = stream(5, 4 * t, dim)
     xs = np.stack([x[:2 * t], x[2 * t:]])
     ys = np.stack([y[:2 * t], y[2 * t:]])
-    a = gwr.init(cfg, xs[0, :2], ys[0, :2])
-    a = gwr.train(cfg, a, xs[0, :t], ys[0, :t])                  # the larger network
-    b = gwr.init(cfg, xs[1, :2], ys[1, :2])
+    a = gwr.init(cfg, xs[0, :2], ys[0, :2], params)
+    a = gwr.train(cfg, a, xs[0, :t], ys[0, :t], params=params)  # the larger network
+    b = gwr.init(cfg, xs[1, :2], ys[1, :2], params)
     both = jax.tree.map(lambda u, v: jnp.stack([u, v]), a, b)
-    fast = gwr.train_sharded(cfg, both, xs[:, t:], ys[:, t:])
-    whole = jax.jit(jax.vmap(lambda s, x, y: gwr_jit.train_unchecked(cfg, s, x, y, jnp.ones(t, bool))))(
+    fast = gwr.train_sharded(cfg, both, xs[:, t:], ys[:, t:], params=params)
+    whole = jax.jit(jax.vmap(lambda s, x, y: gwr_jit.train_unchecked(cfg, p, s, x, y, jnp.ones(t, bool))))(
         both, jnp.asarray(xs[:, t:]), jnp.asarray(ys[:, t:]))
     assert int(fast.num_nodes[0]) != int(fast.num_nodes[1])
     assert_same_state(fast, whole)
 
 
 def test_gdm_sharded_class_steps_equal_vmapped_whole_capacity():
-    cfg = gdm.reference_config(8, 256, replay=True, num_classes=3, epochs=2)
+    cfg = gdm.GDMConfig(dim=8, capacity=256, num_classes=3, epochs=2)
     rng = np.random.default_rng(6)
     x = (rng.uniform(-1, 1, (2, 3, 1, 8)) + 0.6 * rng.standard_normal((2, 3, 30, 8))).astype(np.float32)
     y = np.broadcast_to(np.arange(3)[None, :, None], (2, 3, 30)).astype(np.int32)
     m = rng.uniform(size=(2, 3, 30)) > np.array([0.1, 0.5])[:, None, None]   # subjects differ
     fast = gdm.init_sharded(cfg, x[:, 0], y[:, 0], m[:, 0])
     whole = fast
-    learn = jax.jit(jax.vmap(gdm.learn_class_unchecked, in_axes=(None, 0, 0, 0, 0)), static_argnums=0)
+    p = gdm.GDMParams().cast(cfg.dtype)
+    learn = jax.jit(jax.vmap(lambda cfg, p, s, x, y, m: gdm.learn_class_unchecked(cfg, p, s, x, y, m, replay=True),
+                             in_axes=(None, None, 0, 0, 0, 0)), static_argnums=0)
     for c in range(3):
-        fast = gdm.learn_class_sharded(cfg, fast, x[:, c], y[:, c], m[:, c])
-        whole = learn(cfg, whole, x[:, c], y[:, c], m[:, c])
+        fast = gdm.learn_class_sharded(cfg, fast, x[:, c], y[:, c], m[:, c], replay=True)
+        whole = learn(cfg, p, whole, x[:, c], y[:, c], m[:, c])
     assert_same_state(fast.episodic, whole.episodic)
     assert_same_state(fast.semantic, whole.semantic)

@@ -10,14 +10,15 @@ import jax
 import jax.numpy as jnp
 
 from clifer_jax import gwr
+from clifer_jax.gwr.call_end import prune_old_edges, remove_isolated_nodes
 import gwr_jit
 from hlo import without_full_pass
 
 pytestmark = pytest.mark.filterwarnings("ignore:GWR network full")
 
-CFG = gwr.GWRConfig(dim=3, capacity=12, max_nodes=10, max_age=6, activity_threshold=0.7,
-                    habituation_threshold=0.8, eps_n=0.05, num_heads=2, num_classes=3,
-                    max_degree=4)
+CFG = gwr.GWRConfig(dim=3, capacity=12, max_nodes=10, num_heads=2, num_classes=3, max_degree=4)
+PARAMS = gwr.GWRParams(max_age=6, activity_threshold=0.7, habituation_threshold=0.8, eps_n=0.05)
+P = PARAMS.cast(CFG.dtype)                 # what the kernels receive from the entry points
 
 
 @st.composite
@@ -52,14 +53,14 @@ def check_invariants(state):
 def test_invariants_hold_after_training(stream, epochs, regulated):
     cfg = CFG.replace(regulated=regulated)
     x, y, valid = stream
-    state = gwr.init_unchecked(cfg, jnp.asarray(x[:2]), jnp.asarray(y[:2]))
+    state = gwr.init_unchecked(cfg, P, jnp.asarray(x[:2]), jnp.asarray(y[:2]))
     # pad to a fixed length so every example reuses one compilation
     pad = 30 - len(x)
     xs = jnp.asarray(np.pad(x, ((0, pad), (0, 0))))
     ys = jnp.asarray(np.pad(y, ((0, pad), (0, 0)), constant_values=-1))
     vs = jnp.asarray(np.pad(valid, (0, pad)))
     for _ in range(2):
-        state = gwr_jit.train_unchecked(cfg, state, xs, ys, vs, epochs=epochs)
+        state = gwr_jit.train_unchecked(cfg, P, state, xs, ys, vs, epochs=epochs)
         check_invariants(state)
     assert int(state.num_nodes) >= 2
 
@@ -68,11 +69,11 @@ def test_invariants_hold_after_training(stream, epochs, regulated):
 @given(streams(n_max=12), st.integers(0, 11))
 def test_padded_step_changes_nothing(stream, at):
     x, y, valid = stream
-    state = gwr_jit.train_unchecked(CFG, gwr.init_unchecked(CFG, jnp.asarray(x[:2]), jnp.asarray(y[:2])),
-                                jnp.asarray(np.resize(x, (12, 3))), jnp.asarray(np.resize(y, (12, 2))),
-                                jnp.ones(12, bool), remove_isolated=False)
-    after = jax.jit(gwr.step, static_argnums=0)(CFG, state, jnp.asarray(x[at % len(x)]),
-                                                jnp.asarray(y[at % len(y)]), jnp.asarray(False))
+    state = gwr_jit.train_unchecked(CFG, P, gwr.init_unchecked(CFG, P, jnp.asarray(x[:2]), jnp.asarray(y[:2])),
+                                    jnp.asarray(np.resize(x, (12, 3))), jnp.asarray(np.resize(y, (12, 2))),
+                                    jnp.ones(12, bool), remove_isolated=False)
+    after = jax.jit(gwr.step_unchecked, static_argnums=0)(CFG, P, state, jnp.asarray(x[at % len(x)]),
+                                                          jnp.asarray(y[at % len(y)]), jnp.asarray(False))
     for a, b in zip(jax.tree.leaves(state), jax.tree.leaves(after)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
@@ -85,15 +86,15 @@ def _stream(seed, n=40):
 
 def test_python_loop_of_steps_equals_scan():
     x, y = _stream(3)
-    s0 = gwr.init_unchecked(CFG, jnp.asarray(x[:2]), jnp.asarray(y[:2]))
-    step = jax.jit(gwr.step, static_argnums=0)
-    loop = gwr_jit.train_unchecked(CFG, s0, jnp.zeros((0, 3)), jnp.zeros((0, 2), jnp.int32),
-                               jnp.zeros(0, bool), remove_isolated=False)   # resets the context
+    s0 = gwr.init_unchecked(CFG, P, jnp.asarray(x[:2]), jnp.asarray(y[:2]))
+    step = jax.jit(gwr.step_unchecked, static_argnums=0)
+    loop = gwr_jit.train_unchecked(CFG, P, s0, jnp.zeros((0, 3)), jnp.zeros((0, 2), jnp.int32),
+                                   jnp.zeros(0, bool), remove_isolated=False)   # resets the context
     for xi, yi in zip(x, y):
-        loop = step(CFG, loop, jnp.asarray(xi), jnp.asarray(yi), jnp.asarray(True))
-    loop = gwr.prune_old_edges(CFG, loop)
-    scan = gwr_jit.train_unchecked(CFG, s0, jnp.asarray(x), jnp.asarray(y), jnp.ones(len(x), bool),
-                               remove_isolated=False)
+        loop = step(CFG, P, loop, jnp.asarray(xi), jnp.asarray(yi), jnp.asarray(True))
+    loop = prune_old_edges(CFG, P, loop)
+    scan = gwr_jit.train_unchecked(CFG, P, s0, jnp.asarray(x), jnp.asarray(y), jnp.ones(len(x), bool),
+                                   remove_isolated=False)
     for a, b in zip(jax.tree.leaves(loop), jax.tree.leaves(scan)):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-6)
     assert int(scan.num_nodes) > 2
@@ -104,11 +105,12 @@ def test_vmap_over_8_networks_equals_separate_runs():
     xs = jnp.asarray(np.stack([s[0] for s in streams_]))
     ys = jnp.asarray(np.stack([s[1] for s in streams_]))
     valid = jnp.asarray(np.random.default_rng(0).random((8, 40)) < 0.85)
-    init = jax.vmap(gwr.init_unchecked, in_axes=(None, 0, 0))(CFG, xs[:, :2], ys[:, :2])
-    batched = jax.jit(jax.vmap(lambda s, x, y, v: gwr_jit.train_unchecked(CFG, s, x, y, v, epochs=2)))(
+    init = jax.vmap(gwr.init_unchecked, in_axes=(None, None, 0, 0))(CFG, P, xs[:, :2], ys[:, :2])
+    batched = jax.jit(jax.vmap(lambda s, x, y, v: gwr_jit.train_unchecked(CFG, P, s, x, y, v, epochs=2)))(
         init, xs, ys, valid)
     for i in range(8):
-        single = gwr.train(CFG, gwr.init(CFG, xs[i, :2], ys[i, :2]), xs[i], ys[i], valid[i], epochs=2)
+        single = gwr.train(CFG, gwr.init(CFG, xs[i, :2], ys[i, :2], PARAMS), xs[i], ys[i], valid[i], epochs=2,
+                           params=PARAMS)
         for a, b in zip(jax.tree.leaves(single), jax.tree.leaves(batched)):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b)[i], atol=1e-6)
     assert len(set(np.asarray(batched.num_nodes).tolist())) > 1     # the runs really differ
@@ -116,10 +118,10 @@ def test_vmap_over_8_networks_equals_separate_runs():
 
 def test_second_call_does_not_recompile_and_keeps_dtypes():
     x, y = _stream(4)
-    s0 = gwr.init(CFG, x[:2], y[:2])
-    s1 = gwr.train(CFG, s0, x, y)
+    s0 = gwr.init(CFG, x[:2], y[:2], PARAMS)
+    s1 = gwr.train(CFG, s0, x, y, params=PARAMS)
     size = gwr_jit.train_unchecked._cache_size()
-    s2 = gwr.train(CFG, s1, x[::-1].copy(), y[::-1].copy())
+    s2 = gwr.train(CFG, s1, x[::-1].copy(), y[::-1].copy(), params=PARAMS)
     assert gwr_jit.train_unchecked._cache_size() == size
     for a, b in zip(jax.tree.leaves(s0), jax.tree.leaves(s2)):
         assert a.shape == b.shape and a.dtype == b.dtype
@@ -128,23 +130,24 @@ def test_second_call_does_not_recompile_and_keeps_dtypes():
 def test_kernel_runs_under_strict_dtype_promotion():
     x, y = _stream(5)
     with jax.numpy_dtype_promotion("strict"):
-        s = gwr.train(CFG.replace(context=2), gwr.init(CFG.replace(context=2), x[:2], y[:2]), x, y)
-        p = gwr.predict(CFG.replace(context=2), s, x)
+        s = gwr.train(CFG.replace(context=2), gwr.init(CFG.replace(context=2), x[:2], y[:2], PARAMS), x, y,
+                      params=PARAMS)
+        p = gwr.predict(CFG.replace(context=2), s, x, PARAMS)
     assert p.labels.shape == (40, 2)
 
 
 def test_isolated_nodes_removed_but_never_below_two():
-    cfg = CFG.replace(max_age=1)
+    cfg, params = CFG, PARAMS.replace(max_age=1)
     x, y = _stream(6, n=30)
-    s = gwr.train(cfg, gwr.init(cfg, x[:2], y[:2]), x, y, epochs=3)
+    s = gwr.train(cfg, gwr.init(cfg, x[:2], y[:2], params), x, y, epochs=3, params=params)
     edges = np.asarray(s.edges)
     active = np.asarray(s.active)
     assert int(s.num_nodes) >= 2
     if int(s.num_nodes) > 2:
         assert edges[active].any(axis=1).all()     # no isolated node left above the floor
     # Two far-apart nodes and nothing else: both isolated, both kept.
-    two = gwr.init(cfg, np.array([[0, 0, 0], [9, 9, 9]], np.float32), np.zeros((2, 2), np.int32))
-    kept = gwr.remove_isolated_nodes(cfg, two)
+    two = gwr.init(cfg, np.array([[0, 0, 0], [9, 9, 9]], np.float32), np.zeros((2, 2), np.int32), params)
+    kept = remove_isolated_nodes(cfg, two)
     assert int(kept.num_nodes) == 2 and bool(kept.active[:2].all())
 
 
@@ -157,8 +160,10 @@ def test_loop_body_copies_no_large_array():
     cfg = gwr.GWRConfig(dim=d, capacity=n, num_heads=2)
     xs = jnp.zeros((10, d))
     ys = jnp.zeros((10, 2), jnp.int32)
-    state = gwr.init_unchecked(cfg, xs[:2], ys[:2])
-    hlo = gwr_jit.train_unchecked.lower(cfg, state, xs, ys, jnp.ones(10, bool), epochs=1).compile().as_text()
+    params = gwr.GWRParams().cast(cfg.dtype)                # traced, as the entry points pass them
+    state = gwr.init_unchecked(cfg, params, xs[:2], ys[:2])
+    hlo = gwr_jit.train_unchecked.lower(cfg, params, state, xs, ys, jnp.ones(10, bool),
+                                        epochs=1).compile().as_text()
     body = without_full_pass(hlo).split("\nENTRY")[0]                  # every computation but the entry one
     big = re.findall(rf"= (?:f32\[{n},1,{d}\]|pred\[{n},{n}\]|s32\[{n},{n}\])\S* copy\(", body)
     assert big == [], big
@@ -168,18 +173,16 @@ def test_loop_body_copies_no_large_array():
 def test_lazy_pruning_equals_pruning_the_array_after_every_epoch():
     """`train` prunes by clock between epochs and clears the N×N array once per call; a
     scan that clears it after every epoch (the reference's schedule) ends identical."""
-    from clifer_jax.gwr.step import step
-    from clifer_jax.gwr.call_end import remove_isolated_nodes
     from clifer_jax.gwr.train import start_call
 
-    @functools.partial(jax.jit, static_argnums=(0, 5))
-    def eager(cfg, st, xs, ys, valid, epochs):
+    @functools.partial(jax.jit, static_argnums=(0, 6))
+    def eager(cfg, params, st, xs, ys, valid, epochs):
         def sample(s, inp):
-            return step(cfg, s, *inp), None
+            return gwr.step_unchecked(cfg, params, s, *inp), None
 
         def epoch(s, _):
             s, _ = jax.lax.scan(sample, s, (xs, ys, valid))
-            return gwr.prune_old_edges(cfg, s), None
+            return prune_old_edges(cfg, params, s), None
 
         st, _ = jax.lax.scan(epoch, start_call(st), None, length=epochs)
         return remove_isolated_nodes(cfg, st)
@@ -187,21 +190,23 @@ def test_lazy_pruning_equals_pruning_the_array_after_every_epoch():
     rng = np.random.default_rng(0)
     pruned = 0
     for max_age in (1, 2, 5):
-        cfg = gwr.GWRConfig(dim=3, capacity=30, max_age=max_age, activity_threshold=0.6,
-                            habituation_threshold=0.7, max_degree=3)
+        cfg = gwr.GWRConfig(dim=3, capacity=30, max_degree=3)
+        params = gwr.GWRParams(max_age=max_age, activity_threshold=0.6, habituation_threshold=0.7)
+        p = params.cast(cfg.dtype)
         xs = jnp.asarray(rng.uniform(-1, 1, (40, 3)).astype(np.float32))
         ys = jnp.full((40, 1), -1)
         valid = jnp.asarray(rng.uniform(size=40) > 0.2)
-        lazy = physical = gwr.init(cfg, xs[:2])
+        lazy = physical = gwr.init(cfg, xs[:2], params=params)
         for _ in range(2):
-            lazy = gwr_jit.train_unchecked(cfg, lazy, xs, ys, valid, epochs=4)
-            physical = eager(cfg, physical, xs, ys, valid, 4)
+            lazy = gwr_jit.train_unchecked(cfg, p, lazy, xs, ys, valid, epochs=4)
+            physical = eager(cfg, p, physical, xs, ys, valid, 4)
             for field in ("weights", "sq_norms", "active", "habituation", "edges", "edge_birth", "temporal",
                           "label_hist", "t", "num_nodes", "degree_overflow", "pruned_at", "created", "next_id"):
                 np.testing.assert_array_equal(getattr(lazy, field), getattr(physical, field), err_msg=field)
         # Pruning really changed the outcome (against never pruning).
-        never = gwr.init(cfg, xs[:2])
+        never = gwr.init(cfg, xs[:2], params=params)
         for _ in range(2):
-            never = gwr_jit.train_unchecked(cfg.replace(max_age=10**6), never, xs, ys, valid, epochs=4)
+            never = gwr_jit.train_unchecked(cfg, params.replace(max_age=10**6).cast(cfg.dtype), never, xs, ys,
+                                            valid, epochs=4)
         pruned += int(np.sum(np.asarray(never.edges) != np.asarray(lazy.edges)))
     assert pruned > 0

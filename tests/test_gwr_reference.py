@@ -8,6 +8,7 @@ import jax.numpy as jnp
 from clifer_jax import gwr
 from gwr_reference import ReferenceGWR
 import gwr_jit
+from gwr_jit import split
 
 
 def clustered_stream(seed, n, dim, classes=4, spread=0.15, heads=1, pad_every=0):
@@ -57,28 +58,28 @@ def train_beside_reference(name: str, padded: bool, **config):
     kw = dict(dim=6, capacity=48, max_age=25, activity_threshold=0.5, habituation_threshold=0.6,
               eps_n=0.01)
     kw.update(CASES[name])
-    cfg = gwr.GWRConfig(**kw, **config)
+    cfg, params = split({**kw, **config})
     xs, ys, valid = clustered_stream(1, 160, cfg.dim, heads=cfg.num_heads, pad_every=7 if padded else 0)
 
-    state = gwr.init(cfg, xs[:2], ys[:2])
+    state = gwr.init(cfg, xs[:2], ys[:2], params)
     ref = ReferenceGWR(**kw)
     ref.init(xs[:2].astype(np.float64), ys[:2])
     for call in range(2):
         sl = slice(80 * call, 80 * (call + 1))
-        state = gwr_jit.train_unchecked(cfg, state, jnp.asarray(xs[sl]), jnp.asarray(ys[sl]),
-                                        jnp.asarray(valid[sl]), epochs=3)
+        state = gwr_jit.train_unchecked(cfg, params.cast(cfg.dtype), state, jnp.asarray(xs[sl]),
+                                        jnp.asarray(ys[sl]), jnp.asarray(valid[sl]), epochs=3)
         ref.train(xs[sl].astype(np.float64), ys[sl], valid[sl], epochs=3)
         assert_same_network(cfg, state, ref)
     assert int(state.num_nodes) > 4, "the stream should grow the network"
-    return cfg, state, ref, xs
+    return cfg, params, state, ref, xs
 
 
 @pytest.mark.parametrize("name", list(CASES))
 @pytest.mark.parametrize("padded", [False, True], ids=["dense", "padded"])
 def test_kernel_matches_numpy_reference(name, padded):
-    cfg, state, ref, xs = train_beside_reference(name, padded)
+    cfg, params, state, ref, xs = train_beside_reference(name, padded)
 
-    pred = gwr.predict(cfg, state, xs[:40])
+    pred = gwr.predict(cfg, state, xs[:40], params)
     bmu, act, labels, weights = ref.predict(xs[:40].astype(np.float64))
     np.testing.assert_array_equal(np.asarray(pred.bmu), bmu)
     np.testing.assert_array_equal(np.asarray(pred.labels), labels)
@@ -87,12 +88,12 @@ def test_kernel_matches_numpy_reference(name, padded):
 
 
 def test_full_network_counts_refusals_and_warns():
-    cfg = gwr.GWRConfig(dim=4, capacity=16, max_nodes=5, activity_threshold=0.9,
-                        habituation_threshold=1.0)
+    cfg = gwr.GWRConfig(dim=4, capacity=16, max_nodes=5)
+    params = gwr.GWRParams(activity_threshold=0.9, habituation_threshold=1.0)
     xs, ys, _ = clustered_stream(2, 60, 4, classes=6, spread=1.0)
-    state = gwr.init(cfg, xs[:2], ys[:2])
+    state = gwr.init(cfg, xs[:2], ys[:2], params)
     with pytest.warns(RuntimeWarning, match="insertions refused"):
-        state = gwr.train(cfg, state, xs, ys)
+        state = gwr.train(cfg, state, xs, ys, params=params)
     assert int(state.refused_insertions) > 0
     assert int(state.num_nodes) <= 5
     assert int(np.asarray(state.active).sum()) == int(state.num_nodes)
@@ -101,10 +102,11 @@ def test_full_network_counts_refusals_and_warns():
 @pytest.mark.parametrize("updates, survives", [(3, True), (4, False)])
 def test_edge_pruned_only_when_older_than_max_age(updates, survives):
     """An edge set at age 0 survives max_age further updates and is pruned after one more."""
-    cfg = gwr.GWRConfig(dim=2, capacity=8, max_age=3, activity_threshold=1e-6,
-                        habituation_threshold=1e-6)          # never insert: only adapt
+    cfg = gwr.GWRConfig(dim=2, capacity=8)
+    params = gwr.GWRParams(max_age=3, activity_threshold=1e-6,
+                           habituation_threshold=1e-6)       # never insert: only adapt
     nodes = np.array([[0.0, 0.0], [0.1, 0.0]], np.float32)
-    state = gwr.init(cfg, nodes, np.zeros((2, 1), np.int32))
+    state = gwr.init(cfg, nodes, np.zeros((2, 1), np.int32), params)
     # A third node, linked to node 0 at the current clock (age 0), far from the data.
     state = state.replace(
         weights=state.weights.at[2, 0].set(jnp.array([9.0, 9.0])),
@@ -116,8 +118,8 @@ def test_edge_pruned_only_when_older_than_max_age(updates, survives):
         edge_birth=state.edge_birth.at[0, 2].set(state.t).at[2, 0].set(state.t),
     )
     xs = jnp.zeros((updates, 2), jnp.float32)                # BMU 0, second 1: ages edge 0-2
-    out = gwr_jit.train_unchecked(cfg, state, xs, jnp.zeros((updates, 1), jnp.int32),
-                              jnp.ones(updates, bool), epochs=1, remove_isolated=False)
+    out = gwr_jit.train_unchecked(cfg, params.cast(cfg.dtype), state, xs, jnp.zeros((updates, 1), jnp.int32),
+                                  jnp.ones(updates, bool), epochs=1, remove_isolated=False)
     assert int(out.t) == updates
     assert bool(out.edges[0, 1])                             # refreshed every step
     assert bool(out.edges[0, 2]) == survives and bool(out.edges[2, 0]) == survives

@@ -11,7 +11,7 @@ import pytest
 
 from clifer_jax import gwr
 from clifer_jax.gwr import call_end, rows
-from clifer_jax.gwr.step import step
+from clifer_jax.gwr.state import NO_EDGE
 from test_gwr_reference import CASES, train_beside_reference
 import gwr_jit
 from hlo import without_full_pass
@@ -30,6 +30,13 @@ def assert_same_structure(a, b, atol=1e-5):
     for f in ("weights", "habituation", "prev_weights"):
         np.testing.assert_allclose(np.asarray(getattr(a, f)), np.asarray(getattr(b, f)), atol=atol, err_msg=f)
     np.testing.assert_allclose(np.asarray(a.sq_norms), np.asarray(b.sq_norms), rtol=1e-5, atol=atol)
+
+
+def with_edge_newest(state):
+    """`edge_newest` computed from the N×N arrays with NumPy: the largest `edge_birth` of
+    each node's edges, `NO_EDGE` where it has none (batched states too)."""
+    newest = np.max(np.where(np.asarray(state.edges), np.asarray(state.edge_birth), NO_EDGE), axis=-1)
+    return state.replace(edge_newest=jnp.asarray(newest, jnp.int32))
 
 
 def test_rounded_keeps_values_and_rejects_nothing():
@@ -72,15 +79,16 @@ def test_dense_equals_scatter_vmapped_with_lazy_calls(kw):
     v = jnp.asarray(rng.random((3, t)) < 0.9)
     out = {}
     for mode in ("scatter", "dense"):
-        cfg = gwr.GWRConfig(dim=d, capacity=40, max_nodes=30, activity_threshold=0.6,
-                            habituation_threshold=0.7, eps_n=0.05, num_heads=2, num_classes=3,
-                            max_age=8, row_updates=mode, **kw)
-        s = jax.vmap(lambda x, y: gwr.init_unchecked(cfg, x[:2], y[:2]))(x, y)
-        f = jax.jit(jax.vmap(lambda s, x, y, v: gwr.train_unchecked(cfg, s, x, y, v, epochs=2)))
+        cfg = gwr.GWRConfig(dim=d, capacity=40, max_nodes=30, num_heads=2, num_classes=3,
+                            row_updates=mode, **kw)
+        p = gwr.GWRParams(activity_threshold=0.6, habituation_threshold=0.7, eps_n=0.05,
+                          max_age=8).cast(cfg.dtype)
+        s = jax.vmap(lambda x, y: gwr.init_unchecked(cfg, p, x[:2], y[:2]))(x, y)
+        f = jax.jit(jax.vmap(lambda s, x, y, v: gwr.train_unchecked(cfg, p, s, x, y, v, epochs=2)))
         s = f(f(s, x, y, v), x[:, ::-1], y[:, ::-1], v)
-        lazy = jax.jit(jax.vmap(lambda s, x, y, v: train_mod.lazy_call(cfg, s, x, y, v, 2)))
-        s = lazy(lazy(jax.vmap(call_end.with_edge_newest)(s), x, y, v), x[:, ::-1], y[:, ::-1], v)
-        out[mode] = jax.vmap(lambda s: call_end.finish_lazily(cfg, s))(s)
+        lazy = jax.jit(jax.vmap(lambda s, x, y, v: train_mod.lazy_call(cfg, p, s, x, y, v, 2)))
+        s = lazy(lazy(with_edge_newest(s), x, y, v), x[:, ::-1], y[:, ::-1], v)
+        out[mode] = jax.vmap(lambda s: call_end.finish_lazily(cfg, p, s))(s)
     assert_same_structure(out["scatter"], out["dense"])
     assert int(np.min(np.asarray(out["dense"].num_nodes))) > 5
     if kw.get("max_degree") == 2:
@@ -89,14 +97,15 @@ def test_dense_equals_scatter_vmapped_with_lazy_calls(kw):
 
 def test_dense_step_writes_only_the_changed_rows():
     """One adapting step: exactly the BMU and its neighbours change; the rest keep their bits."""
-    cfg = gwr.GWRConfig(dim=4, capacity=32, activity_threshold=0.3, habituation_threshold=0.9,
-                        eps_n=0.05, num_heads=1, num_classes=3, row_updates="dense")
+    cfg = gwr.GWRConfig(dim=4, capacity=32, num_heads=1, num_classes=3, row_updates="dense")
+    params = gwr.GWRParams(activity_threshold=0.3, habituation_threshold=0.9, eps_n=0.05)
+    p = params.cast(cfg.dtype)
     rng = np.random.default_rng(1)
     xs = jnp.asarray(rng.normal(0, 1, (60, 4)).astype(np.float32))
     ys = jnp.zeros((60, 1), jnp.int32)
-    s = gwr_jit.train_unchecked(cfg, gwr.init(cfg, xs[:2]), xs, ys, jnp.ones(60, bool))
+    s = gwr_jit.train_unchecked(cfg, p, gwr.init(cfg, xs[:2], params=params), xs, ys, jnp.ones(60, bool))
     node = int(np.flatnonzero(np.asarray(s.active))[3])
-    new = jax.jit(lambda s, x, y: step(cfg, s, x, y))(s, s.weights[node, 0] + 0.01, ys[5])
+    new = jax.jit(lambda s, x, y: gwr.step_unchecked(cfg, p, s, x, y))(s, s.weights[node, 0] + 0.01, ys[5])
     b = int(new.prev_bmu)
     assert int(new.num_nodes) == int(s.num_nodes) and b == node       # an adaptation of that node
     changed = np.flatnonzero(np.any(np.asarray(new.weights) != np.asarray(s.weights), axis=(1, 2)))
@@ -118,14 +127,15 @@ def test_dense_loop_body_copies_no_quadratic_array(networks):
     cfg = gwr.GWRConfig(dim=d, capacity=n, num_heads=2, row_updates="dense")
     xs = jnp.zeros((10, d))
     ys = jnp.zeros((10, 2), jnp.int32)
-    state = gwr.init_unchecked(cfg, xs[:2], ys[:2])
+    params = gwr.GWRParams().cast(cfg.dtype)             # traced, as the entry points pass them
+    state = gwr.init_unchecked(cfg, params, xs[:2], ys[:2])
     args = (state, xs, ys, jnp.ones(10, bool))
-    fn = lambda s, x, y, v: gwr.train_unchecked(cfg, s, x, y, v)  # noqa: E731
+    fn = lambda p, s, x, y, v: gwr.train_unchecked(cfg, p, s, x, y, v)  # noqa: E731
     lead = ""
     if networks:
         args = jax.tree.map(lambda a: jnp.broadcast_to(a, (networks,) + a.shape), args)
-        fn, lead = jax.vmap(fn), f"{networks},"
-    hlo = jax.jit(fn).lower(*args).compile().as_text()
+        fn, lead = jax.vmap(fn, in_axes=(None, 0, 0, 0, 0)), f"{networks},"
+    hlo = jax.jit(fn).lower(params, *args).compile().as_text()
     body = without_full_pass(hlo).split("\nENTRY")[0]
     square = re.findall(rf"= (?:pred|s32)\[{lead}{n},{n}\]\S* copy\(", body)
     assert square == [], square

@@ -4,15 +4,15 @@ no imagined sample; "oracle" is refused on real data."""
 
 import json
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from clifer_jax import clifer, experiment, gdm, imagination
+from clifer_jax import clifer, gdm, gwr, imagination, study
 from clifer_jax.classes import INDEX
 from clifer_jax.data import loading, synthetic
-from experiments.configs import ExperimentConfig
-import gwr_jit
+from clifer_jax.study.config import StudyConfig
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*memory full")
 
@@ -82,20 +82,23 @@ def _gdm_state(seed=0, L=6, D=4):
     y = np.full(L, INDEX["Anger"], np.int32)
     mask = np.ones(L, bool)
     mask[-1] = False
-    cfg = gdm.reference_config(dim=D, episodic_capacity=32, semantic_capacity=16).replace(epochs=2)
+    cfg = gdm.GDMConfig(dim=D, capacity=32, semantic_capacity=16, epochs=2)
     state = gdm.learn_class(cfg, gdm.init(cfg, x, y, mask), x, y, mask)
     return cfg, state, x, mask
 
 
-def _poison(v, c):
+PARAMS = gdm.GDMParams().cast()
+
+
+def _poison(p, v, c):
     raise AssertionError("imagine must not be called")
 
 
 def test_none_sets_hold_only_the_bmus_and_the_episodic_nodes():
     cfg, state, x, mask = _gdm_state()
-    samples, labels, valid = map(np.asarray, clifer.imagination_set(
-        cfg, state, x, mask, _poison, clifer.CLIFERConfig(imagination="none")))
-    bmu = gwr_jit.predict_unchecked(cfg.episodic, state.episodic, x)
+    samples, labels, valid = map(np.asarray, clifer.imagination_set_unchecked(
+        cfg, PARAMS, state, x, mask, _poison, None, clifer.CLIFERConfig(imagination="none")))
+    bmu = jax.jit(gwr.predict_unchecked, static_argnums=0)(cfg.episodic, PARAMS.episodic, state.episodic, x)
     n_nodes = state.episodic.weights.shape[0]
     assert samples.shape[0] == len(x) + n_nodes
     np.testing.assert_allclose(samples[: len(x)], np.asarray(bmu.weights[:, 0]), atol=1e-6)
@@ -109,41 +112,42 @@ def test_oracle_sets_read_the_table_in_the_imagined_class_order():
     cfg, state, x, mask = _gdm_state()
     table = jnp.asarray(np.arange(len(x))[:, None, None] * 10.0 + np.arange(6)[None, :, None]
                         + np.zeros((1, 1, x.shape[1])), jnp.float32)
-    samples, labels, _ = map(np.asarray, clifer.imagination_set(
-        cfg, state, x, mask, _poison, clifer.CLIFERConfig(imagination="oracle"), table))
+    samples, labels, _ = map(np.asarray, clifer.imagination_set_unchecked(
+        cfg, PARAMS, state, x, mask, _poison, None, clifer.CLIFERConfig(imagination="oracle"), table))
     block = samples[: len(x) * 7].reshape(len(x), 7, -1)
     block_labels = labels[: len(x) * 7].reshape(len(x), 7)
     for l in range(len(x)):
         for j in range(1, 7):
             assert block[l, j, 0] == 10.0 * l + block_labels[l, j]
     with pytest.raises(ValueError, match="table"):
-        clifer.imagination_set(cfg, state, x, mask, None, clifer.CLIFERConfig(imagination="oracle"))
+        clifer.imagination_set_unchecked(cfg, PARAMS, state, x, mask, None, None,
+                                         clifer.CLIFERConfig(imagination="oracle"))
 
 
 def test_none_run_ignores_the_imagination_and_differs_from_caae():
     rng = np.random.default_rng(3)
     C, L, Lt, D = 6, 4, 3, 4
-    data = experiment.SubjectData(
+    data = study.SubjectData(
         x=jnp.asarray(rng.normal(0, 1, (1, C, L, D)) + np.arange(C)[None, :, None, None], jnp.float32),
         y=jnp.broadcast_to(jnp.arange(C)[None, :, None], (1, C, L)).astype(jnp.int32),
         mask=jnp.ones((1, C, L), bool),
         x_test=jnp.asarray(rng.normal(0, 1, (1, C, Lt, D)) + np.arange(C)[None, :, None, None], jnp.float32),
         y_test=jnp.broadcast_to(jnp.arange(C)[None, :, None], (1, C, Lt)).astype(jnp.int32),
         mask_test=jnp.ones((1, C, Lt), bool))
-    gcfg = gdm.reference_config(dim=D, episodic_capacity=48, semantic_capacity=24).replace(epochs=1)
+    gcfg = gdm.GDMConfig(dim=D, capacity=48, semantic_capacity=24, epochs=1)
     nan_imagine = lambda p, v, c: jnp.full_like(v, jnp.nan)          # noqa: E731
     order = jnp.arange(C)
     key = __import__("jax").random.key(0)
-    none = experiment.make_run("clifer", gcfg, imagine_fn=nan_imagine,
-                               clifer_config=clifer.CLIFERConfig(imagination="none"))
-    plain = experiment.make_run("clifer", gcfg, clifer_config=clifer.CLIFERConfig(imagination="none"))
-    a = experiment.run_subjects(none, key, data, order)
-    b = experiment.run_subjects(plain, key, data, order)
+    none = study.make_run("clifer", gcfg, imagine_fn=nan_imagine,
+                          clifer_config=clifer.CLIFERConfig(imagination="none"))
+    plain = study.make_run("clifer", gcfg, clifer_config=clifer.CLIFERConfig(imagination="none"))
+    a = study.run_subjects(none, key, data, order)
+    b = study.run_subjects(plain, key, data, order)
     for m in ("episodic", "semantic"):
         np.testing.assert_array_equal(a[m], b[m])
     # with a real imagination (every imagined sample = the class's mean shift) the memories change
-    caae = experiment.make_run("clifer", gcfg, imagine_fn=lambda p, v, c: v * 0 + c[:, None].astype(v.dtype))
-    c_ = experiment.run_subjects(caae, key, data, order)
+    caae = study.make_run("clifer", gcfg, imagine_fn=lambda p, v, c: v * 0 + c[:, None].astype(v.dtype))
+    c_ = study.run_subjects(caae, key, data, order)
     assert any(not np.array_equal(a[m], c_[m]) for m in ("episodic", "semantic"))
 
 
@@ -153,24 +157,22 @@ def test_modes_are_checked_and_oracle_is_refused_on_real_data():
     with pytest.raises(ValueError, match="only the synthetic"):
         imagination.check_mode("oracle", "ravdess")
     with pytest.raises(ValueError, match="only the synthetic"):
-        ExperimentConfig(dataset="mmi", imagination="oracle")
+        StudyConfig(dataset="mmi", clifer=clifer.CLIFERConfig(imagination="oracle"))
     for mode in ("caae", "none"):
-        ExperimentConfig(dataset="baum1", imagination=mode)
+        StudyConfig(dataset="baum1").set(f"clifer.imagination={mode}")
     with pytest.raises(ValueError, match="imagination"):
         clifer.CLIFERConfig(imagination="oracle-ish")
     with pytest.raises(ValueError, match="imagination 'caae' needs"):
-        experiment.make_run("clifer", gdm.reference_config(dim=4, episodic_capacity=8, semantic_capacity=4))
+        study.make_run("clifer", gdm.GDMConfig(dim=4, capacity=8, semantic_capacity=4))
 
 
 def test_runner_records_the_mode_and_runs_the_oracle(tmp_path):
-    from experiments.runner import run_experiment
-
-    cfg = ExperimentConfig(models=("clifer",), caae_preset="tiny", synthetic_subjects=2,
-                           synthetic_train_identities=6, synthetic_clips=2, synthetic_frames=3, seed=3,
-                           imagination="oracle")
-    res = run_experiment(cfg, tmp_path, progress=False, log=lambda *_: None)
+    cfg = StudyConfig(models=("clifer",), seed=3).with_caae_preset("tiny").set(
+        "synthetic.n_subjects=2", "caae_pool.identities=6", "synthetic.clips_per_class=2",
+        "synthetic.frames_per_clip=3", "synthetic.seed=3", "clifer.imagination=oracle")
+    res = study.run(cfg, tmp_path, progress=False, log=lambda *_: None)
     assert res["imagination"] == "oracle"
-    assert json.loads((tmp_path / "results.json").read_text())["config"]["imagination"] == "oracle"
+    assert json.loads((tmp_path / "results.json").read_text())["config"]["clifer"]["imagination"] == "oracle"
     assert (tmp_path / "units" / "oracle" / "done").exists()
     f1 = res["models"]["clifer"]["episodic"]["exp2_f1"]["mean"]
     assert len(f1) == 6 and all(0.0 <= v <= 1.0 for v in f1)

@@ -1,9 +1,8 @@
-"""Metrics of SPEC §4 against straightforward references, hand cases and scipy."""
+"""Metrics of SPEC §4 and the order-study statistics (`clifer_jax.study.orders`) against
+straightforward references, hand cases and scipy."""
 
 import math
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -11,8 +10,9 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from clifer_jax import metrics
+from clifer_jax.study import orders
 
-PAD = 32  # fixed length for the jnp kernels (one compilation)
+PAD = 32  # longest generated label sequence
 
 
 # ---------------------------------------------------------------- independent references
@@ -49,18 +49,6 @@ labelled = st.integers(1, PAD).flatmap(lambda n: st.tuples(
     st.lists(st.integers(0, 5), min_size=n, max_size=n)))
 
 
-def padded(yt, yp):
-    n = len(yt)
-    t = np.full(PAD, -1, np.int32)
-    p = np.full(PAD, 99, np.int32)  # garbage in padding
-    t[:n], p[:n] = yt, yp
-    return jnp.asarray(t), jnp.asarray(p), jnp.asarray(np.arange(PAD) < n)
-
-
-_f1_jax = jax.jit(metrics.macro_f1_unchecked, static_argnums=3)
-_acc_jax = jax.jit(metrics.accuracy_unchecked)
-
-
 # ---------------------------------------------------------------- F1 and accuracy
 
 
@@ -87,14 +75,11 @@ def test_macro_f1_mask_and_explicit_classes():
 
 @settings(max_examples=60, deadline=None)
 @given(labelled)
-def test_macro_f1_matches_reference_and_jax(pair):
+def test_macro_f1_matches_reference(pair):
     yt, yp = pair
     f1 = metrics.macro_f1(yt, yp)
     assert f1 == pytest.approx(ref_macro_f1(yt, yp), abs=1e-12)
     assert 0.0 <= f1 <= 1.0
-    t, p, m = padded(yt, yp)
-    assert float(_f1_jax(t, p, m, 6)) == pytest.approx(f1, abs=1e-6)
-    assert float(_acc_jax(t, p, m)) == pytest.approx(metrics.accuracy(yt, yp), abs=1e-6)
 
 
 @settings(max_examples=40, deadline=None)
@@ -107,17 +92,6 @@ def test_f1_perfect_and_permutation_invariant(yt, perm):
     assert metrics.macro_f1(rename[yt], rename[yp]) == pytest.approx(metrics.macro_f1(yt, yp))
 
 
-def test_jax_kernels_vmap_over_subjects():
-    rng = np.random.default_rng(0)
-    t = rng.integers(0, 6, (4, PAD)).astype(np.int32)
-    p = rng.integers(0, 6, (4, PAD)).astype(np.int32)
-    m = rng.random((4, PAD)) < 0.7
-    got = jax.vmap(metrics.macro_f1_unchecked, in_axes=(0, 0, 0, None))(t, p, m, 6)
-    want = [metrics.macro_f1(t[i], p[i], mask=m[i]) for i in range(4)]
-    np.testing.assert_allclose(np.asarray(got), want, atol=1e-6)
-    assert math.isnan(float(metrics.macro_f1_unchecked(t[0], p[0], np.zeros(PAD, bool), 6)))
-
-
 def test_per_class_accuracy_and_cl_matrix():
     y = np.array([0, 0, 1, 1, 2, 2])
     preds = np.array([[0, 0, 0, 0, 0, 0],     # after step 0 (learned class 0)
@@ -127,9 +101,6 @@ def test_per_class_accuracy_and_cl_matrix():
                                [0.5, 1.0, 0.0, np.nan])
     r = metrics.cl_matrix(y, preds, order)
     np.testing.assert_allclose(r, [[1.0, 0.0, 0.0], [0.5, 0.0, 1.0]])
-    rj = metrics.cl_matrix_unchecked(jnp.asarray(y), jnp.asarray(preds), jnp.ones(6, bool),
-                               jnp.asarray(order), 6)
-    np.testing.assert_allclose(np.asarray(rj), r, atol=1e-7)
 
 
 # ---------------------------------------------------------------- CI
@@ -208,11 +179,11 @@ def test_transfer_validation():
 def test_kruskal_matches_scipy():
     rng = np.random.default_rng(5)
     groups = {f"order{i}": rng.normal(0.6 + 0.05 * i, 0.1, 8) for i in range(6)}
-    got = metrics.kruskal_orders(groups)
+    got = orders.kruskal_orders(groups)
     want = stats.kruskal(*groups.values())
     assert got == {"H": pytest.approx(want.statistic), "p": pytest.approx(want.pvalue)}
-    assert metrics.kruskal_orders(list(groups.values())) == got
-    same = metrics.kruskal_orders([[1.0, 1.0], [1.0]])
+    assert orders.kruskal_orders(list(groups.values())) == got
+    same = orders.kruskal_orders([[1.0, 1.0], [1.0]])
     assert math.isnan(same["H"]) and math.isnan(same["p"])
 
 
@@ -224,7 +195,7 @@ def test_kruskal_matches_scipy():
 ])
 def test_kruskal_validation(bad, match):
     with pytest.raises(ValueError, match=match):
-        metrics.kruskal_orders(bad)
+        orders.kruskal_orders(bad)
 
 
 
@@ -243,7 +214,7 @@ def repeated_scores(seed, n=12, k=6):
 def test_friedman_matches_scipy_and_kendall_w_formula():
     groups, m = repeated_scores(0)
     n, k = m.shape
-    got = metrics.friedman_orders(groups)
+    got = orders.friedman_orders(groups)
     want = stats.friedmanchisquare(*groups.values())
     assert got["statistic"] == pytest.approx(want.statistic)
     assert got["p_value"] == pytest.approx(want.pvalue)
@@ -254,35 +225,35 @@ def test_friedman_matches_scipy_and_kendall_w_formula():
     assert got["kendall_w"] == pytest.approx(12 * s / (n ** 2 * (k ** 3 - k)))
     assert 0.0 <= got["kendall_w"] <= 1.0
     # the same test as independent groups would be Kruskal-Wallis: a different figure
-    assert metrics.kruskal_orders(groups)["p"] != pytest.approx(got["p_value"])
+    assert orders.kruskal_orders(groups)["p"] != pytest.approx(got["p_value"])
 
 
 def test_friedman_concordant_and_tied_cases():
     # every subject ranks the orders alike: W = 1
     m = np.arange(5.0)[:, None] + np.array([0.1, 0.3, 0.2])[None, :]
-    got = metrics.friedman_orders({c: m[:, i] for i, c in enumerate("abc")})
+    got = orders.friedman_orders({c: m[:, i] for i, c in enumerate("abc")})
     assert got["kendall_w"] == pytest.approx(1.0)
     assert got["statistic"] == pytest.approx(2 * 5 * 1.0)        # χ² = n (k − 1) W
     # all orders alike within every subject: undefined, NaN (not "no difference")
-    flat = metrics.friedman_orders({"a": [0.5, 0.7], "b": [0.5, 0.7], "c": [0.5, 0.7]})
+    flat = orders.friedman_orders({"a": [0.5, 0.7], "b": [0.5, 0.7], "c": [0.5, 0.7]})
     assert all(math.isnan(v) for v in flat.values())
 
 
 def test_holm_hand_example():
     # sorted 0.005, 0.01, 0.03, 0.04 -> ×4, ×3, ×2, ×1 = 0.02, 0.03, 0.06, 0.04,
     # running maximum 0.02, 0.03, 0.06, 0.06; back in input order:
-    np.testing.assert_allclose(metrics.holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
-    np.testing.assert_allclose(metrics.holm([0.5, 0.6]), [1.0, 1.0])         # capped at 1
-    np.testing.assert_allclose(metrics.holm([0.02, 0.021]), [0.04, 0.04])    # monotone
-    assert metrics.holm([]).size == 0
+    np.testing.assert_allclose(orders.holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
+    np.testing.assert_allclose(orders.holm([0.5, 0.6]), [1.0, 1.0])         # capped at 1
+    np.testing.assert_allclose(orders.holm([0.02, 0.021]), [0.04, 0.04])    # monotone
+    assert orders.holm([]).size == 0
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        metrics.holm([0.1, 1.5])
+        orders.holm([0.1, 1.5])
 
 
 def test_wilcoxon_posthoc_pairs_against_scipy():
     groups, m = repeated_scores(1)
     groups["copy"] = list(groups["first-0"])                      # an identical pair
-    rows = metrics.wilcoxon_holm(groups)
+    rows = orders.wilcoxon_holm(groups)
     k = len(groups)
     assert len(rows) == k * (k - 1) // 2
     names = list(groups)
@@ -296,7 +267,7 @@ def test_wilcoxon_posthoc_pairs_against_scipy():
         assert r["p_value"] == pytest.approx(want.pvalue)
         assert r["statistic"] == pytest.approx(want.statistic)
         assert r["mean_diff"] == pytest.approx(np.mean(np.subtract(groups[r["a"]], groups[r["b"]])))
-    np.testing.assert_allclose([r["p_holm"] for r in rows], metrics.holm([r["p_value"] for r in rows]))
+    np.testing.assert_allclose([r["p_holm"] for r in rows], orders.holm([r["p_value"] for r in rows]))
 
 
 def test_order_study_stats_finds_the_best_order():
@@ -307,7 +278,7 @@ def test_order_study_stats_finds_the_best_order():
     names = ["first-Anger", "first-Neutral", "first-Fear", "first-Sadness", "first-Happiness",
              "first-Surprise"]
     groups = {n: m[:, i] for i, n in enumerate(names)}
-    out = metrics.order_study_stats(groups, focus="first-Sadness")
+    out = orders.order_study_stats(groups, focus="first-Sadness")
     assert set(out) == {"friedman", "posthoc", "best_order", "focus"}
     assert out["friedman"]["kendall_w"] == pytest.approx(1.0)
     best = out["best_order"]
@@ -318,7 +289,7 @@ def test_order_study_stats_finds_the_best_order():
     assert worst["rank"] == 6 and not worst["is_best"] and worst["better_than"] == []
     assert len(worst["worse_than"]) == 5
     # with 3 subjects nothing survives the correction (smallest exact p = 0.25)
-    few = metrics.order_study_stats({n: v[:3] for n, v in groups.items()})
+    few = orders.order_study_stats({n: v[:3] for n, v in groups.items()})
     assert few["best_order"]["order"] == "first-Neutral"
     assert not few["best_order"]["significantly_best"]
     assert len(few["best_order"]["not_separated_from"]) == 5
@@ -334,17 +305,17 @@ def test_order_study_stats_finds_the_best_order():
 ])
 def test_friedman_validation(bad, match):
     with pytest.raises(ValueError, match=match):
-        metrics.friedman_orders(bad)
+        orders.friedman_orders(bad)
     if "3 orders" not in match:
         with pytest.raises(ValueError, match=match):
-            metrics.order_study_stats(bad)
+            orders.order_study_stats(bad)
 
 
 def test_posthoc_and_summary_validation():
     with pytest.raises(ValueError, match="at least 2 orders"):
-        metrics.wilcoxon_holm({"a": [0.1, 0.2]})
+        orders.wilcoxon_holm({"a": [0.1, 0.2]})
     with pytest.raises(ValueError, match="unknown order"):
-        metrics.order_study_stats({"a": [1.0, 2.0], "b": [2.0, 3.0], "c": [0.0, 1.0]}, focus="z")
+        orders.order_study_stats({"a": [1.0, 2.0], "b": [2.0, 3.0], "c": [0.0, 1.0]}, focus="z")
 
 
 # ---------------------------------------------------------------- validation

@@ -164,6 +164,13 @@ def test_config_and_protocol_validation():
         mlp.mlp_joint(CFG, jax.random.key(0), X, Y, ALL, X_TEST, np.array([1, 1]))
     with pytest.raises(ValueError, match="x must"):
         mlp.predict(CFG, mlp.init(CFG, jax.random.key(0)), jnp.zeros((3, D + 1)))
+    # feature_dim comes from the data unless set: unset, nothing can be built
+    assert mlp.MLPConfig().feature_dim is None
+    with pytest.raises(ValueError, match="feature_dim is None"):
+        mlp.init(mlp.MLPConfig(), jax.random.key(0))
+    assert mlp.MLPConfig().for_data(D) == REF and REF.for_data(D) == REF
+    with pytest.raises(ValueError, match="feature_dim is 8"):
+        REF.for_data(D + 1)
 
 
 def test_reference_initialisation_and_batch_norm_without_scale():

@@ -8,14 +8,16 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
 
-from experiments import cli, errors, train_caae
-from experiments.configs import ExperimentConfig
+from clifer_jax import cli, study
+from clifer_jax.cli import errors
+from clifer_jax.study.config import StudyConfig
+from clifer_jax.study.store import RunLock, Store, StudyError
+from experiments import train_caae
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.filterwarnings("ignore")
@@ -38,21 +40,24 @@ def test_numeric_options_refused_before_anything_is_written(tmp_path, capsys, fl
     out = tmp_path / "run"
     assert cli.main(["run", "--out", str(out), "--no-progress", flag, value]) == 2
     msg = _error(capsys)
-    assert flag in msg and "must be an integer >=" in msg
+    path = {"--caae-epochs": "caae.epochs", "--subjects": "subjects", "--seed": "seed"}[flag]
+    assert msg.startswith(f"clifer: error: {flag} {value}: {path}={value} refused") and "must be" in msg, msg
     assert not out.exists()
 
 
 def test_config_refuses_untrained_caae_and_accepts_numpy_ints():
     import numpy as np
 
-    with pytest.raises(ValueError, match="caae_epochs"):
-        ExperimentConfig(caae_epochs=0)
-    with pytest.raises(ValueError, match="synthetic_clips"):
-        ExperimentConfig(synthetic_clips=0)
-    with pytest.raises(ValueError, match="seed"):
-        ExperimentConfig(seed=1.5)
-    assert ExperimentConfig(caae_epochs=np.int64(2)).caae_epochs == 2
     from clifer_jax.caae import config as caae_config
+
+    with pytest.raises(ValueError, match="caae.epochs"):
+        StudyConfig().set("caae.epochs=0")
+    with pytest.raises(ValueError, match="clips_per_class"):
+        StudyConfig().set("synthetic.clips_per_class=0")
+    with pytest.raises(ValueError, match="seed"):
+        StudyConfig(seed=1.5)
+    assert StudyConfig().set("caae.epochs=2").caae.epochs == 2
+    assert caae_config.cpu().replace(epochs=np.int64(2)).epochs == 2
 
     with pytest.raises(ValueError, match="untrained"):
         caae_config.cpu().replace(epochs=0)
@@ -97,8 +102,8 @@ def test_train_caae_writes_to_its_run_folder_unless_asked(tmp_path, monkeypatch)
 
 
 def test_train_caae_set_wins_over_identity_net_defaults(tmp_path, monkeypatch):
-    """`--identity-net synthetic` sets weight 1 on reconstructions and translations; an
-    explicit --set of either is kept, not silently replaced."""
+    """`--identity-net synthetic` sets weight 1; an explicit --set of the weight is kept,
+    not silently replaced."""
     import numpy as np
 
     class Stop(Exception):
@@ -114,18 +119,19 @@ def test_train_caae_set_wins_over_identity_net_defaults(tmp_path, monkeypatch):
     monkeypatch.setattr(train_caae, "synthetic_pool", lambda *a, **k: {
         "image": np.zeros((4, 64, 64, 1), np.uint8), "expression": np.zeros(4, np.int32)})
     monkeypatch.setattr(train_caae, "identity_network", fake_identity_network)
-    for extra in ([], ["--set", "identity_translation=false", "identity_weight=0.3"]):
+    for extra in ([], ["--set", "identity_weight=0.3"]):
         with pytest.raises(Stop):
             train_caae.main(["--identity-net", "synthetic", "--no-progress"] + extra)
     default, explicit = seen
-    assert (default.identity_net, default.identity_translation, default.identity_weight) == ("synthetic", True, 1.0)
-    assert (explicit.identity_net, explicit.identity_translation, explicit.identity_weight) == ("synthetic", False, 0.3)
+    assert (default.identity_net, default.identity_weight) == ("synthetic", 1.0)
+    assert (explicit.identity_net, explicit.identity_weight) == ("synthetic", 0.3)
 
 
 def test_train_caae_bad_set_is_a_clear_error_before_anything_runs(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    for item, words in (("gen_film=maybe", "gen_film=maybe"), ("gen_res_blocks=9", "gen_res_blocks"),
-                        ("no_such_field=1", "CAAEConfig field")):
+    for item, words in (("tv_translation=maybe", "tv_translation: expected true or false"),
+                        ("gen_film=true", "unknown config path 'gen_film'"),    # a removed option
+                        ("epochs=0", "untrained"), ("no_such_field=1", "CAAEConfig field")):
         with pytest.raises(SystemExit) as e:
             train_caae.main(["--set", item, "--no-progress"])
         assert e.value.code == 2
@@ -186,25 +192,17 @@ def test_bugs_keep_their_traceback():
 
 # ----------------------------------------------------------------------------- Ctrl-C
 
-# The real `clifer run`, on a configuration small enough for a test (the CLI has no flag
-# for the synthetic pool sizes).
-_DRIVER = textwrap.dedent("""
-    import sys
-    from experiments import cli, configs
-    tiny = configs.ExperimentConfig(caae_preset="tiny", synthetic_subjects=2,
-                                    synthetic_train_identities=6, synthetic_clips=2,
-                                    synthetic_frames=3)
-    configs.get_config = cli.get_config = lambda name: tiny
-    sys.exit(cli.main(sys.argv[1:]))
-""")
+# The real `clifer run`, on a configuration small enough for a test.
+SMALL = ["--caae-preset", "tiny", "--set", "synthetic.n_subjects=2", "--set", "caae_pool.identities=6",
+         "--set", "synthetic.clips_per_class=2", "--set", "synthetic.frames_per_clip=3"]
 
 
 @pytest.mark.slow
 def test_ctrl_c_in_the_model_stage_stops_the_run(tmp_path):
     out = tmp_path / "run"
     env = dict(os.environ, PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu")
-    p = subprocess.Popen([sys.executable, "-c", _DRIVER, "run", "--out", str(out), "--no-progress",
-                          "--caae-preset", "tiny", "--order-study"],
+    p = subprocess.Popen([sys.executable, "-m", "clifer_jax.cli", "run", "--out", str(out), "--no-progress",
+                          *SMALL, "--order-study"],
                          cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 240
     while not (out / "units" / "features" / "done").exists():
@@ -221,13 +219,12 @@ def test_ctrl_c_in_the_model_stage_stops_the_run(tmp_path):
 
 # ----------------------------------------------------------------------------- run folders
 
-TINY = ExperimentConfig(models=("gdm",), caae_preset="tiny", synthetic_subjects=2,
-                        synthetic_train_identities=6, synthetic_clips=2, synthetic_frames=3, seed=3)
+TINY = StudyConfig(models=("gdm",), seed=3).with_caae_preset("tiny").set(
+    "synthetic.n_subjects=2", "caae_pool.identities=6", "synthetic.clips_per_class=2",
+    "synthetic.frames_per_clip=3", "synthetic.seed=3")
 
 
 def test_a_second_process_is_refused_while_a_run_holds_the_folder(tmp_path, capsys):
-    from experiments.lock import RunLock
-
     out = tmp_path / "run"
     out.mkdir()
     held = RunLock(out)
@@ -240,23 +237,21 @@ def test_a_second_process_is_refused_while_a_run_holds_the_folder(tmp_path, caps
 
 
 def test_resume_keeps_the_caae_time_and_refuses_features_of_other_data(tmp_path):
-    from experiments.runner import ExperimentError, run_experiment
-
     quiet = dict(progress=False, log=lambda *_: None, max_units=0)
-    run_experiment(TINY, tmp_path, **quiet)
+    study.run(TINY, tmp_path, **quiet)
     trained = json.loads((tmp_path / "timings.json").read_text())["caae"]
-    run_experiment(TINY, tmp_path, **quiet)           # restores the CAAE
+    study.run(TINY, tmp_path, **quiet)                # restores the CAAE
     assert json.loads((tmp_path / "timings.json").read_text())["caae"] == trained
     (tmp_path / "data.sha256").write_text("0" * 64)   # as if the dataset had changed since
-    with pytest.raises(ExperimentError, match="features of other data"):
-        run_experiment(TINY, tmp_path, **quiet)
+    with pytest.raises(StudyError, match="features of other data"):
+        study.run(TINY, tmp_path, **quiet)
 
 
 def test_missing_class_message_speaks_to_cli_users(tmp_path, capsys, monkeypatch):
     import numpy as np
 
     from clifer_jax.data import loading
-    from experiments import runner
+    from clifer_jax.study import data as study_data
 
     def incomplete(name, split, **kw):       # subject 1 lacks Neutral
         n = 12
@@ -265,7 +260,7 @@ def test_missing_class_message_speaks_to_cli_users(tmp_path, capsys, monkeypatch
             "subject": np.r_[np.zeros(6, int), np.ones(6, int)], "clip": np.zeros(n, int),
             "frame": np.arange(n)})
 
-    monkeypatch.setattr(runner.loading, "load_subjects", incomplete)
+    monkeypatch.setattr(study_data.loading, "load_subjects", incomplete)
     assert cli.main(["run", "--out", str(tmp_path / "r"), "--no-progress"]) == 2
     msg = _error(capsys)
     assert "subject 1: Neutral" in msg and "--manual-dir" in msg
@@ -273,11 +268,31 @@ def test_missing_class_message_speaks_to_cli_users(tmp_path, capsys, monkeypatch
 
 
 def test_a_run_folder_from_before_a_new_option_still_resumes(tmp_path):
-    from experiments.runner import Store
-
+    defaults = StudyConfig().to_dict()
     old = TINY.to_dict()
     del old["allow_centre_crops"]                   # made before the option existed
+    del old["mlp"]["bn_recalibrate"]                # also deeper in the tree
     (tmp_path / "config.json").write_text(json.dumps(old))
-    Store(tmp_path, TINY)                           # same run: accepted
-    with pytest.raises(Exception, match="another configuration"):
-        Store(tmp_path, TINY.replace(allow_centre_crops=True))
+    Store(tmp_path, TINY.to_dict(), defaults)       # same run: accepted
+    with pytest.raises(StudyError, match="another configuration .allow_centre_crops: False here, True asked"):
+        Store(tmp_path, TINY.replace(allow_centre_crops=True).to_dict(), defaults)
+
+
+def test_a_read_only_finished_folder_is_one_clear_line(tmp_path, capsys):
+    """The lock file of a folder one cannot write is refused in one line, without a
+    traceback from the lock's cleanup afterwards (issue: RunLock.__del__)."""
+    import gc
+
+    out = tmp_path / "ro"
+    out.mkdir()
+    (out / "config.json").write_text(json.dumps(TINY.to_dict()))
+    os.chmod(out, 0o500)
+    try:
+        if os.access(out, os.W_OK):                 # root ignores permissions
+            pytest.skip("the folder stays writable for this user")
+        with pytest.raises(PermissionError):
+            RunLock(out)
+        gc.collect()
+        assert "Exception ignored" not in capsys.readouterr().err
+    finally:
+        os.chmod(out, 0o700)

@@ -10,8 +10,11 @@ import pytest
 
 from clifer_jax.classes import INDEX
 from clifer_jax.data import loading
-from experiments import cli, data_checks, report, runner
-from experiments.configs import ExperimentConfig
+from clifer_jax import cli
+from clifer_jax.study import data as study_data
+from clifer_jax.study import report
+from clifer_jax.study.config import StudyConfig
+from clifer_jax.study.store import StudyError
 
 pytest.importorskip("av")
 cv2 = pytest.importorskip("cv2")
@@ -46,7 +49,7 @@ def videos(tmp_path_factory):
 
 def _two_classes(monkeypatch):
     real = loading.load_subjects
-    monkeypatch.setattr(runner.loading, "load_subjects",
+    monkeypatch.setattr(study_data.loading, "load_subjects",
                         lambda name, split, **kw: real(name, split, classes=TWO, **kw))
 
 
@@ -80,11 +83,11 @@ def test_upper_case_extension_is_a_video(videos, tmp_path):
 
 def test_paper_preset_builds_96_rgb(videos, tmp_path, monkeypatch):
     _two_classes(monkeypatch)
-    cfg = ExperimentConfig(dataset="ravdess", manual_dir=str(videos / "A"), data_dir=str(tmp_path),
-                           caae_preset="paper", order=TWO)
-    train, test = runner.load_data(cfg)
+    cfg = StudyConfig(dataset="ravdess", manual_dir=str(videos / "A"), data_dir=str(tmp_path),
+                      order=TWO).with_caae_preset("paper")
+    train, test = study_data.load_data(cfg)
     assert train.x.shape[-3:] == (96, 96, 3) and test.x.shape[-3:] == (96, 96, 3)
-    train, _ = runner.load_data(cfg.replace(caae_preset="cpu"))
+    train, _ = study_data.load_data(cfg.with_caae_preset("cpu"))
     assert train.x.shape[-3:] == (64, 64, 1)
 
 
@@ -97,8 +100,9 @@ def test_faceless_videos_stop_the_run_unless_allowed(videos, tmp_path, monkeypat
     err = capsys.readouterr().err
     assert "clifer: error: no face was detected in any of the 16 sampled frames" in err, err
     assert "--allow-centre-crops" in err
+    assert not (tmp_path / "r1").exists()     # the refusal wrote nothing: its advice can be followed
     # Opting in passes the check (the run is cut short before the CAAE: not under test).
-    monkeypatch.setattr(runner, "caae_pool", lambda *a, **k: (_ for _ in ()).throw(SystemExit(7)))
+    monkeypatch.setattr(study_data, "pool_images", lambda *a, **k: (_ for _ in ()).throw(SystemExit(7)))
     with pytest.raises(SystemExit):
         cli.main(args + ["--out", str(tmp_path / "r2"), "--allow-centre-crops"])
     out = capsys.readouterr().out
@@ -109,7 +113,9 @@ def test_face_counts_reach_the_report():
     build = {"image_config": "gray64", "faces_detected": 3, "centre_crop_fallbacks": 5,
              "skipped": {"malformed file name": 2}}
     with pytest.warns(RuntimeWarning, match="most sampled frames"):
-        data_checks.check_faces(build, False, log=lambda *_: None)
+        study_data.check_faces(build, False, log=lambda *_: None)
+    with pytest.raises(StudyError, match="no face was detected"):
+        study_data.check_faces({**build, "faces_detected": 0}, False, log=lambda *_: None)
     results = {"dataset": "ravdess", "protocol": "heldout", "subjects": [1], "backend": "cpu",
                "config": {"seed": 0}, "order": ["Happiness"], "models": {}, "data_build": build}
     md = report.markdown(results)

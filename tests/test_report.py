@@ -2,7 +2,8 @@
 
 import json
 
-from experiments import compare, report
+from clifer_jax.study import report, scores
+from experiments import compare
 
 
 def _summary(step1, final, avg):
@@ -35,7 +36,7 @@ def test_report_sections_for_difficulty_and_seeds():
     assert "## Difficulty of the data (preset posed)" in d
     assert "| within-subject 1-NN, memory features | 0.450 (worst subject 0.500) |" in d
     over = {"clifer": {"episodic": {k: {"mean": 0.5, "ci95": 0.1, "per_seed": [0.4, 0.5, 0.6]}
-                                    for k in report.SEED_FIGURES}}}
+                                    for k in scores.HEADLINE_FIGURES}}}
     s = report.seed_lines(over, [0, 1, 2])
     assert s[1] == "## Over CAAE seeds 0, 1, 2"
     assert s[-1].startswith("| clifer | episodic | 0.50 ± 0.10 (0.40 / 0.50 / 0.60) |")

@@ -1,23 +1,29 @@
-"""The experiment runner end to end on a tiny configuration: resume after an
-interruption gives the results of an uninterrupted run; bad input fails clearly."""
+"""A study end to end on a tiny configuration (`study.run`): resume after an interruption
+gives the results of an uninterrupted run; bad input fails clearly."""
 
 import json
 from types import SimpleNamespace
 
 import numpy as np
+import orbax.checkpoint as ocp
 import pytest
 from scipy import stats
 
-from experiments import cli
-from experiments.configs import ExperimentConfig
-from experiments import runner
-from experiments.runner import ExperimentError, run_experiment
+from clifer_jax import cli, study
+from clifer_jax.study import orders, report, runner
+from clifer_jax.study import data as study_data
+from clifer_jax.study.config import StudyConfig
+from clifer_jax.study.store import StudyError
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
-TINY = ExperimentConfig(models=("gdm", "mlp_finetune", "clifer"), caae_preset="tiny",
-                        synthetic_subjects=2, synthetic_train_identities=6, synthetic_clips=2,
-                        synthetic_frames=3, seed=3)
+TINY = StudyConfig(models=("gdm", "mlp_finetune", "clifer"), seed=3).with_caae_preset("tiny").set(
+    "synthetic.n_subjects=2", "synthetic.clips_per_class=2", "synthetic.frames_per_clip=3",
+    "synthetic.seed=3", "caae_pool.identities=6")
+
+
+def run_experiment(cfg, out, **kw):
+    return study.run(cfg, out, **kw)
 
 
 def _scores(results):
@@ -77,23 +83,24 @@ def test_reference_protocol_is_named(tmp_path):
 
 def test_bad_input_gives_clear_errors(tmp_path, capsys):
     with pytest.raises(ValueError, match="unknown dataset"):
-        ExperimentConfig(dataset="affectnet")
+        StudyConfig(dataset="affectnet")
     with pytest.raises(ValueError, match="unknown model"):
-        ExperimentConfig(models=("gdm", "transformer"))
-    with pytest.raises(ExperimentError, match="not prepared"):
-        run_experiment(ExperimentConfig(dataset="ravdess"), tmp_path / "r", progress=False)
-    with pytest.raises(ExperimentError, match="asked for 5 subjects"):
+        StudyConfig(models=("gdm", "transformer"))
+    with pytest.raises(StudyError, match="not prepared"):
+        run_experiment(StudyConfig(dataset="ravdess"), tmp_path / "r", progress=False)
+    assert not (tmp_path / "r").exists()                   # a refused run writes nothing
+    with pytest.raises(StudyError, match="asked for 5 subjects"):
         run_experiment(TINY.replace(subjects=5), tmp_path / "s", progress=False)
     run_dir = tmp_path / "m"
     run_experiment(TINY.replace(models=("gdm",)), run_dir, progress=False, max_units=0,
                    log=lambda *_: None)
-    with pytest.raises(ExperimentError, match="another configuration"):
+    with pytest.raises(StudyError, match=r"another configuration \(seed: 3 here, 4 asked\)"):
         run_experiment(TINY.replace(models=("gdm",), seed=4), run_dir, progress=False)
     assert cli.main(["run", "--dataset", "mmi", "--out", str(tmp_path / "c")]) == 2
     assert "not prepared" in capsys.readouterr().err
     assert cli.main(["run", "--models", "gdm", "svm", "--out", str(tmp_path / "d")]) == 2
-    with pytest.raises(ValueError, match="synthetic_preset.*'studio'"):
-        ExperimentConfig(synthetic_preset="studio")
+    with pytest.raises(ValueError, match="synthetic.preset.*'studio'"):
+        StudyConfig().set("synthetic.preset=studio")
     assert cli.main(["run", "--synthetic", "studio", "--out", str(tmp_path / "e")]) == 2
     assert "unknown synthetic preset 'studio'" in capsys.readouterr().err
 
@@ -117,17 +124,15 @@ def test_order_study_runs_six_orders_and_tests_them(tmp_path):
 
 
 def test_order_asking_for_classes_the_data_lacks(tmp_path, monkeypatch):
-    from experiments import runner
-
-    real = runner.loading.load_subjects
+    real = study_data.loading.load_subjects
 
     def five_classes(name, split, **kw):
         return real(name, split, classes=(0, 1, 2, 3, 4), **kw)      # no Neutral
 
-    monkeypatch.setattr(runner.loading, "load_subjects", five_classes)
-    with pytest.raises(ExperimentError, match=r"does not have.*Neutral|Neutral.*does not have"):
-        run_experiment(TINY, tmp_path, progress=False, log=lambda *_: None)
-    assert not (tmp_path / "results.json").exists()
+    monkeypatch.setattr(study_data.loading, "load_subjects", five_classes)
+    with pytest.raises(StudyError, match=r"does not have.*Neutral|Neutral.*does not have"):
+        run_experiment(TINY, tmp_path / "x", progress=False, log=lambda *_: None)
+    assert not (tmp_path / "x").exists()
 
 
 def test_library_rebuilds_the_runs_features_from_its_checkpoint(uninterrupted):
@@ -137,18 +142,36 @@ def test_library_rebuilds_the_runs_features_from_its_checkpoint(uninterrupted):
 
     from clifer_jax import features
     from clifer_jax.caae.train import restore_params
-    from experiments.configs import caae_preset
-    from experiments.runner import load_data
 
     out, _ = uninterrupted
-    params, meta = restore_params(caae_preset("tiny"), str(out / "caae"))
+    params, meta = restore_params(TINY.caae, str(out / "caae"))
     assert meta["done"]
     transform, kind = features.load(out / "feature_transform.json")
     assert kind == "pool"
-    train, test = load_data(TINY)
+    train, test = study.load_data(TINY)
     stored = ocp.PyTreeCheckpointer().restore(out / "units" / "features" / "data")
     rebuilt = features.encode_masked(params, transform, test.x, test.mask)
     np.testing.assert_allclose(rebuilt, stored["test"], rtol=1e-5, atol=1e-5)
+
+
+def test_library_reproduces_the_runs_scores_step_by_step(uninterrupted):
+    """The study's stages called one by one from Python (docs/study.md, "From Python")
+    give the run's features and scores."""
+    out, results = uninterrupted
+    train, test = study.load_data(TINY)
+    pool = study.pool_images(TINY)
+    params = study.load_caae(TINY, out / "caae", TINY.seed, pool)       # the run's CAAE, as is
+    feats = study.encode_features(TINY, params, train, test, pool)
+    saved = ocp.PyTreeCheckpointer().restore(out / "units" / "features" / "data")
+    np.testing.assert_array_equal(feats["train"], saved["train"])
+    data = study.subject_data(feats, train, test)
+    for model in ("clifer", "mlp_finetune"):
+        preds = study.run_model(TINY, model, data, study.imagine_params(params, feats))
+        for memory in study.memories(model):
+            s = study.summarise(study.score(preds[memory], data.y_test, data.mask_test, TINY.order))
+            want = results["models"][model][memory]
+            assert s["exp2_f1"]["mean"] == want["exp2_f1"]["mean"]
+            assert s["exp1_f1_avg"]["mean"] == want["exp1_f1_avg"]["mean"]
 
 
 @pytest.mark.slow
@@ -174,6 +197,7 @@ class FakeStore:
 
     def __init__(self, units):
         self._units = units
+        self.timings = {}
 
     def load(self, name):
         return self._units(name)
@@ -187,11 +211,11 @@ def hand_case(order_study=False):
     y_test = np.broadcast_to(np.arange(c)[None, :, None], (2, c, 1)).astype(np.int32)
     data = SimpleNamespace(y_test=y_test, mask_test=np.ones((2, c, 1), bool))
     train = SimpleNamespace(subjects=np.array([10, 11]), classes=tuple(range(c)))
-    orders = {"default": cfg.order, **runner.order_study_orders(cfg)}
+    by_name = {"default": cfg.order, **orders.orders(cfg.order, cfg.seed)}
 
     def preds(name):
         model, order_name = name.split("@")
-        order = orders[order_name]
+        order = by_name[order_name]
         p = np.broadcast_to(np.arange(c)[None, None, :, None], (2, c, c, 1)).copy()
         if order_name != "first-Neutral":
             p[1] = order[0]
@@ -205,7 +229,7 @@ def hand_case(order_study=False):
 
 def test_collect_reports_experiment_1_over_steps_and_mlp_fit():
     cfg, store, data, train = hand_case()
-    out = runner.collect(cfg, store, data, train, {})
+    out = runner.collect(cfg, store, data, train)
     # subject 1 at step t: t + 1 classes seen, all predicted as the first one:
     # its F1 is 2 / (2 + t) (1 TP, t FP), the others 0, so macro-F1 = 2 / ((2 + t)(t + 1))
     s1 = np.mean([2 / ((2 + t) * (t + 1)) for t in range(6)])
@@ -222,10 +246,8 @@ def test_collect_reports_experiment_1_over_steps_and_mlp_fit():
 
 
 def test_collect_order_study_statistics_and_report(tmp_path):
-    from experiments import report
-
     cfg, store, data, train = hand_case(order_study=True)
-    out = runner.collect(cfg, store, data, train, {})
+    out = runner.collect(cfg, store, data, train)
     e = out["order_study"]["gdm"]["episodic"]["exp2_f1_last_step"]
     assert {"per_order", "H", "p", "friedman", "posthoc", "best_order", "neutral_first"} <= set(e)
     want = stats.friedmanchisquare(*e["per_order"].values())

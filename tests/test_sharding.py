@@ -16,7 +16,7 @@ SCRIPT = textwrap.dedent("""
     sys.path.insert(0, "tests")
     import jax, numpy as np
     assert jax.device_count() == 4, jax.devices()
-    from clifer_jax import experiment, gdm, mlp
+    from clifer_jax import study
     from test_experiment import make_data, ORDER, oracle_imagine, configs
     import jax.numpy as jnp
     data = make_data(1)                             # 4 subjects
@@ -29,10 +29,10 @@ SCRIPT = textwrap.dedent("""
     # 6 subjects over 4 devices: sharded and padded (the 4-subject, unpadded case is
     # in the GWR/GDM script below); the 4-subject set runs for one model only.
     for model, sets in (("gdm", (data6,)), ("clifer", (data, data6)), ("mlp_joint", (data6,))):
-        run = experiment.make_run(model, g, m, imagine_fn=oracle_imagine)
+        run = study.make_run(model, g, m, imagine_fn=oracle_imagine)
         for d in sets:
-            one = experiment.run_subjects(run, jax.random.key(1), d, ORDER, params)
-            four = experiment.run_subjects(run, jax.random.key(1), d, ORDER, params, devices=jax.devices())
+            one = study.run_subjects(run, jax.random.key(1), d, ORDER, params)
+            four = study.run_subjects(run, jax.random.key(1), d, ORDER, params, devices=jax.devices())
             assert one.keys() == four.keys()
             for k in one:
                 assert one[k].shape == four[k].shape, (model, k, one[k].shape, four[k].shape)

@@ -74,6 +74,26 @@ def test_gwr_sharded_validates():
         gwr.train_sharded(GWR_CFG, states, xs, ys, valid[:, :3])
 
 
+def test_gwr_sharded_params_per_network_or_shared():
+    """A GWRParams of scalars is shared; one with [S] leaves gives each network its own
+    numbers (the same as training each alone); any other shape is refused."""
+    xs, ys, valid = gwr_data(2)
+    values = [0.3, 0.8]
+    per = jax.tree.map(lambda *a: np.stack(a), *[gwr.GWRParams(activity_threshold=a) for a in values])
+    states = gwr.train_sharded(GWR_CFG, gwr.init_sharded(GWR_CFG, xs[:, :2], ys[:, :2], params=per), xs, ys,
+                               valid, params=per)
+    for i, a in enumerate(values):
+        p = gwr.GWRParams(activity_threshold=a)
+        one = gwr.train(GWR_CFG, gwr.init(GWR_CFG, xs[i, :2], ys[i, :2], p), xs[i], ys[i], valid[i], params=p)
+        assert_same({"s": np.asarray(one.weights)}, {"s": np.asarray(states.weights[i])}, "per network")
+        np.testing.assert_array_equal(np.asarray(one.edges), np.asarray(states.edges[i]))
+    assert int(states.num_nodes[0]) < int(states.num_nodes[1])
+    with pytest.raises(ValueError, match="leading axis of 2"):
+        gwr.train_sharded(GWR_CFG, states, xs, ys, params=gwr.GWRParams(activity_threshold=np.array([0.3, 0.5, 0.7])))
+    with pytest.raises(ValueError, match="activity_threshold"):
+        gwr.predict_sharded(GWR_CFG, states, xs, params=gwr.GWRParams(activity_threshold=1.5))
+
+
 def test_gwr_sharded_warns_when_full():
     xs, ys, _ = gwr_data(2)
     cfg = GWR_CFG.replace(capacity=4, max_nodes=4)

@@ -1,15 +1,17 @@
-"""The CAAE's synthetic training pool (`experiments.train_caae`): many identities, one clip
+"""The CAAE's synthetic training pool (`clifer_jax.caae.pool`): many identities, one clip
 per class; disjoint from the evaluation pool, which it never changes; bad sizes refused."""
 
 import numpy as np
 import pytest
 
 from clifer_jax.caae import config
-from clifer_jax.caae.pool import SAMPLING_CLIP_FRAMES, generate_train_pool
+from clifer_jax.caae.pool import (SAMPLING_CLIP_FRAMES, PoolConfig, generate_train_pool, synthetic_pool,
+                                  train_pool_config)
 from clifer_jax.data.synthetic import generate, SyntheticConfig
-from experiments.runner import caae_pool
-from experiments.configs import ExperimentConfig
-from experiments.train_caae import TRAIN_FRAMES, TRAIN_IDENTITIES, synthetic_pool, train_pool_config
+from clifer_jax.study.config import StudyConfig
+from clifer_jax.study.data import pool_images
+
+TRAIN_IDENTITIES, TRAIN_FRAMES = PoolConfig.identities, PoolConfig.frames
 
 
 def test_default_pool_shape_and_balance():
@@ -34,11 +36,10 @@ def test_pool_sizes_and_eval_pool_unchanged():
                                   generate(SyntheticConfig(image_size=32), "eval")["image"])
 
 
-def test_runner_uses_the_same_pool():
-    cfg = config.cpu().replace(image_size=32)
-    exp = ExperimentConfig(synthetic_train_identities=3, synthetic_train_frames=2, seed=4,
-                           synthetic_preset="spontaneous")
-    via_runner = caae_pool(exp, cfg)
+def test_study_uses_the_same_pool():
+    exp = StudyConfig(seed=4).set("caae_pool.identities=3", "caae_pool.frames=2",
+                                  "synthetic.preset=spontaneous", "caae.image_size=32")
+    via_runner = pool_images(exp)
     direct = generate(train_pool_config(32, 4, 3, 2, "spontaneous"), "train")
     assert not np.array_equal(direct["image"], generate(train_pool_config(32, 4, 3, 2), "train")["image"])
     np.testing.assert_array_equal(via_runner["image"], direct["image"])
@@ -74,5 +75,5 @@ def test_bad_sampling_is_refused(sampling, frames, match):
     with pytest.raises(ValueError, match=match):
         generate_train_pool(32, 0, 2, frames, sampling=sampling)
     if sampling == "onset":
-        with pytest.raises(ValueError, match="synthetic_train_sampling"):
-            ExperimentConfig(synthetic_train_sampling=sampling)
+        with pytest.raises(ValueError, match="caae_pool.sampling"):
+            StudyConfig().set(f"caae_pool.sampling={sampling}")

@@ -28,7 +28,7 @@ class CAAEConfig:
 
     Shapes: images are [image_size, image_size, channels]; z has `z_dim` entries in [-1, 1].
     The condition (one of `num_classes` expressions) is one-hot mapped to ±1 and tiled
-    `cond_tile` times (docs/caae.md: "to about z's size"; 6 × 8 = 48 for z = 50).
+    `cond_tile` times (docs/caae.md: 6 × 8 = 48 values beside z's 50).
     """
 
     name: str = "cpu"
@@ -44,20 +44,6 @@ class CAAEConfig:
     enc_dense: int = 256
     gen_features: tuple[int, ...] = (64, 32, 16, 8)  # stride-2 transposed convs
     gen_dense_features: int = 128  # depth of the dense map [s, s, ·], s = image_size / 2**len(gen_features)
-    # Deliberate addition (docs/caae.md): class conditioning of G at every scale (FiLM),
-    # besides the condition concatenated to z. Off in both presets.
-    gen_film: bool = False
-    # Deliberate addition (docs/caae.md, "Residual generator blocks"): the first
-    # `gen_res_blocks` scales of G, coarsest first (the dense map, then each transposed
-    # conv's output), are each followed by a class-conditioned residual block
-    # h + conv3(relu(FiLM(conv3(relu(FiLM(h)))))), its last conv zero-initialised so the
-    # block starts as the identity. 0 (both presets): the reference generator.
-    gen_res_blocks: int = 0
-    # Deliberate addition (docs/caae.md, "A latent split"): the first `expr_dims` entries of
-    # z are its expression code: the latent head reads only them and G does not see them, so
-    # G must draw the expression from its condition and E keeps the expression where CLIFER
-    # reads it. 0 (both presets' reference behaviour): the head and G see all of z.
-    expr_dims: int = 0
     dz_features: tuple[int, ...] = (64, 32, 16)
     dimg_features: tuple[int, ...] = (8, 16, 32, 64)
     dimg_dense: int = 128
@@ -75,9 +61,6 @@ class CAAEConfig:
     # fake, and G is rewarded when D_img accepts it. Without it the conditional adversary
     # only ever sees the label it reconstructs, and nothing asks G to obey a *new* c.
     random_condition: bool = True
-    # Deliberate addition: an auxiliary expression head on D_img (AC-GAN style), trained on
-    # real images; G is trained so that G(z, c) is classified as c. 0 disables it.
-    aux_class_weight: float = 0.0
     # Deliberate additions (docs/caae.md): a linear expression head on z, trained with E on
     # real images (so z stays expression-discriminative: CLIFER classifies in z), and the
     # same head — frozen, through a frozen E — asked to read c from E(G(z, c)) for the
@@ -85,34 +68,22 @@ class CAAEConfig:
     # region). 0 disables either.
     latent_class_weight: float = 0.05
     imagine_class_weight: float = 0.03
-    identity_weight: float = 0.0  # VGG-Face perceptual loss (docs/caae.md: 0.5 when enabled)
-    # The network of the identity loss (docs/caae.md): "vgg-face" (real faces) or
-    # "synthetic" (`caae.identity_net`, trained on the CAAE pool's identities); and
-    # whether the loss also compares each face with its translations G(z, c'), not only
-    # with its reconstruction (an identity network is expression-invariant; VGG-Face's
-    # conv maps are not).
+    identity_weight: float = 0.0  # identity loss (docs/caae.md: 0.5 with VGG-Face when enabled); 0 = off
+    # The network of the identity loss (docs/caae.md): "vgg-face" (real faces) compares
+    # each face with its reconstruction G(z, y); "synthetic" (`caae.identity_net`, trained
+    # on the CAAE pool's identities) also with its translations G(z, c') (that network is
+    # expression-invariant; VGG-Face's conv maps are not).
     identity_net: str = "vgg-face"
-    identity_translation: bool = False
-    # Deliberate additions against the translations' texture and identity drift
-    # (docs/caae.md): a StarGAN-style cycle term L1(G(E(G(z, c')), y), x) — translate to
-    # the random c', re-encode, translate back, compare with the input (0 disables it) —
-    # and the total variation taken over the translations G(z, c') too, not only over the
-    # reconstructions.
-    cycle_weight: float = 0.0
+    # Deliberate addition against the translations' texture (docs/caae.md): the total
+    # variation taken over the translations G(z, c') too, not only over the reconstructions.
     tv_translation: bool = False
-    # Deliberate addition: augmentation of the training faces (input and target alike) so
-    # that E and G meet more identities than the pool's few: a random horizontal flip and a
-    # random tone change x → a·x + b in [0, 1] (a ∈ 1 ± augment_tone, b ∈ ±augment_tone,
-    # clipped). Without it G drifts held-out faces towards training identities.
-    augment_flip: bool = False
-    augment_tone: float = 0.0
     # ---- optimiser / schedule -------------------------------------------------------
+    # Adam(learning_rate, beta1) for E/G and for the discriminators alike; one
+    # discriminator update, then one E/G update, per step.
     learning_rate: float = 1e-3  # cpu: ~600 updates fit the budget; 2e-4 learns too slowly in that many
-    d_lr_scale: float = 1.0  # discriminators' learning rate = learning_rate × this
     beta1: float = 0.5
     batch_size: int = 32
     epochs: int = 2  # the cpu preset sets its own (docs/caae.md)
-    d_steps: int = 1  # discriminator updates per E/G update (alternating)
     batch_norm_momentum: float = 0.9
 
     def __post_init__(self) -> None:
@@ -126,11 +97,6 @@ class CAAEConfig:
             raise ValueError(f"channels must be 1 or 3, got {self.channels}")
         if self.z_dim < 1 or self.num_classes < 2 or self.cond_tile < 1:
             raise ValueError("z_dim ≥ 1, num_classes ≥ 2 and cond_tile ≥ 1 are required")
-        if isinstance(self.expr_dims, bool) or not 0 <= self.expr_dims < self.z_dim:
-            raise ValueError(f"expr_dims must be an integer in [0, z_dim={self.z_dim}), got {self.expr_dims!r}")
-        if isinstance(self.gen_res_blocks, bool) or not 0 <= self.gen_res_blocks <= n_up + 1:
-            raise ValueError(f"gen_res_blocks must be an integer in [0, {n_up + 1}] (G has {n_up + 1} "
-                             f"scales), got {self.gen_res_blocks!r}")
         if self.identity_net not in ("vgg-face", "synthetic"):
             raise ValueError(f"identity_net must be 'vgg-face' or 'synthetic', got {self.identity_net!r}")
         if self.batch_size < 2:
@@ -147,7 +113,7 @@ class CAAEConfig:
     @property
     def uses_image_discriminator(self) -> bool:
         """Whether an E/G term reads D_img (else training skips it: it would change nothing)."""
-        return self.adv_img_weight > 0 or self.aux_class_weight > 0
+        return self.adv_img_weight > 0
 
     @property
     def gen_start(self) -> int:
@@ -163,30 +129,46 @@ class CAAEConfig:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
-    def parse_field(self, item: str) -> tuple[str, object]:
-        """'FIELD=VALUE' (command-line text) → (field, value typed like the field here):
-        booleans true/false/1/0/yes/no, tuples comma-separated integers. Raises ValueError
-        for an unknown field, an unreadable value or one the config rejects."""
-        name, _, text = item.partition("=")
-        if name not in self.__dataclass_fields__ or not text:
-            raise ValueError(f"{item!r}: expected FIELD=VALUE with a CAAEConfig field")
-        kind = type(getattr(self, name))
-        try:
-            if kind is bool:
-                if text.lower() not in _BOOL_WORDS:
-                    raise ValueError(f"expected one of {sorted(_BOOL_WORDS)}")
-                value = _BOOL_WORDS[text.lower()]
-            elif kind is tuple:
-                value = tuple(int(a) for a in text.split(","))
-            else:
-                value = kind(text)
-            self.replace(**{name: value})
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"{item!r}: {e}") from None
-        return name, value
+
+# Options removed once screening showed they did not help (their code is in commit
+# 8615700), each with the value that kept it off. A checkpoint's stored config that holds
+# these values was trained exactly as the current code trains.
+REMOVED_FIELDS: dict[str, object] = {
+    "gen_film": False,            # FiLM class conditioning of G at every scale
+    "gen_res_blocks": 0,          # class-conditioned residual blocks in G
+    "expr_dims": 0,               # the latent split: an expression code of z hidden from G
+    "cycle_weight": 0.0,          # StarGAN's cycle term L1(G(E(G(z, c')), y), x)
+    "augment_flip": False,        # random horizontal flips of the training faces
+    "augment_tone": 0.0,          # random tone changes of the training faces
+    "aux_class_weight": 0.0,      # AC-GAN auxiliary expression head on D_img
+    "d_steps": 1,                 # discriminator updates per E/G update
+    "d_lr_scale": 1.0,            # the discriminators' learning rate / learning_rate
+    "identity_translation": None,  # now implied by identity_net (see `without_removed_fields`)
+}
 
 
-_BOOL_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+def without_removed_fields(saved: dict) -> dict:
+    """A stored config dict (a checkpoint's) without the `REMOVED_FIELDS`, each of which
+    must hold the value under which the current code trains the same CAAE: its off value,
+    and for `identity_translation` (identity_net == "synthetic") — the synthetic network
+    compares translations, VGG-Face does not — or anything while identity_weight is 0.
+    Raises ValueError naming a removed option that was in use."""
+    out = {k: v for k, v in saved.items() if k not in REMOVED_FIELDS}
+    for name, off in REMOVED_FIELDS.items():
+        if name not in saved:
+            continue
+        value = saved[name]
+        if name == "identity_translation":
+            net = saved.get("identity_net", "vgg-face")
+            if saved.get("identity_weight", 0.0) and bool(value) != (net == "synthetic"):
+                raise ValueError(f"this CAAE was trained with identity_translation={value!r} and identity_net="
+                                 f"{net!r}, an option that no longer exists (removed after commit 8615700): the "
+                                 f"synthetic identity network now always compares the translations, VGG-Face "
+                                 f"never; retrain it, or use that commit")
+        elif value != off:
+            raise ValueError(f"this CAAE was trained with {name}={value!r}, an option that no longer exists "
+                             f"(removed after commit 8615700); retrain it, or use that commit")
+    return out
 
 
 def paper() -> CAAEConfig:
@@ -212,11 +194,10 @@ def paper() -> CAAEConfig:
 def cpu() -> CAAEConfig:
     """64×64 grayscale, narrow layers: minutes on two CPU cores (the default without an
     accelerator). The TV over translations and the latent's expression head at 0.2 (at
-    0.05 the memories' features depended on the training seed); no cycle term and no
-    image adversary, 6 epochs: the adversary painted grain and blotches over G's faces
+    0.05 the memories' features depended on the training seed); no image adversary,
+    6 epochs: the adversary painted grain and blotches over G's faces
     and cost a third of every step, and the same budget spent on more updates keeps the
-    person and the expression better (docs/caae.md, "The cpu preset: no image
-    adversary, 6 epochs")."""
+    person and the expression better (docs/caae.md, "Presets"; docs/history.md)."""
     return CAAEConfig(tv_translation=True, tv_weight=0.02, latent_class_weight=0.2, adv_img_weight=0.0,
                       epochs=6)
 

@@ -30,6 +30,7 @@ import optax
 
 from clifer_jax.caae.api import CAAEParams, encode, images_to_model, imagine, translate
 from clifer_jax.classes import EXPRESSIONS, NUM_CLASSES
+from clifer_jax.data.synthetic import effective_aus, prototype_aus, render
 
 # Frames at or above this fraction of their class's full prototype show their label
 # (`clifer_jax.data.difficulty.low_intensity_share` calls the others low-intensity).
@@ -187,8 +188,6 @@ def evaluate(
     readings of the translations as [6, 6] nested lists (`transfer_confusion*`: row c
     holds the fractions of translations into c read as each class).
     """
-    from clifer_jax.data.synthetic import effective_aus, prototype_aus, render
-
     cfg = params.config
     k_expr, k_subj, k_probe = jax.random.split(jax.random.key(seed), 3)
     images = images_to_model(data["image"], cfg)  # [-1, 1]

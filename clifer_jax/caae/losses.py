@@ -3,8 +3,8 @@
 * `l1_loss`: mean |x − y| (Zhang et al. 2017: `reduce_mean(abs(x − G))`).
 * `total_variation`: Zhang's form, (½Σ(∂_y x)²/H + ½Σ(∂_x x)²/W) / B.
 * `d_loss` / `g_loss`: non-saturating sigmoid cross-entropy on logits.
-* `identity_loss`: mean |φ_l(x) − φ_l(y)| averaged over VGG-Face layers l.
-* `cycle_loss`: StarGAN's cycle-consistency term, mean |G(E(G(z, c')), y) − x|.
+* `class_loss`: softmax cross-entropy against integer labels (the latent head's terms).
+* `identity_loss`: mean |φ_l(x) − φ_l(y)| averaged over the layers l of an identity network.
 """
 
 from __future__ import annotations
@@ -64,9 +64,3 @@ def identity_loss(
     terms = [jnp.mean(jnp.abs(jax.lax.stop_gradient(a) - b)) for a, b in zip(fx, fy, strict=True)]
     return sum(terms) / len(terms)
 
-
-def cycle_loss(cycled: jax.Array, x: jax.Array) -> jax.Array:
-    """Cycle-consistency (StarGAN, Choi et al. 2018): mean |cycled − x| of images [B, H, W, C],
-    where cycled = G(E(G(E(x), c')), y) went to a random expression c' and back to x's own y.
-    A self-supervised identity-preserving term; the target x is a constant."""
-    return l1_loss(cycled, jax.lax.stop_gradient(x))

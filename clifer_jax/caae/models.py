@@ -6,7 +6,7 @@ Images are float32 in [-1, 1], NHWC. Conditions are integer expression indices
 * `Encoder`: [B, H, W, C] → z [B, z_dim] in [-1, 1] (tanh).
 * `Generator`: (z [B, z_dim], c [B]) → image [B, H, W, C] in [-1, 1] (tanh).
 * `DiscriminatorZ`: z [B, z_dim] → logit [B] (real = drawn from U(-1, 1)).
-* `DiscriminatorImage`: (image, c) → (logit [B], class logits [B, num_classes]).
+* `DiscriminatorImage`: (image, c) → logit [B].
 """
 
 from __future__ import annotations
@@ -61,37 +61,9 @@ class Encoder(nn.Module):
         return jnp.tanh(nn.Dense(cfg.z_dim, name="z")(x))
 
 
-def film(h: jax.Array, c: jax.Array, num_classes: int, name: str) -> jax.Array:
-    """Class conditioning of a feature map h [B, h, w, F]: h·(1 + γ(c)) + β(c), with γ, β a
-    zero-initialised dense map of the one-hot class (FiLM; at init it is the identity)."""
-    f = h.shape[-1]
-    gb = nn.Dense(2 * f, kernel_init=nn.initializers.zeros, name=name)(
-        jax.nn.one_hot(c, num_classes, dtype=h.dtype))
-    return h * (1.0 + gb[:, None, None, :f]) + gb[:, None, None, f:]
-
-
-class ResidualBlock(nn.Module):
-    """A class-conditioned residual block on h [B, h, w, F]:
-    h + conv3(relu(FiLM(conv3(relu(FiLM(h)))))). The last conv is zero-initialised, so at
-    init the block is the identity and G starts as the reference generator."""
-
-    num_classes: int
-
-    @nn.compact
-    def __call__(self, h: jax.Array, c: jax.Array) -> jax.Array:
-        f = h.shape[-1]
-        r = nn.relu(film(h, c, self.num_classes, "film0"))
-        r = nn.Conv(f, (3, 3), padding="SAME", name="conv0")(r)
-        r = nn.relu(film(r, c, self.num_classes, "film1"))
-        r = nn.Conv(f, (3, 3), padding="SAME", kernel_init=nn.initializers.zeros, name="conv1")(r)
-        return h + r
-
-
 class Generator(nn.Module):
     """G: [z, tiled ±1 condition] → dense s·s·F (ReLU) → strided 5×5 transposed convs (ReLU)
-    → stride-1 5×5 transposed conv to the image (tanh). With `gen_film` the condition also
-    modulates every feature map before its ReLU (`film`); with `gen_res_blocks` = k the
-    first k scales (coarsest first) are each followed by a `ResidualBlock`."""
+    → stride-1 5×5 transposed conv to the image (tanh)."""
 
     config: CAAEConfig
 
@@ -100,18 +72,11 @@ class Generator(nn.Module):
         cfg = self.config
         k = (cfg.kernel, cfg.kernel)
         s = cfg.gen_start
-        z = z[:, cfg.expr_dims:]  # with a latent split, G does not see the expression code
         h = jnp.concatenate([z, condition_vector(c, cfg.num_classes, cfg.cond_tile)], axis=-1)
         h = nn.Dense(s * s * cfg.gen_dense_features, name="fc")(h)
-        h = h.reshape((h.shape[0], s, s, cfg.gen_dense_features))
-        h = nn.relu(film(h, c, cfg.num_classes, "film_fc") if cfg.gen_film else h)
-        if cfg.gen_res_blocks > 0:
-            h = ResidualBlock(cfg.num_classes, name="res_fc")(h, c)
+        h = nn.relu(h.reshape((h.shape[0], s, s, cfg.gen_dense_features)))
         for i, f in enumerate(cfg.gen_features):
-            h = _up(cfg, f, f"deconv{i}")(h)
-            h = nn.relu(film(h, c, cfg.num_classes, f"film{i}") if cfg.gen_film else h)
-            if i + 1 < cfg.gen_res_blocks:
-                h = ResidualBlock(cfg.num_classes, name=f"res{i}")(h, c)
+            h = nn.relu(_up(cfg, f, f"deconv{i}")(h))
         h = nn.ConvTranspose(cfg.channels, k, strides=(1, 1), padding="SAME", name="out")(h)
         return jnp.tanh(h)
 
@@ -134,13 +99,12 @@ class DiscriminatorZ(nn.Module):
 
 class DiscriminatorImage(nn.Module):
     """D_img: strided 5×5 convs (batch-norm, LeakyReLU 0.2), the tiled condition concatenated
-    after blocks 1–3 → dense (LeakyReLU) → 1 logit, plus an auxiliary class head
-    (used only when `aux_class_weight` > 0)."""
+    after blocks 1–3 → dense (LeakyReLU) → 1 logit."""
 
     config: CAAEConfig
 
     @nn.compact
-    def __call__(self, x: jax.Array, c: jax.Array, *, train: bool) -> tuple[jax.Array, jax.Array]:
+    def __call__(self, x: jax.Array, c: jax.Array, *, train: bool) -> jax.Array:
         cfg = self.config
         cond = condition_vector(c, cfg.num_classes, cfg.dimg_cond_tile)
         h = x
@@ -153,21 +117,17 @@ class DiscriminatorImage(nn.Module):
                 h = _tile_spatial(h, cond)
         h = h.reshape((h.shape[0], -1))
         h = nn.leaky_relu(nn.Dense(cfg.dimg_dense, name="fc")(h), 0.2)
-        logit = nn.Dense(1, name="logit")(h)[:, 0]
-        class_logits = nn.Dense(cfg.num_classes, name="aux")(h)
-        return logit, class_logits
+        return nn.Dense(1, name="logit")(h)[:, 0]
 
 
 class LatentHead(nn.Module):
-    """Linear expression classifier on z: [B, z_dim] → logits [B, num_classes]. With a latent
-    split (`expr_dims` > 0) it reads only the expression code z[:, :expr_dims]."""
+    """Linear expression classifier on z: [B, z_dim] → logits [B, num_classes]."""
 
     config: CAAEConfig
 
     @nn.compact
     def __call__(self, z: jax.Array) -> jax.Array:
-        k = self.config.expr_dims
-        return nn.Dense(self.config.num_classes, name="logits")(z[:, :k] if k else z)
+        return nn.Dense(self.config.num_classes, name="logits")(z)
 
 
 def init_variables(config: CAAEConfig, key: jax.Array) -> dict:

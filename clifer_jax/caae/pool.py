@@ -1,62 +1,83 @@
 """The CAAE's synthetic training pool and its load-or-train (docs/caae.md, "Training").
 
-    pool = synthetic_pool(config, "train", seed=0)          # TRAIN_IDENTITIES x 6 x TRAIN_FRAMES
+    pool = synthetic_pool(config, "train", seed=0)          # 768 identities x 6 classes x 2 frames
     params = load_or_train(config, "runs/x/caae", seed=0, data=pool)
 
 The pool's identities are disjoint from every evaluation subject: many identities, each
 seen briefly (one clip per class of two frames: with the posed preset's RAVDESS sampling,
 two adjacent frames near the apex). For the same 9,216 images,
 768 identities generalise to unseen faces far better than 48 identities x 4 clips x 8
-frames (docs/caae.md). `experiments.configs.ExperimentConfig` and `experiments.train_caae`
-take their defaults from here.
+frames (docs/caae.md). `PoolConfig` holds the pool's settings and their defaults.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from typing import Literal
 
+import numpy as np
+
+from clifer_jax.caae import identity_net
 from clifer_jax.caae.api import CAAEParams
-from clifer_jax.caae.curves import Curves
 from clifer_jax.caae.config import CAAEConfig
+from clifer_jax.caae.curves import Curves
+from clifer_jax.caae.train import data_fingerprint, restore_params, train
+from clifer_jax.classes import NUM_CLASSES
+from clifer_jax.data.synthetic import SyntheticConfig, generate
 
-TRAIN_IDENTITIES = 768
-TRAIN_FRAMES = 2
-# Which frames of a clip the pool keeps: "apex" — the preset's reference sampling of
-# TRAIN_FRAMES frames (with posed's RAVDESS windows, adjacent frames near the apex);
-# "clip" — TRAIN_FRAMES frames drawn at random, per clip, from the clip's full reference
-# sampling (SAMPLING_CLIP_FRAMES frames: onset, apex and offset alike), as a face
-# database holds expressions at every intensity (docs/caae.md, "What the judges read, and
-# the pool's frames").
-TRAIN_SAMPLING = "apex"
 SAMPLINGS = ("apex", "clip")
 SAMPLING_CLIP_FRAMES = 8
 
 
-def train_pool_config(image_size: int, seed: int = 0, identities: int = TRAIN_IDENTITIES,
-                      frames: int = TRAIN_FRAMES, preset: str = "posed"):
+@dataclasses.dataclass(frozen=True)
+class PoolConfig:
+    """The CAAE's synthetic training pool (its preset and seed are the study's).
+
+    identities: identities of the pool, one clip per class each.
+    frames: frames kept per clip.
+    sampling: which frames of a clip: "apex" — the preset's reference sampling of `frames`
+      frames (with posed's RAVDESS windows, adjacent frames near the apex); "clip" —
+      `frames` frames drawn at random, per clip, from the clip's full reference sampling
+      (SAMPLING_CLIP_FRAMES frames: onset, apex and offset alike), as a face database
+      holds expressions at every intensity (docs/caae.md, "The training pool"; docs/history.md).
+    """
+
+    identities: int = 768
+    frames: int = 2
+    sampling: Literal["apex", "clip"] = "apex"
+
+    def __post_init__(self):
+        for name in ("identities", "frames"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"PoolConfig.{name} must be an integer >= 1, got {v!r}")
+        if self.sampling not in SAMPLINGS:
+            raise ValueError(f"PoolConfig.sampling must be one of {SAMPLINGS}, got {self.sampling!r}")
+        if self.sampling == "clip" and self.frames > SAMPLING_CLIP_FRAMES:
+            raise ValueError(f"sampling 'clip' keeps 1..{SAMPLING_CLIP_FRAMES} frames per clip, got {self.frames}")
+
+
+
+
+def train_pool_config(image_size: int, seed: int = 0, identities: int = PoolConfig.identities,
+                      frames: int = PoolConfig.frames, preset: str = "posed"):
     """`SyntheticConfig` of the CAAE's training pool: `identities` × 6 classes × 1 clip ×
     `frames` frames of the synthetic `preset` (its "train" pool carries the preset's
     domain gap; the evaluation pool keeps its own defaults)."""
-    from clifer_jax.data.synthetic import SyntheticConfig
-
     if identities < 1 or frames < 1:
         raise ValueError(f"the CAAE pool needs >= 1 identity and frame, got {identities} and {frames}")
-    return SyntheticConfig(image_size=image_size, seed=seed, n_train_identities=identities,
+    return SyntheticConfig(image_size=image_size, seed=seed, n_subjects=identities,
                            clips_per_class=1, test_clips_per_class=0, frames_per_clip=frames,
                            preset=preset)
 
 
-def generate_train_pool(image_size: int, seed: int = 0, identities: int = TRAIN_IDENTITIES,
-                        frames: int = TRAIN_FRAMES, preset: str = "posed", sampling: str = TRAIN_SAMPLING) -> dict:
+def generate_train_pool(image_size: int, seed: int = 0, identities: int = PoolConfig.identities,
+                        frames: int = PoolConfig.frames, preset: str = "posed", sampling: str = PoolConfig.sampling) -> dict:
     """The CAAE's training pool as arrays (`clifer_jax.data.synthetic.generate`'s dict):
     `identities` × 6 classes × 1 clip × `frames` frames, the frames chosen by `sampling`
-    ("apex" or "clip", see `TRAIN_SAMPLING`); `preset` a preset name or a
+    ("apex" or "clip", see `PoolConfig.sampling`); `preset` a preset name or a
     `clifer_jax.data.synthetic.Preset`. Deterministic in `seed`."""
-    import numpy as np
-
-    from clifer_jax.classes import NUM_CLASSES
-    from clifer_jax.data.synthetic import generate
-
     if sampling not in SAMPLINGS:
         raise ValueError(f"pool sampling must be one of {SAMPLINGS}, got {sampling!r}")
     if sampling == "apex":
@@ -76,13 +97,11 @@ def generate_train_pool(image_size: int, seed: int = 0, identities: int = TRAIN_
 
 
 def synthetic_pool(config: CAAEConfig, pool: str = "train", seed: int = 0,
-                   identities: int = TRAIN_IDENTITIES, frames: int = TRAIN_FRAMES, preset: str = "posed",
-                   sampling: str = TRAIN_SAMPLING) -> dict:
+                   identities: int = PoolConfig.identities, frames: int = PoolConfig.frames, preset: str = "posed",
+                   sampling: str = PoolConfig.sampling) -> dict:
     """A synthetic pool of `preset` rendered at the CAAE's image size (docs/data.md): the
     CAAE's training pool (`generate_train_pool`) or the evaluation pool of held-out
     identities ("eval")."""
-    from clifer_jax.data.synthetic import SyntheticConfig, generate
-
     if pool != "train":
         return generate(SyntheticConfig(image_size=config.image_size, seed=seed, preset=preset), pool)
     return generate_train_pool(config.image_size, seed, identities, frames, preset, sampling)
@@ -97,8 +116,6 @@ def load_or_train(config: CAAEConfig, ckpt_dir: str, *, seed: int = 0, data: dic
     config, seed or dataset (the checkpoint records the data's SHA-256 fingerprint). With the
     synthetic identity loss (`config.identity_net`), its network is trained on `data`'s
     identities (`data["subject"]`) into `identity_dir(ckpt_dir)` first."""
-    from clifer_jax.caae.train import data_fingerprint, restore_params, train
-
     if data is None:
         data = synthetic_pool(config, "train", data_seed)
     try:
@@ -128,8 +145,6 @@ def identity_network(config: CAAEConfig, ckpt_dir: str, data: dict, *, seed: int
     synthetic one (trained on `data`'s identities, or restored), else None."""
     if config.identity_weight <= 0 or config.identity_net != "synthetic":
         return None
-    from clifer_jax.caae import identity_net
-
     if "subject" not in data:
         raise ValueError("the synthetic identity network needs the pool's identities (data['subject'])")
     cfg = identity_net.IdentityNetConfig(image_size=config.image_size, channels=config.channels)

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from clifer_jax.caae import losses
 from clifer_jax.caae.api import CAAEParams, images_to_model
-from clifer_jax.caae.config import CAAEConfig
+from clifer_jax.caae.config import CAAEConfig, without_removed_fields
 from clifer_jax.caae.models import DiscriminatorImage, DiscriminatorZ, Encoder, Generator, LatentHead, init_variables
 from clifer_jax.caae.identity_net import IdentityNetParams, features as identity_features
 from clifer_jax.caae.vgg_face import VGGFaceWeights, features as vgg_features
@@ -88,11 +88,11 @@ class CAAEState(struct.PyTreeNode):
 
 
 def make_optimizers(config: CAAEConfig, total_steps: int) -> tuple[optax.GradientTransformation, ...]:
-    """(autoencoder, discriminator) optimisers: Adam(β₁) with a linear decay to 0.
-    The discriminator schedule counts its own updates (`d_steps` per E/G step)."""
+    """(autoencoder, discriminator) optimisers: Adam(β₁) with a linear decay to 0 over
+    `total_steps` (one discriminator update per E/G update)."""
     total = max(int(total_steps), 1)
     ae_lr = optax.linear_schedule(config.learning_rate, 0.0, total)
-    d_lr = optax.linear_schedule(config.learning_rate * config.d_lr_scale, 0.0, total * config.d_steps)
+    d_lr = optax.linear_schedule(config.learning_rate, 0.0, total)
     return optax.adam(ae_lr, b1=config.beta1), optax.adam(d_lr, b1=config.beta1)
 
 
@@ -101,30 +101,10 @@ def _other_condition(key: jax.Array, y: jax.Array, k: int) -> jax.Array:
     return (y + jax.random.randint(key, y.shape, 1, k)) % k
 
 
-def augment(config: CAAEConfig, x: jax.Array, key: jax.Array) -> jax.Array:
-    """Training augmentation of images x [B, H, W, C] in [-1, 1] (the identity when both
-    `augment_flip` and `augment_tone` are off): per image, a horizontal flip with
-    probability ½ and a tone change a·u + b of u = (x + 1) / 2, clipped to [0, 1]."""
-    if not config.augment_flip and config.augment_tone <= 0:
-        return x
-    k_flip, k_a, k_b = jax.random.split(key, 3)
-    b = x.shape[0]
-    if config.augment_flip:
-        flip = jax.random.bernoulli(k_flip, 0.5, (b, 1, 1, 1))
-        x = jnp.where(flip, x[:, :, ::-1, :], x)
-    if config.augment_tone > 0:
-        t = config.augment_tone
-        gain = jax.random.uniform(k_a, (b, 1, 1, 1), minval=1.0 - t, maxval=1.0 + t)
-        shift = jax.random.uniform(k_b, (b, 1, 1, 1), minval=-t, maxval=t)
-        x = jnp.clip(gain * (x + 1.0) * 0.5 + shift, 0.0, 1.0) * 2.0 - 1.0
-    return x
-
-
 def _forward_ae(config, ae_params, x, y, c_other):
-    """z = E(x), the reconstruction G(z, y), the translation G(z, c_other), the latent
+    """z = E(x), the reconstruction G(z, y), the translation G(z, c_other), and the latent
     head's logits on z and on E(G(z, c_other)) (E and head frozen there: only G and,
-    through z, E's first pass learn from that term), and the cycle G(E(G(z, c_other)), y)
-    [B, H, W, C] (E and G both trained through it; a zero scalar when `cycle_weight` is 0)."""
+    through z, E's first pass learn from that term; zeros when `imagine_class_weight` is 0)."""
     enc = Encoder(config)
     z = enc.apply({"params": ae_params["encoder"]}, x)
     gen = Generator(config)
@@ -137,11 +117,7 @@ def _forward_ae(config, ae_params, x, y, c_other):
     if config.imagine_class_weight > 0:
         frozen = jax.lax.stop_gradient((ae_params["encoder"], ae_params["zhead"]))
         logits_imag = head.apply({"params": frozen[1]}, enc.apply({"params": frozen[0]}, trans))
-    cycle = jnp.zeros(())
-    if config.cycle_weight > 0:
-        z_back = enc.apply({"params": ae_params["encoder"]}, trans)
-        cycle = gen.apply({"params": ae_params["generator"]}, z_back, y)
-    return z, recon, trans, logits_z, logits_imag, cycle
+    return z, recon, trans, logits_z, logits_imag
 
 
 def _fake_batch(config: CAAEConfig, recon, trans, y, c_other):
@@ -160,7 +136,7 @@ def _train_step(
     vgg: VGGFaceWeights | None = None,
     identity: IdentityNetParams | None = None,
 ) -> tuple[CAAEState, Metrics]:
-    """One alternating update: `d_steps` discriminator updates, then one E/G update.
+    """One alternating update: one discriminator update, then one E/G update.
 
     images: uint8 [B, H, W, C] (converted to [-1, 1] here); labels: int32 [B]; key: this
     step's PRNG key. Returns the new state and scalar metrics (losses before the update).
@@ -172,9 +148,8 @@ def _train_step(
     """
     x = images.astype(jnp.float32) / 127.5 - 1.0
     y = labels.astype(jnp.int32)
-    b = x.shape[0]
     k_c, k_d = jax.random.split(key)
-    x = augment(config, x, jax.random.fold_in(key, 1))
+    k_prior = jax.random.split(k_d, 1)[0]   # the key of the one discriminator update
     c_other = _other_condition(k_c, y, config.num_classes)
     dz_mod, di_mod = DiscriminatorZ(config), DiscriminatorImage(config)
 
@@ -194,73 +169,57 @@ def _train_step(
         real_z, s_z = call_z(prior, stats["dz"])
         fake_z, s_z = call_z(z, s_z["batch_stats"])
         loss_z = losses.d_loss(real_z, fake_z)
-        loss_i = loss_cls = acc = jnp.zeros(())
+        loss_i = jnp.zeros(())
         new_stats = {"dz": s_z["batch_stats"], "dimg": stats["dimg"]}
         if config.uses_image_discriminator:  # else D_img is left as initialised (no E/G term reads it)
-            (real_i, real_cls), s_i = call_i(x, y, stats["dimg"])
-            (fake_i, _), s_i = call_i(fake_x, fake_c, s_i["batch_stats"])
+            real_i, s_i = call_i(x, y, stats["dimg"])
+            fake_i, s_i = call_i(fake_x, fake_c, s_i["batch_stats"])
             loss_i = losses.d_loss(real_i, fake_i)
-            loss_cls = losses.class_loss(real_cls, y)
             new_stats["dimg"] = s_i["batch_stats"]
-            acc = jnp.mean((jnp.argmax(real_cls, -1) == y).astype(jnp.float32))
-        total = loss_z + loss_i + (loss_cls if config.aux_class_weight > 0 else 0.0)
-        return total, (new_stats, {"d_z": loss_z, "d_img": loss_i, "d_aux": loss_cls, "d_aux_acc": acc})
+        return loss_z + loss_i, (new_stats, {"d_z": loss_z, "d_img": loss_i})
 
-    d_metrics = {}
-    for k_step in jax.random.split(k_d, config.d_steps):
-        (_, (stats, d_metrics)), grads = jax.value_and_grad(d_objective, has_aux=True)(
-            state.d_params, state.d_batch_stats, k_step
-        )
-        state = state.apply_d_gradients(grads, stats)
+    (_, (stats, d_metrics)), grads = jax.value_and_grad(d_objective, has_aux=True)(
+        state.d_params, state.d_batch_stats, k_prior
+    )
+    state = state.apply_d_gradients(grads, stats)
 
     # ---- encoder + generator against the updated discriminators -----------------------
     d_vars_z = {"params": state.d_params["dz"], "batch_stats": state.d_batch_stats["dz"]}
     d_vars_i = {"params": state.d_params["dimg"], "batch_stats": state.d_batch_stats["dimg"]}
 
     def ae_objective(outs):
-        z, recon, trans, logits_z, logits_imag, cycle = outs
+        z, recon, trans, logits_z, logits_imag = outs
         logit_z, _ = dz_mod.apply(d_vars_z, z, train=True, mutable=["batch_stats"])
         rec = losses.l1_loss(recon, x)
         tv = losses.total_variation(jnp.concatenate([recon, trans]) if config.tv_translation else recon)
         adv_z = losses.g_loss(logit_z)
-        adv_i = aux = trans_acc = jnp.zeros(())
+        adv_i = jnp.zeros(())
         if config.uses_image_discriminator:
             fx, fc = _fake_batch(config, recon, trans, y, c_other)
-            (logit_i, cls_logits), _ = di_mod.apply(d_vars_i, fx, fc, train=True, mutable=["batch_stats"])
+            logit_i, _ = di_mod.apply(d_vars_i, fx, fc, train=True, mutable=["batch_stats"])
             adv_i = losses.g_loss(logit_i)
-            aux = losses.class_loss(cls_logits, fc)
-            t_logits, t_c = (cls_logits[b:], c_other) if config.random_condition else (cls_logits, y)
-            trans_acc = jnp.mean((jnp.argmax(t_logits, -1) == t_c).astype(jnp.float32))
         total = (
             config.l1_weight * rec
             + config.tv_weight * tv
             + config.adv_z_weight * adv_z
             + config.adv_img_weight * adv_i
         )
-        if config.aux_class_weight > 0:
-            total = total + config.aux_class_weight * aux
         latent_ce = losses.class_loss(logits_z, y)
         imag_ce = losses.class_loss(logits_imag, c_other)
         if config.latent_class_weight > 0:
             total = total + config.latent_class_weight * latent_ce
         if config.imagine_class_weight > 0:
             total = total + config.imagine_class_weight * imag_ce
-        cyc = jnp.zeros(())
-        if config.cycle_weight > 0:
-            cyc = losses.cycle_loss(cycle, x)
-            total = total + config.cycle_weight * cyc
         ident = jnp.zeros(())
         if config.identity_weight > 0:
-            feats = (functools.partial(vgg_features, vgg) if config.identity_net == "vgg-face"
-                     else functools.partial(identity_features, identity))
-            if config.identity_translation:
+            if config.identity_net == "synthetic":   # an identity network: the translations too
+                feats = functools.partial(identity_features, identity)
                 ident = losses.identity_loss(feats, jnp.concatenate([x, x]), jnp.concatenate([recon, trans]))
-            else:
-                ident = losses.identity_loss(feats, x, recon)
+            else:                                    # VGG-Face: the reconstructions only
+                ident = losses.identity_loss(functools.partial(vgg_features, vgg), x, recon)
             total = total + config.identity_weight * ident
         return total, {"loss": total, "l1": rec, "tv": tv, "adv_z": adv_z, "adv_img": adv_i,
-                       "g_aux": aux, "g_aux_acc": trans_acc, "identity": ident, "cycle": cyc,
-                       "latent_ce": latent_ce, "imagine_ce": imag_ce,
+                       "identity": ident, "latent_ce": latent_ce, "imagine_ce": imag_ce,
                        "latent_acc": jnp.mean((jnp.argmax(logits_z, -1) == y).astype(jnp.float32)),
                        "imagine_acc": jnp.mean((jnp.argmax(logits_imag, -1) == c_other).astype(jnp.float32))}
 
@@ -281,8 +240,66 @@ def _config_dict(config: CAAEConfig) -> dict:
 
 
 def _saved_config(saved: dict) -> dict:
-    """A checkpoint's config with the fields added since it was made at their defaults."""
-    return {**_config_dict(CAAEConfig()), **saved}
+    """A checkpoint's config with the fields added since it was made at their defaults and
+    the fields removed since (`config.REMOVED_FIELDS`) dropped; ValueError when one of
+    those held a value other than the one the current code trains with."""
+    return {**_config_dict(CAAEConfig()), **without_removed_fields(saved)}
+
+
+def _map_dicts(tree, fn):
+    """`fn` applied to every dict of a tree of dicts, lists, tuples and named tuples (an
+    optax state), innermost first."""
+    if isinstance(tree, dict):
+        return fn({k: _map_dicts(v, fn) for k, v in tree.items()})
+    if isinstance(tree, tuple) and hasattr(tree, "_fields"):
+        return type(tree)(*(_map_dicts(v, fn) for v in tree))
+    if isinstance(tree, (tuple, list)):
+        return type(tree)(_map_dicts(v, fn) for v in tree)
+    return tree
+
+
+def _is_d_img(tree: dict) -> bool:
+    return "logit" in tree and "fc" in tree and "conv0" in tree
+
+
+def _with_aux_head(state: CAAEState, num_classes: int) -> CAAEState:
+    """`state` (of ShapeDtypeStructs) as checkpoints written up to commit 8615700 hold it:
+    D_img with its unused auxiliary class head 'aux' (Dense dimg_dense → num_classes),
+    in the parameters and in the discriminators' optimiser state."""
+    def add(tree):
+        if _is_d_img(tree):
+            k = tree["logit"]["kernel"]
+            tree = {**tree, "aux": {"bias": jax.ShapeDtypeStruct((num_classes,), k.dtype),
+                                    "kernel": jax.ShapeDtypeStruct((k.shape[0], num_classes), k.dtype)}}
+        return tree
+
+    return state.replace(d_params=_map_dicts(state.d_params, add), d_opt_state=_map_dicts(state.d_opt_state, add))
+
+
+def _without_aux_head(state: CAAEState) -> CAAEState:
+    """Undoes `_with_aux_head` on a restored state (the head never affected training)."""
+    def drop(tree):
+        return {k: v for k, v in tree.items() if k != "aux"} if "logit" in tree else tree
+
+    return state.replace(d_params=_map_dicts(state.d_params, drop), d_opt_state=_map_dicts(state.d_opt_state, drop))
+
+
+def _restore_state(mngr: ocp.CheckpointManager, step: int, abstract: CAAEState, config: CAAEConfig) -> CAAEState:
+    """The state of checkpoint `step`, in the structure of `abstract`. A checkpoint from
+    before D_img's auxiliary class head was removed holds the head's (unused) parameters:
+    it is read in its own structure and the head dropped."""
+    def restore(target):
+        return mngr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target)))["state"]
+
+    target = jax.tree.map(ocp.utils.to_shape_dtype_struct, abstract)
+    try:
+        return restore(target)
+    except ValueError as first:
+        try:
+            restored = restore(_with_aux_head(target, config.num_classes))
+        except ValueError:
+            raise first from None
+        return _without_aux_head(restored)
 
 
 def _manager(ckpt_dir: str, keep: int) -> ocp.CheckpointManager:
@@ -364,20 +381,16 @@ def train(
             "data_sha256": _sha256(images, labels)}  # = data_fingerprint: already validated
     if mngr is not None and mngr.latest_step() is not None:
         step = mngr.latest_step()
-        restored = mngr.restore(
-            step,
-            args=ocp.args.Composite(
-                state=ocp.args.StandardRestore(jax.tree.map(ocp.utils.to_shape_dtype_struct, state)),
-                meta=ocp.args.JsonRestore(),
-            ),
-        )
-        saved = restored["meta"]
+        saved = mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
         for k in ("config", "seed", "n_images", "data_sha256"):
-            have = _saved_config(saved["config"]) if k == "config" and "config" in saved else saved.get(k)
+            try:
+                have = _saved_config(saved["config"]) if k == "config" and "config" in saved else saved.get(k)
+            except ValueError as e:
+                raise ValueError(f"checkpoint in {ckpt_dir!r}: {e}") from None
             if have != meta[k]:
                 raise ValueError(f"checkpoint in {ckpt_dir!r} was made with a different {k}: {saved.get(k)} ≠ "
                                  f"{meta[k]}; remove it or choose another checkpoint directory")
-        state = restored["state"]
+        state = _restore_state(mngr, step, state, config)
         history = saved["history"]
         start_epoch = int(state.step) // steps_per_epoch
     end_epoch = config.epochs if stop_after_epochs is None else min(config.epochs, stop_after_epochs)
@@ -420,8 +433,7 @@ def train(
 
 def _heldout_batch(config: CAAEConfig, ae_params: dict, x: jax.Array, y: jax.Array) -> dict:
     c_other = (y + 1) % config.num_classes
-    z, recon, _, logits_z, logits_imag, _ = _forward_ae(config.replace(imagine_class_weight=1.0, cycle_weight=0.0),
-                                                        ae_params, x, y, c_other)
+    z, recon, _, logits_z, logits_imag = _forward_ae(config.replace(imagine_class_weight=1.0), ae_params, x, y, c_other)
     acc = lambda logits, t: jnp.sum((jnp.argmax(logits, -1) == t).astype(jnp.float32))  # noqa: E731
     return {"l1": jnp.sum(jnp.mean(jnp.abs(recon - x), axis=(1, 2, 3))),
             "latent_acc": acc(logits_z, y), "imagine_acc": acc(logits_imag, c_other)}
@@ -458,15 +470,16 @@ def restore_params(config: CAAEConfig, ckpt_dir: str) -> tuple[CAAEParams, dict]
     if step is None:
         raise FileNotFoundError(f"no CAAE checkpoint in {ckpt_dir!r}")
     meta = mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
-    if _saved_config(meta["config"]) != _config_dict(config):
+    try:
+        saved = _saved_config(meta["config"])
+    except ValueError as e:
+        raise ValueError(f"checkpoint in {ckpt_dir!r}: {e}") from None
+    if saved != _config_dict(config):
         raise ValueError(f"checkpoint in {ckpt_dir!r} was made with another config ({meta['config'].get('name')})")
     abstract = jax.eval_shape(lambda k: CAAEState.create(config, k, 1), jax.random.key(0))
-    restored = mngr.restore(
-        step,
-        args=ocp.args.Composite(state=ocp.args.StandardRestore(jax.tree.map(ocp.utils.to_shape_dtype_struct, abstract))),
-    )
+    state = _restore_state(mngr, step, abstract, config)
     mngr.close()
-    return restored["state"].inference_params(config), meta
+    return state.inference_params(config), meta
 
 
 def save_json(path: str, obj: dict) -> None:

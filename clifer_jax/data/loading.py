@@ -15,6 +15,7 @@ import numpy as np
 from flax import struct
 
 from clifer_jax.classes import EXPRESSIONS, NUM_CLASSES
+from clifer_jax.data import synthetic
 from clifer_jax.data.report import log
 
 DATASETS: tuple[str, ...] = ("synthetic", "synthetic_train", "ravdess", "mmi", "baum1")
@@ -199,8 +200,6 @@ def load_subjects(name: str, split: str, *, data_dir: str | os.PathLike | None =
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     if name.startswith("synthetic"):
-        from clifer_jax.data import synthetic
-
         if config is None:
             config = synthetic.SyntheticConfig()
         if not isinstance(config, synthetic.SyntheticConfig):

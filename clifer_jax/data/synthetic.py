@@ -19,6 +19,7 @@ import dataclasses
 import numpy as np
 
 from clifer_jax.classes import EXPRESSIONS, NUM_CLASSES
+from clifer_jax.data.frames import sample_frames
 from clifer_jax.data.renderer import (
     AU_NAMES,
     NUM_AUS,
@@ -272,8 +273,9 @@ class SyntheticConfig:
 
     Each (subject, class) has ``clips_per_class`` clips of ``frames_per_clip`` frames; its
     last ``test_clips_per_class`` clips form the test split, the others the train split.
-    ``n_subjects`` evaluation subjects form the ``"eval"`` pool, ``n_train_identities``
-    the disjoint ``"train"`` pool (for the CAAE). ``preset``: how clips behave, a name in
+    A pool holds ``n_subjects`` identities: the evaluation subjects (pool ``"eval"``) or
+    the CAAE's disjoint training identities (pool ``"train"``; ``caae.pool.PoolConfig``
+    sets its size). ``preset``: how clips behave, a name in
     ``PRESETS`` (``"posed"``, ``"spontaneous"``, ``"easy"``) or a ``Preset``.
     ``nuisance`` scales pose, lighting, blur and noise (0: every frame in the canonical
     view; speech and occlusions stay).
@@ -284,7 +286,6 @@ class SyntheticConfig:
 
     image_size: int = 64
     n_subjects: int = 24
-    n_train_identities: int = 48
     clips_per_class: int = 4
     test_clips_per_class: int = 1
     frames_per_clip: int = 8
@@ -303,7 +304,6 @@ class SyntheticConfig:
         checks = {
             "image_size": self.image_size >= 16,
             "n_subjects": self.n_subjects >= 1,
-            "n_train_identities": self.n_train_identities >= 1,
             "clips_per_class": self.clips_per_class >= 1,
             "test_clips_per_class": 0 <= self.test_clips_per_class < self.clips_per_class,
             "frames_per_clip": self.frames_per_clip >= 1,
@@ -319,8 +319,6 @@ class SyntheticConfig:
         """The ``Preset`` object of ``preset``."""
         return self.preset if isinstance(self.preset, Preset) else PRESETS[self.preset]
 
-    def n_identities(self, pool: str) -> int:
-        return self.n_subjects if _pool_id(pool) == 0 else self.n_train_identities
 
 
 def _clip_plan(config: SyntheticConfig, rng: np.random.Generator):
@@ -371,8 +369,6 @@ def _reference_times(scheme: str, F: int, extra: np.ndarray) -> np.ndarray:
     """Times in [0, 1] [C, K, F] of the frames the reference keeps (``frames.sample_frames``)
     from a clip of the fewest whole windows that yield F frames, plus ``extra`` [C, K]
     frames of a last partial window (clip lengths vary)."""
-    from clifer_jax.data.frames import sample_frames
-
     w = 1
     while len(sample_frames(w * WINDOW, scheme, WINDOW)) < F:
         w += 1
@@ -502,7 +498,7 @@ def plan(config: SyntheticConfig = SyntheticConfig(), pool: str = "eval") -> dic
         raise TypeError(f"config must be a SyntheticConfig, got {type(config).__name__}")
     pid = _pool_id(pool)
     P = config.dynamics
-    S = config.n_identities(pool)
+    S = config.n_subjects
     train_pool = pid == POOLS["train"]
     ids = sample_identities(config.seed, S, pool, gap=P.gap if train_pool and P.dynamics else 0.0)
     aus, intensity, strong, nuis = [], [], [], []
@@ -541,7 +537,7 @@ def generate(config: SyntheticConfig = SyntheticConfig(), pool: str = "eval") ->
     ``split`` int32 [N] (0 train, 1 test; by clip). Same config → same bytes.
     """
     pl = plan(config, pool)
-    S = config.n_identities(pool)
+    S = config.n_subjects
     C, K, F = NUM_CLASSES, config.clips_per_class, config.frames_per_clip
     images = render(pl["identity"], pl["aus"], pl["nuisance"], config.image_size)
     grid = np.meshgrid(np.arange(S), np.arange(C), np.arange(K), np.arange(F), indexing="ij")

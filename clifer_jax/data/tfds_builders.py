@@ -80,12 +80,14 @@ class _Builder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 class SyntheticFer(_Builder, skip_registration=True):
     """Procedural synthetic FER (docs/data.md): evaluation subjects or the CAAE training pool."""
 
-    VERSION = tfds.core.Version("3.0.0")
+    VERSION = tfds.core.Version("4.0.0")
     RELEASE_NOTES = {"1.0.0": "First release.",
                      "2.0.0": "Default preset 'posed' (clip dynamics, speech, pose, lighting).",
                      "3.0.0": "Posed frames sampled as the reference samples RAVDESS video, held-out "
                               "clips as second takes, a longer neutral lead-in; spontaneous frames by "
-                              "the BAUM-1s scheme."}
+                              "the BAUM-1s scheme.",
+                     "4.0.0": "A pool holds n_subjects identities, the CAAE's training pool too "
+                              "(SyntheticConfig.n_train_identities removed)."}
     BUILDER_CONFIGS = [SyntheticFerConfig(pool="eval"), SyntheticFerConfig(pool="train")]
 
     def _info(self) -> tfds.core.DatasetInfo:

@@ -11,6 +11,7 @@ from clifer_jax.gdm import memory
 from clifer_jax.gdm.config import GDMConfig, GDMParams, check_gdm_params
 from clifer_jax.gdm.memory import GDMPrediction, GDMState
 from clifer_jax.gwr import blocks, checks
+from clifer_jax.validate import as_int, dtype_of, is_concrete
 
 
 def check_step(config: GDMConfig, x, y, mask, need: int, what: str, subjects: bool = False):
@@ -30,10 +31,10 @@ def check_step(config: GDMConfig, x, y, mask, need: int, what: str, subjects: bo
         raise ValueError(f"{what}: no samples (features have shape {tuple(np.shape(x))})")
     if tuple(np.shape(mask)) != lead or tuple(np.shape(y)) != lead:
         raise ValueError(f"{what}: labels {np.shape(y)} and mask {np.shape(mask)} must both be {lead}")
-    y_dtype = checks._dtype(y)   # no np.asarray: y may be a tracer
+    y_dtype = dtype_of(y)   # no np.asarray: y may be a tracer
     if not np.issubdtype(y_dtype, np.integer):
         raise TypeError(f"{what}: labels must be integers, got {y_dtype}")
-    if checks.is_concrete(y) and checks.is_concrete(mask):
+    if is_concrete(y) and is_concrete(mask):
         m = np.asarray(mask, bool).reshape(-1, lead[-1])
         yv = np.asarray(y).reshape(-1, lead[-1])
         where = lambda rows: f" (subject {int(np.flatnonzero(rows)[0])})" if subjects else ""  # noqa: E731
@@ -49,35 +50,38 @@ def check_step(config: GDMConfig, x, y, mask, need: int, what: str, subjects: bo
     return jnp.asarray(x), jnp.asarray(y, jnp.int32), jnp.asarray(mask, bool)
 
 
-def _params(params):
-    if params is not None:
-        check_gdm_params(params)
-    return params
+def prepare_params(config: GDMConfig, params: GDMParams | None) -> GDMParams:
+    """Checked params as arrays of the memories' dtype (None: `GDMParams()`)."""
+    params = GDMParams() if params is None else params
+    check_gdm_params(params)
+    return params.cast(config.dtype)
 
 
 def init(config: GDMConfig, x, y, mask=None, params: GDMParams | None = None) -> GDMState:
     """Both memories from the first two valid samples of the first class step.
-    params (here and below): the memories' traced numbers (None: the config's values)."""
+    params (here and below): both memories' traced numbers (None: `GDMParams()`, the
+    reference memories)."""
     x, y, mask = check_step(config, x, y, mask, 2, "init")
-    new = memory.init_jit(config, x, y, mask, _params(params))
+    new = memory.init_jit(config, prepare_params(config, params), x, y, mask)
     gdm_checks.warn_nonfinite(new, "init")
     return new
 
 
 def learn_class(config: GDMConfig, state: GDMState, x, y, mask=None,
-                params: GDMParams | None = None, *, donate: bool = False) -> GDMState:
+                params: GDMParams | None = None, *, replay: bool = False, donate: bool = False) -> GDMState:
     """Learn one class step: x [L, D], y [L] int, mask [L] bool (padding: False).
 
+    replay: GDM + replay (pseudo-rehearsal of episodic trajectories after each mini-batch).
     donate: hand `state`'s buffers over to the result (do not use `state` again); without
     it the call copies both memories. The step runs on the slots it can reach, padded to
     a length bucket (docs/gwr.md, "Capacity headroom"), with the same result."""
     x, y, mask = check_step(config, x, y, mask, 1, "learn_class")
     gdm_checks.check_state(config, state)
-    params = _params(params)
+    params = prepare_params(config, params)
     x, y, mask, sizes = _blocked(config, state, x, y, mask, class_step=True)
-    before = _counters(state)
+    before = counters_before(state)
     fn = memory.learn_class_jit_donated if donate else memory.learn_class_jit
-    new = fn(config, sizes, state, x, y, mask, params)
+    new = fn(config, sizes, bool(replay), params, state, x, y, mask)
     gdm_checks.warn_full(config, before, new)
     gdm_checks.warn_nonfinite(new, "learn_class")
     return new
@@ -89,12 +93,12 @@ def learn_extra(config: GDMConfig, state: GDMState, x, y, mask=None, epochs: int
     x, y, mask = check_step(config, x, y, mask, 0, "learn_extra")
     gdm_checks.check_state(config, state)
     if epochs is not None:
-        epochs = gdm_checks.as_int(epochs, "epochs")
-    params = _params(params)
+        epochs = as_int(epochs, "epochs")
+    params = prepare_params(config, params)
     x, y, mask, sizes = _blocked(config, state, x, y, mask, class_step=False)
-    before = _counters(state)
+    before = counters_before(state)
     fn = memory.learn_extra_jit_donated if donate else memory.learn_extra_jit
-    new = fn(config, sizes, state, x, y, mask, epochs, params)
+    new = fn(config, sizes, epochs, params, state, x, y, mask)
     gdm_checks.warn_full(config, before, new)
     gdm_checks.warn_nonfinite(new, "learn_extra")
     return new
@@ -106,16 +110,17 @@ def _blocked(config: GDMConfig, state: GDMState, x, y, mask, class_step: bool):
     full = (config.episodic.capacity, config.semantic.capacity)
     arrays = (x, y, mask, state.samples_seen, state.steps, state.episodic.active,
               state.semantic.active, state.episodic.max_nodes, state.semantic.max_nodes)
-    if not all(checks.is_concrete(a) for a in arrays):
+    if not all(is_concrete(a) for a in arrays):
         return x, y, mask, full
     x, y, mask = blocks.pad_length(x, y, mask, blocks.bucket_length(mask.shape[-1]))
     n_new = int(np.sum(np.asarray(mask))) if class_step else None
     return x, y, mask, memory.needed_blocks(config, state, n_new)
 
 
-def _counters(state: GDMState) -> GDMState:
-    """What `warn_full` reads of the state before a call (kept: the state may be donated)."""
-    if not all(checks.is_concrete(getattr(state, m).refused_insertions) for m in ("episodic", "semantic")):
+def counters_before(state: GDMState) -> GDMState:
+    """What `warn_full` reads of the state before a call, kept apart (the state may be
+    donated)."""
+    if not all(is_concrete(getattr(state, m).refused_insertions) for m in ("episodic", "semantic")):
         return state
     return state.replace(episodic=state.episodic.replace(
         refused_insertions=np.asarray(state.episodic.refused_insertions)),
@@ -129,4 +134,4 @@ def predict(config: GDMConfig, state: GDMState, x, params: GDMParams | None = No
     lead = checks.check_samples(config.episodic, x, "predict features")
     if len(lead) != 1:
         raise ValueError(f"predict: features must be [B, {config.dim}], got {np.shape(x)}")
-    return memory.predict_jit(config, state, jnp.asarray(x), _params(params))
+    return memory.predict_jit(config, prepare_params(config, params), state, jnp.asarray(x))

@@ -1,5 +1,5 @@
-"""Boundary checks of the GDM's public functions (docs/gwr.md, "Checks"): a state
-against its config, hyperparameters, the state after a call, the node-limit warning.
+"""Boundary checks of the GDM's public functions (docs/gwr.md, "Checks"): the config,
+a state against its config, the state after a call, the node-limit warning.
 
 Shape checks read only shapes, so they work on tracers: the public functions stay
 traceable under `jax.jit` / `jax.vmap`. Value checks run only on concrete arrays.
@@ -7,29 +7,21 @@ traceable under `jax.jit` / `jax.vmap`. Value checks run only on concrete arrays
 
 from __future__ import annotations
 
-import dataclasses
-import math
-import numbers
 import warnings
 
 import numpy as np
 
-from clifer_jax.gwr import checks as gwr_checks
+from clifer_jax.gdm.config import GDMConfig
+from clifer_jax.validate import host_value
 
 
 def check_config(config) -> None:
-    """Every float hyperparameter of both memories finite (kappa=inf would leave a NaN
-    state without an error)."""
-    for name in ("episodic", "semantic"):
-        c = getattr(config, name)
-        for f in dataclasses.fields(c):
-            v = getattr(c, f.name)
-            if isinstance(v, float) and not math.isfinite(v):
-                raise ValueError(f"{name}.{f.name} must be finite, got {v}")
-
-
-def _trailing(arr, n: int) -> tuple[int, ...]:
-    return tuple(np.shape(arr))[-n:] if n else ()
+    """`config` is a `GDMConfig` with its sizes set."""
+    if not isinstance(config, GDMConfig):
+        raise TypeError(f"config must be a GDMConfig, got {type(config).__name__}")
+    if not config.is_sized:
+        raise ValueError(f"GDMConfig needs dim and capacity (got dim={config.dim}, capacity="
+                         f"{config.capacity}); set them, or call config.for_data(dim, samples)")
 
 
 def check_state(config, state, batched: bool = False) -> None:
@@ -55,18 +47,11 @@ def check_state(config, state, batched: bool = False) -> None:
                     f"made with another capacity, dim, context or class count?")
 
 
-def as_int(value, name: str, low: int = 1) -> int:
-    """A Python int from an int or numpy integer >= `low` (ValueError otherwise)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
 def warn_nonfinite(state, what: str) -> None:
     """Warn when a call left NaN/inf in a memory (e.g. finite inputs whose squared
     distances overflow float32); skipped under tracing."""
     for name in ("episodic", "semantic"):
-        w = gwr_checks.host_value(getattr(state, name).weights)
+        w = host_value(getattr(state, name).weights)
         if w is not None and not np.all(np.isfinite(w)):
             bad = int(w.size - np.count_nonzero(np.isfinite(w)))
             warnings.warn(f"{what}: the {name} memory holds {bad} NaN/inf weights after this call "
@@ -80,9 +65,9 @@ def warn_full(config, before, after) -> None:
     (`grow_max_nodes=False`). Refusals under a limit that follows the samples seen are
     the design (docs/gwr.md) and stay silent."""
     for name in ("episodic", "semantic"):
-        b = gwr_checks.host_value(getattr(before, name).refused_insertions)
-        a = gwr_checks.host_value(getattr(after, name).refused_insertions)
-        limit = gwr_checks.host_value(getattr(after, name).max_nodes)
+        b = host_value(getattr(before, name).refused_insertions)
+        a = host_value(getattr(after, name).refused_insertions)
+        limit = host_value(getattr(after, name).max_nodes)
         if a is None or b is None or limit is None:
             continue
         n = int(np.sum(a) - np.sum(b))
@@ -91,7 +76,7 @@ def warn_full(config, before, after) -> None:
         cap = getattr(config, name).capacity
         if int(np.max(limit)) >= cap:
             warnings.warn(f"{name} memory full: {n} insertions refused at its capacity of {cap} "
-                          f"nodes; raise {name}_capacity (gdm.reference_config)", RuntimeWarning,
+                          f"nodes; raise GDMConfig.{'capacity' if name == 'episodic' else 'semantic_capacity'}", RuntimeWarning,
                           stacklevel=3)
         elif not config.grow_max_nodes:
             warnings.warn(f"{name} memory: {n} insertions refused by its node limit of "

@@ -15,9 +15,12 @@ from flax import struct
 
 from clifer_jax import gwr
 from clifer_jax.gdm.config import GDMConfig, GDMParams
-from clifer_jax.gdm.replay import PseudoSamples, pseudo_samples
+from clifer_jax.gdm.replay import PseudoSamples, pseudo_samples_unchecked
 from clifer_jax.gwr import blocks
+from clifer_jax.gwr.call_end import begin_lazily, finish_lazily
+from clifer_jax.gwr.footprint import tree_bytes
 from clifer_jax.gwr.state import GWRState
+from clifer_jax.gwr.train import lazy_call
 
 
 @struct.dataclass
@@ -42,25 +45,17 @@ def _heads(y: jax.Array, heads: int) -> jax.Array:
     return jnp.repeat(y[..., None], heads, axis=-1).astype(jnp.int32)
 
 
-def _ep(params):
-    return None if params is None else params.episodic
-
-
-def _se(params):
-    return None if params is None else params.semantic
-
-
-def init_unchecked(config: GDMConfig, x: jax.Array, y: jax.Array, mask: jax.Array,
-                   params: GDMParams | None = None) -> GDMState:
+def init_unchecked(config: GDMConfig, params: GDMParams, x: jax.Array, y: jax.Array,
+                   mask: jax.Array) -> GDMState:
     """Both memories start from the first two valid samples of x [L, D], y [L], mask [L].
-    params (here and below): the memories' traced numbers (None: the config's values)."""
+    params (here and below): both memories' traced numbers."""
     first = jnp.nonzero(mask, size=2, fill_value=0)[0]
     x2, y2 = x[first], y[first]
     return GDMState(
-        episodic=gwr.init_unchecked(config.episodic, x2, _heads(y2, config.episodic.num_heads),
-                                    _ep(params)),
-        semantic=gwr.init_unchecked(config.semantic, x2, _heads(y2, config.semantic.num_heads),
-                                    _se(params)),
+        episodic=gwr.init_unchecked(config.episodic, params.episodic, x2,
+                                    _heads(y2, config.episodic.num_heads)),
+        semantic=gwr.init_unchecked(config.semantic, params.semantic, x2,
+                                    _heads(y2, config.semantic.num_heads)),
         samples_seen=jnp.array(0, jnp.int32),
         steps=jnp.array(0, jnp.int32),
     )
@@ -81,20 +76,21 @@ def _set_limits(config: GDMConfig, state: GDMState, n_new: jax.Array) -> GDMStat
     )
 
 
-def _train_both(config: GDMConfig, ep: GWRState, se: GWRState, x_ep, y_ep, x_se, y_se, valid,
-                epochs: int, params: GDMParams | None = None):
-    ep = gwr.train_unchecked(config.episodic, ep, x_ep, _heads(y_ep, config.episodic.num_heads),
-                             valid, epochs=epochs, params=_ep(params))
-    se = gwr.train_unchecked(config.semantic, se, x_se, _heads(y_se, config.semantic.num_heads),
-                             valid, epochs=epochs, params=_se(params))
+def _train_both(config: GDMConfig, params: GDMParams, ep: GWRState, se: GWRState, x, y, valid,
+                epochs: int):
+    """Both memories on the same labelled samples, one training call each."""
+    ep = gwr.train_unchecked(config.episodic, params.episodic, ep, x, _heads(y, config.episodic.num_heads),
+                             valid, epochs=epochs)
+    se = gwr.train_unchecked(config.semantic, params.semantic, se, x, _heads(y, config.semantic.num_heads),
+                             valid, epochs=epochs)
     return ep, se
 
 
 REPLAY_CHUNK = 8   # trajectories per iteration of the replay pass's loop
 
 
-def replay(config: GDMConfig, ep: GWRState, se: GWRState, pseudo: PseudoSamples,
-           params: GDMParams | None = None):
+def replay_unchecked(config: GDMConfig, params: GDMParams, ep: GWRState, se: GWRState,
+                     pseudo: PseudoSamples):
     """Train both memories on every valid trajectory, one training call per trajectory,
     in the order of `pseudo` (`pseudo_samples` gives the nodes' creation order, the
     reference's).
@@ -107,8 +103,6 @@ def replay(config: GDMConfig, ep: GWRState, se: GWRState, pseudo: PseudoSamples,
     pruned from the edge log, the removed nodes' temporal links cleared by index), so no
     N×N pass runs unless a fallback needs it. The result equals one `train_unchecked`
     call per trajectory."""
-    from clifer_jax.gwr.call_end import begin_lazily, finish_lazily
-    from clifer_jax.gwr.train import lazy_call
 
     n = pseudo.valid.shape[0]
     size = -(-n // REPLAY_CHUNK) * REPLAY_CHUNK
@@ -122,8 +116,8 @@ def replay(config: GDMConfig, ep: GWRState, se: GWRState, pseudo: PseudoSamples,
     def trajectory(carry, inp):
         ep, se = carry
         x, y, run = inp
-        ep = lazy_call(e_cfg, ep, x, _heads(y, e_cfg.num_heads), steps, epochs, _ep(params), run)
-        se = lazy_call(s_cfg, se, x, _heads(y, s_cfg.num_heads), steps, epochs, _se(params), run)
+        ep = lazy_call(e_cfg, params.episodic, ep, x, _heads(y, e_cfg.num_heads), steps, epochs, run)
+        se = lazy_call(s_cfg, params.semantic, se, x, _heads(y, s_cfg.num_heads), steps, epochs, run)
         return (ep, se), None
 
     def chunk(carry):
@@ -140,23 +134,24 @@ def replay(config: GDMConfig, ep: GWRState, se: GWRState, pseudo: PseudoSamples,
     ep0, se0 = (ep.active, ep.next_id), (se.active, se.next_id)
     _, ep_end, se_end = jax.lax.while_loop(lambda c: c[0] * REPLAY_CHUNK < count, chunk,
                                    (jnp.array(0, jnp.int32), begin_lazily(ep), begin_lazily(se)))
-    return (finish_lazily(e_cfg, ep_end, _ep(params), begun=ep0),
-            finish_lazily(s_cfg, se_end, _se(params), begun=se0))
+    return (finish_lazily(e_cfg, params.episodic, ep_end, begun=ep0),
+            finish_lazily(s_cfg, params.semantic, se_end, begun=se0))
 
 
-def learn_class_unchecked(config: GDMConfig, state: GDMState, x: jax.Array, y: jax.Array,
-                          mask: jax.Array, params: GDMParams | None = None) -> GDMState:
+def learn_class_unchecked(config: GDMConfig, params: GDMParams, state: GDMState, x: jax.Array,
+                          y: jax.Array, mask: jax.Array, replay: bool = False) -> GDMState:
     """One class step: x [L, D], y [L], mask [L].
 
     The valid samples, in order, are cut into mini-batches; each trains the episodic memory, then
     the semantic memory on the episodic BMUs' weights and labels (docs/design.md), then,
-    with replay on, both memories on the previous mini-batch's pseudo-samples."""
-    return _learn_class_body(config, _set_limits(config, state, jnp.sum(mask, dtype=jnp.int32)),
-                             x, y, mask, params)
+    with `replay` (static: GDM + replay), both memories on the previous mini-batch's
+    pseudo-samples."""
+    return _learn_class_body(config, params, _set_limits(config, state, jnp.sum(mask, dtype=jnp.int32)),
+                             x, y, mask, replay)
 
 
-def _learn_class_body(config: GDMConfig, state: GDMState, x, y, mask,
-                      params: GDMParams | None = None) -> GDMState:
+def _learn_class_body(config: GDMConfig, params: GDMParams, state: GDMState, x, y, mask,
+                      replay: bool) -> GDMState:
     """`learn_class_unchecked` after the node limits are set."""
     bs = config.batch_size
     # Valid samples first, in their order, so mini-batches never straddle padding.
@@ -180,15 +175,16 @@ def _learn_class_body(config: GDMConfig, state: GDMState, x, y, mask,
         ep, se = ep0, se0
         xs, ys, ms = batch
         any_valid = jnp.any(ms)
-        ep = gwr.train_unchecked(config.episodic, ep, xs, _heads(ys, config.episodic.num_heads), ms,
-                                 epochs=config.epochs, params=_ep(params))
-        bmu = gwr.predict_unchecked(config.episodic, ep, xs, _ep(params))
-        se = gwr.train_unchecked(config.semantic, se, bmu.weights[:, 0],
+        ep = gwr.train_unchecked(config.episodic, params.episodic, ep, xs,
+                                 _heads(ys, config.episodic.num_heads), ms, epochs=config.epochs)
+        bmu = gwr.predict_unchecked(config.episodic, params.episodic, ep, xs)
+        se = gwr.train_unchecked(config.semantic, params.semantic, se, bmu.weights[:, 0],
                                  _heads(bmu.labels[:, 0], config.semantic.num_heads), ms,
-                                 epochs=config.epochs, params=_se(params))
-        if config.replay:                    # an all-padding mini-batch replays nothing
-            ep, se = replay(config, ep, se, pseudo.replace(valid=pseudo.valid & any_valid), params)
-            fresh = pseudo_samples(ep, t_len)
+                                 epochs=config.epochs)
+        if replay:                           # an all-padding mini-batch replays nothing
+            ep, se = replay_unchecked(config, params, ep, se,
+                                      pseudo.replace(valid=pseudo.valid & any_valid))
+            fresh = pseudo_samples_unchecked(ep, t_len)
             pseudo = jax.tree.map(lambda a, b: jnp.where(any_valid, a, b), fresh, pseudo)
         # An all-padding mini-batch changes nothing but the context its calls reset; keep
         # the last real one's, so that padding a class step (length buckets) is invisible.
@@ -201,29 +197,29 @@ def _learn_class_body(config: GDMConfig, state: GDMState, x, y, mask,
     return state.replace(episodic=ep, semantic=se, steps=state.steps + 1)
 
 
-def learn_extra_unchecked(config: GDMConfig, state: GDMState, x: jax.Array, y: jax.Array,
-                          mask: jax.Array, epochs: int | None = None,
-                          params: GDMParams | None = None) -> GDMState:
+def learn_extra_unchecked(config: GDMConfig, params: GDMParams, state: GDMState, x: jax.Array,
+                          y: jax.Array, mask: jax.Array, epochs: int | None = None) -> GDMState:
     """Train both memories on an extra labelled set x [M, D], y [M], mask [M] in one call
-    each (CLIFER's imagination step uses this; docs/design.md)."""
-    ep, se = _train_both(config, state.episodic, state.semantic, x, y, x, y, mask.astype(bool),
-                         epochs or config.extra_epochs, params)
+    each, `epochs` (static; None: `config.extra_epochs`) epochs (CLIFER's imagination step
+    uses this; docs/design.md)."""
+    ep, se = _train_both(config, params, state.episodic, state.semantic, x, y, mask.astype(bool),
+                         epochs or config.extra_epochs)
     return state.replace(episodic=ep, semantic=se)
 
 
-def predict_unchecked(config: GDMConfig, state: GDMState, x: jax.Array,
-                      params: GDMParams | None = None) -> GDMPrediction:
+def predict_unchecked(config: GDMConfig, params: GDMParams, state: GDMState,
+                      x: jax.Array) -> GDMPrediction:
     """Both memories on raw features x [B, D]."""
-    return GDMPrediction(episodic=gwr.predict_unchecked(config.episodic, state.episodic, x, _ep(params)),
-                         semantic=gwr.predict_unchecked(config.semantic, state.semantic, x, _se(params)))
+    return GDMPrediction(
+        episodic=gwr.predict_unchecked(config.episodic, params.episodic, state.episodic, x),
+        semantic=gwr.predict_unchecked(config.semantic, params.semantic, state.semantic, x))
 
 
 def state_bytes(config: GDMConfig, subjects: int = 1) -> int:
     """Bytes of `subjects` GDM states (both memories; from shapes, nothing allocated)."""
-    from clifer_jax.gwr.footprint import tree_bytes
-
-    shapes = jax.eval_shape(lambda: init_unchecked(config, jnp.zeros((2, config.dim)),
-                                                   jnp.zeros((2,), jnp.int32), jnp.ones((2,), bool)))
+    shapes = jax.eval_shape(lambda: init_unchecked(config, GDMParams().cast(config.dtype),
+                                                   jnp.zeros((2, config.dim)), jnp.zeros((2,), jnp.int32),
+                                                   jnp.ones((2,), bool)))
     return subjects * tree_bytes(shapes)
 
 
@@ -231,10 +227,11 @@ def state_bytes(config: GDMConfig, subjects: int = 1) -> int:
 # headroom"); the same results, at a cost that follows the nodes, not the capacity.
 
 def block_configs(config: GDMConfig, sizes: tuple[int, int]) -> GDMConfig:
+    """The config of the block view (max_degree is clipped to the block, which changes no
+    result: `gwr.blocks.block_config`)."""
     if sizes == (config.episodic.capacity, config.semantic.capacity):
         return config
-    return config.replace(episodic=blocks.block_config(config.episodic, sizes[0]),
-                          semantic=blocks.block_config(config.semantic, sizes[1]))
+    return config.replace(capacity=sizes[0], semantic_capacity=sizes[1])
 
 
 def _view(state: GDMState, sizes) -> GDMState:
@@ -247,20 +244,21 @@ def _back(full: GDMState, part: GDMState) -> GDMState:
                         semantic=blocks.put_block(full.semantic, part.semantic))
 
 
-def learn_class_block(config: GDMConfig, sizes: tuple[int, int], state: GDMState, x, y, mask,
-                      params: GDMParams | None = None) -> GDMState:
+def learn_class_block(config: GDMConfig, sizes: tuple[int, int], replay: bool, params: GDMParams,
+                      state: GDMState, x, y, mask) -> GDMState:
     """`learn_class_unchecked` run on the leading `sizes` = (episodic, semantic) slots.
     Equal to it when the sizes hold the high-water marks and the node limits of the step
     (`needed_blocks`)."""
     limited = _set_limits(config, state, jnp.sum(mask, dtype=jnp.int32))
-    out = _learn_class_body(block_configs(config, sizes), _view(limited, sizes), x, y, mask, params)
+    out = _learn_class_body(block_configs(config, sizes), params, _view(limited, sizes), x, y, mask, replay)
     return _back(limited, out)
 
 
-def learn_extra_block(config: GDMConfig, sizes: tuple[int, int], state: GDMState, x, y, mask,
-                      epochs: int | None = None, params: GDMParams | None = None) -> GDMState:
-    out = learn_extra_unchecked(block_configs(config, sizes), _view(state, sizes), x, y, mask,
-                                epochs, params)
+def learn_extra_block(config: GDMConfig, sizes: tuple[int, int], epochs: int | None, params: GDMParams,
+                      state: GDMState, x, y, mask) -> GDMState:
+    """`learn_extra_unchecked` run on the leading `sizes` slots."""
+    out = learn_extra_unchecked(block_configs(config, sizes), params, _view(state, sizes), x, y, mask,
+                                epochs)
     return _back(state, out)
 
 
@@ -284,8 +282,8 @@ def needed_blocks(config: GDMConfig, state: GDMState, n_new: int | None) -> tupl
 
 
 init_jit = jax.jit(init_unchecked, static_argnums=0)
-learn_class_jit = jax.jit(learn_class_block, static_argnums=(0, 1))
-learn_class_jit_donated = jax.jit(learn_class_block, static_argnums=(0, 1), donate_argnums=2)
-learn_extra_jit = jax.jit(learn_extra_block, static_argnums=(0, 1, 6))
-learn_extra_jit_donated = jax.jit(learn_extra_block, static_argnums=(0, 1, 6), donate_argnums=2)
+learn_class_jit = jax.jit(learn_class_block, static_argnums=(0, 1, 2))
+learn_class_jit_donated = jax.jit(learn_class_block, static_argnums=(0, 1, 2), donate_argnums=4)
+learn_extra_jit = jax.jit(learn_extra_block, static_argnums=(0, 1, 2))
+learn_extra_jit_donated = jax.jit(learn_extra_block, static_argnums=(0, 1, 2), donate_argnums=4)
 predict_jit = jax.jit(predict_unchecked, static_argnums=0)

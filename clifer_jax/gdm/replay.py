@@ -24,7 +24,7 @@ class PseudoSamples:
     valid: jax.Array
 
 
-def pseudo_samples(state: GWRState, length: int) -> PseudoSamples:
+def pseudo_samples_unchecked(state: GWRState, length: int) -> PseudoSamples:
     """Trajectory of `length` nodes from every active node i: i, then the argmax
     of the current node's temporal row, repeatedly. A node with no outgoing
     temporal link repeats itself. Jittable and vmappable.

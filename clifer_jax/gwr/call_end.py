@@ -22,13 +22,13 @@ from clifer_jax.gwr.state import LOG_NONE, NO_EDGE, UNINDEXED, GWRState, creatio
 FULL_PASS = "full_pass"
 
 
-def live_edges(config: GWRConfig, state: GWRState, params: GWRParams | None = None) -> jax.Array:
+def live_edges(params: GWRParams, state: GWRState) -> jax.Array:
     """[N, N] bool: the edges that exist, with lazily pruned ones removed (one N×N pass)."""
-    max_age = config.max_age if params is None else params.max_age
+    max_age = params.max_age
     return state.edges & ((state.pruned_at - state.edge_birth) <= max_age)
 
 
-def prune_old_edges(config: GWRConfig, state: GWRState, params: GWRParams | None = None) -> GWRState:
+def prune_old_edges(config: GWRConfig, params: GWRParams, state: GWRState) -> GWRState:
     """Remove edges older than max_age (age = t − birth) from the N×N array. One N×N pass
     (`end_call` does it from the edge log); `edge_newest` and `unlogged_until` are
     recomputed from the result."""
@@ -36,14 +36,14 @@ def prune_old_edges(config: GWRConfig, state: GWRState, params: GWRParams | None
     edges, newest, unlogged = _full_prune(config, params)(
         (state.edges, state.edge_newest, state.unlogged_until), state.edge_birth, state.edge_log, state.t)
     return state.replace(edges=edges, edge_newest=newest, unlogged_until=unlogged,
-                         pruned_below=_threshold(config, state, params))
+                         pruned_below=_threshold(params, state))
 
 
-def _full_prune(config: GWRConfig, params: GWRParams | None):
+def _full_prune(config: GWRConfig, params: GWRParams):
     """The N×N pruning on (edges, edge_newest, unlogged_until), reading (edge_birth,
     edge_log, t): the expired edges removed, then one pass a block of rows at a time for
     each node's newest edge and the latest birth of an edge no log row names."""
-    max_age = config.max_age if params is None else params.max_age
+    max_age = params.max_age
 
     def prune(carry, birth, log, t):
         edges = carry[0] & (birth >= t - max_age)
@@ -52,9 +52,9 @@ def _full_prune(config: GWRConfig, params: GWRParams | None):
     return prune
 
 
-def _threshold(config: GWRConfig, state: GWRState, params: GWRParams | None):
+def _threshold(params: GWRParams, state: GWRState):
     """The clock value below which an edge has expired at `state.t` (never lowered)."""
-    max_age = config.max_age if params is None else params.max_age
+    max_age = params.max_age
     return jnp.maximum(state.pruned_below, state.t - max_age).astype(jnp.int32)
 
 
@@ -67,11 +67,11 @@ def log_covers(config: GWRConfig, state: GWRState) -> jax.Array:
     return (state.pruned_below > state.t - config.edge_log) & (state.pruned_below > state.unlogged_until)
 
 
-def prune_from_log(config: GWRConfig, state: GWRState, params: GWRParams | None = None) -> GWRState:
+def prune_from_log(config: GWRConfig, params: GWRParams, state: GWRState) -> GWRState:
     """`prune_old_edges` in O(L): the expired edges are found through the edge log.
     Removes only expired edges, and all of them when `log_covers(config, state)`."""
     state = state.replace(pruned_at=state.t)
-    below = _threshold(config, state, params)
+    below = _threshold(params, state)
     if not config.edge_log:
         return state
     ell = config.edge_log
@@ -138,7 +138,7 @@ def _scan_edges(ell: int, edges: jax.Array, edge_birth: jax.Array, edge_log: jax
     return jax.lax.fori_loop(0, n // rows, block, init)
 
 
-def end_call(config: GWRConfig, state: GWRState, params: GWRParams | None = None,
+def end_call(config: GWRConfig, params: GWRParams, state: GWRState,
              remove_isolated: bool = True) -> GWRState:
     """The end of a training call: the expired edges removed, then (optionally) the nodes
     left without edges, oldest first. O(L + N·max_degree): the expired edges come from
@@ -148,13 +148,13 @@ def end_call(config: GWRConfig, state: GWRState, params: GWRParams | None = None
     more than max_degree nodes go; `full_passes` counts those calls. Either way the
     state is the same (docs/gwr.md, "The end of a call")."""
     covered = log_covers(config, state)
-    state = prune_from_log(config, state, params)
-    max_age = config.max_age if params is None else params.max_age
+    state = prune_from_log(config, params, state)
+    max_age = params.max_age
     edges, newest, unlogged = _at_most_once(
         ~covered, _full_prune(config, params), (state.edges, state.edge_newest, state.unlogged_until),
         state.edge_birth, state.edge_log, state.t)
     state = state.replace(edges=edges, edge_newest=newest, unlogged_until=unlogged,
-                          pruned_below=_threshold(config, state, params))
+                          pruned_below=_threshold(params, state))
     full = ~covered
     linked = state.edge_newest >= state.pruned_at - max_age
     if remove_isolated:
@@ -209,19 +209,12 @@ def _remove_oldest_first(state: GWRState, isolated: jax.Array, clear_temporal: b
     )
 
 
-def with_edge_newest(state: GWRState) -> GWRState:
-    """`edge_newest` from the N×N arrays (one pass): for a state whose edges were edited
-    by hand, or to check the value the steps keep."""
-    return state.replace(edge_newest=_scan_edges(0, state.edges, state.edge_birth)[0])
-
-
-def remove_isolated_lazily(config: GWRConfig, state: GWRState,
-                           params: GWRParams | None = None) -> GWRState:
+def remove_isolated_lazily(config: GWRConfig, params: GWRParams, state: GWRState) -> GWRState:
     """`remove_isolated_nodes` in O(N) inside a sequence of `lazy_call`s: a node is
     isolated when its newest edge has expired (`GWRState.edge_newest`), and the removed
     nodes' temporal links stay in the N×N array (a later insertion into the slot clears
     them; so does `finish_lazily`). Edges need not be pruned physically first."""
-    max_age = config.max_age if params is None else params.max_age
+    max_age = params.max_age
     linked = state.edge_newest >= state.pruned_at - max_age
     isolated = state.active & ~linked
     return _remove_oldest_first(state, isolated, clear_temporal=False)
@@ -241,7 +234,7 @@ def _rebuild_newest(state: GWRState, run: jax.Array) -> GWRState:
     return state.replace(edge_newest=newest)
 
 
-def finish_lazily(config: GWRConfig, state: GWRState, params: GWRParams | None = None,
+def finish_lazily(config: GWRConfig, params: GWRParams, state: GWRState,
                   begun: tuple[jax.Array, jax.Array] | None = None) -> GWRState:
     """After calls that ended with `remove_isolated_lazily`: the edge pruning made physical
     (`end_call`'s, from the edge log) and the removed nodes' temporal links cleared.
@@ -249,7 +242,7 @@ def finish_lazily(config: GWRConfig, state: GWRState, params: GWRParams | None =
     in use then or filled since and are free now are the removed ones, cleared by index
     (O(N·max_degree); the N×N pass when more than max_degree went). None: every free
     slot, one N×N pass."""
-    state = end_call(config, state, params, remove_isolated=False)
+    state = end_call(config, params, state, remove_isolated=False)
     if begun is None:
         return state.replace(temporal=_clear_free_temporal(state.active, state.temporal))
     active, next_id = begun

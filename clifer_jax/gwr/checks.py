@@ -2,39 +2,10 @@
 
 from __future__ import annotations
 
-import jax
 import numpy as np
 
 from clifer_jax.gwr.config import GWRConfig
-
-
-try:  # public until JAX 0.10; kept importable from the private module later
-    from jax.core import Tracer
-except ImportError:  # pragma: no cover
-    from jax._src.core import Tracer
-
-
-def is_concrete(x) -> bool:
-    """True when x's values can be read here: not a tracer under jit/vmap/grad, and not
-    a multi-host array with shards on other processes."""
-    if isinstance(x, Tracer):
-        return False
-    return not isinstance(x, jax.Array) or x.is_fully_addressable
-
-
-def host_value(x) -> np.ndarray | None:
-    """x's values as numpy, or None under tracing. A multi-host array is gathered
-    (a collective: every process must call this together)."""
-    if isinstance(x, Tracer):
-        return None
-    if isinstance(x, jax.Array) and not x.is_fully_addressable:
-        from jax.experimental import multihost_utils
-        return np.asarray(multihost_utils.process_allgather(x, tiled=True))
-    return np.asarray(x)
-
-
-def _dtype(x) -> np.dtype:
-    return np.dtype(x.dtype) if hasattr(x, "dtype") else np.asarray(x).dtype
+from clifer_jax.validate import dtype_of, is_concrete
 
 
 def _batch_shape(arr, trailing: tuple[int, ...], name: str) -> tuple[int, ...]:
@@ -47,8 +18,8 @@ def _batch_shape(arr, trailing: tuple[int, ...], name: str) -> tuple[int, ...]:
 def check_samples(config: GWRConfig, xs, name: str = "samples") -> tuple[int, ...]:
     """xs [..., D] float, finite. Returns the leading (batch) shape."""
     lead = _batch_shape(xs, (config.dim,), name)
-    if not np.issubdtype(_dtype(xs), np.number) or np.issubdtype(_dtype(xs), np.complexfloating):
-        raise TypeError(f"{name} must be real numbers, got dtype {_dtype(xs)}")
+    if not np.issubdtype(dtype_of(xs), np.number) or np.issubdtype(dtype_of(xs), np.complexfloating):
+        raise TypeError(f"{name} must be real numbers, got dtype {dtype_of(xs)}")
     if is_concrete(xs):
         arr = np.asarray(xs)
         if not np.all(np.isfinite(arr)):
@@ -57,20 +28,26 @@ def check_samples(config: GWRConfig, xs, name: str = "samples") -> tuple[int, ..
     return lead
 
 
-def check_labels(config: GWRConfig, ys, lead: tuple[int, ...], name: str = "labels") -> None:
-    """ys [..., H] int in [-1, C)."""
+def check_labels(config: GWRConfig, ys, lead: tuple[int, ...], name: str = "labels"):
+    """ys [..., H] int in [-1, C) (-1: no label); a one-head network also takes [...].
+    Returns the labels with their head axis, [..., H]."""
     shape = tuple(np.shape(ys))
+    if config.num_heads == 1 and shape == lead:
+        ys = ys[..., None] if hasattr(ys, "ndim") else np.asarray(ys)[..., None]
+        shape = lead + (1,)
     if shape != lead + (config.num_heads,):
-        raise ValueError(f"{name} must have shape {lead + (config.num_heads,)} "
+        one = f" or {lead}" if config.num_heads == 1 else ""
+        raise ValueError(f"{name} must have shape {lead + (config.num_heads,)}{one} "
                          f"(one column per label head), got {shape}")
-    if not np.issubdtype(_dtype(ys), np.integer):
-        raise TypeError(f"{name} must be integers (class index, -1 for none), got {_dtype(ys)}")
+    if not np.issubdtype(dtype_of(ys), np.integer):
+        raise TypeError(f"{name} must be integers (class index, -1 for none), got {dtype_of(ys)}")
     if is_concrete(ys) and np.size(ys):
         arr = np.asarray(ys)
         lo, hi = int(arr.min()), int(arr.max())
         if lo < -1 or hi >= config.num_classes:
             raise ValueError(f"{name} must lie in [-1, {config.num_classes}) (-1: no label); "
                              f"found values in [{lo}, {hi}]")
+    return ys
 
 
 def check_valid(valid, lead: tuple[int, ...]) -> None:

@@ -1,10 +1,9 @@
-"""Static hyperparameters of one Gamma-GWR memory (docs/gwr.md)."""
+"""Static settings of one Gamma-GWR memory: shapes and control flow (docs/gwr.md, "Config
+and params"). The numbers a run may sweep are in `GWRParams` (`gwr/params.py`)."""
 
 from __future__ import annotations
 
 import dataclasses
-import math
-import numbers
 from typing import Literal
 
 import jax.numpy as jnp
@@ -14,13 +13,12 @@ Distance = Literal["clifer", "gdm"]
 PredictContext = Literal["bmu", "input"]
 RowUpdates = Literal["scatter", "dense"]
 
-
 @dataclasses.dataclass(frozen=True)
 class GWRConfig:
-    """Shapes and hyperparameters of a Gamma-GWR network.
+    """Shapes and control flow of a Gamma-GWR network.
 
-    Frozen and hashable: pass it as a static argument to jitted functions.
-    Defaults are the episodic memory of the reference configuration (docs/gwr.md).
+    Frozen and hashable: pass it as a static argument to jitted functions. Its numbers
+    (thresholds, rates, β, max_age) are not here: they travel as a traced `GWRParams`.
 
     Attributes:
       dim: feature size D of an input sample.
@@ -28,15 +26,7 @@ class GWRConfig:
       max_nodes: default node limit (<= capacity); the state carries its own copy
         so that it can differ per subject and change between calls.
       context: number K of context descriptors (weights have K+1 rows).
-      beta: context blending factor β.
-      activity_threshold: a_T; insert when exp(-d_b) < a_T (and h_b < h_T).
-      habituation_threshold: h_T.
-      eps_b, eps_n: learning rates of the BMU and of its neighbours.
-      tau_b, tau_n, kappa: habituation constants.
-      a_inc, a_dec: label histogram increment and decrement.
-      max_age: edges older than this are pruned after each epoch.
       regulated: only learn from samples whose label the BMU predicts wrongly.
-      mod_rate: learning-rate factor of a regulated update.
       inactivity_scaling: multiply the BMU update by (1 - a) (CLIFER's code).
       distance: "clifer" (Σ_k α_k ‖g_k − w_k‖) or "gdm" (‖Σ_k α_k (g_k − w_k)‖).
       predict_context: with K > 0, what `predict` builds each sample's context from:
@@ -65,19 +55,7 @@ class GWRConfig:
     capacity: int = 1024
     max_nodes: int | None = None
     context: int = 0
-    beta: float = 0.7
-    activity_threshold: float = 0.4
-    habituation_threshold: float = 0.5
-    eps_b: float = 0.2
-    eps_n: float = 0.001
-    tau_b: float = 0.3
-    tau_n: float = 0.1
-    kappa: float = 1.05
-    a_inc: float = 1.0
-    a_dec: float = 0.1
-    max_age: int = 1000
     regulated: bool = False
-    mod_rate: float = 0.01
     inactivity_scaling: bool = True
     distance: Distance = "clifer"
     predict_context: PredictContext = "bmu"
@@ -93,51 +71,38 @@ class GWRConfig:
             if not ok:
                 raise ValueError(f"GWRConfig: {what}")
 
-        for name in ("dim", "capacity", "max_nodes", "context", "max_age", "num_heads", "num_classes",
+        for name in ("dim", "capacity", "max_nodes", "context", "num_heads", "num_classes",
                      "max_degree", "edge_log"):   # numpy integers are integers too
             v = getattr(self, name)
-            if isinstance(v, numbers.Integral) and not isinstance(v, bool):
+            if isinstance(v, np.integer):
                 object.__setattr__(self, name, int(v))
-        for name in ("beta", "activity_threshold", "habituation_threshold", "eps_b", "eps_n", "tau_b",
-                     "tau_n", "kappa", "a_inc", "a_dec", "mod_rate"):
-            v = getattr(self, name)
-            need(isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v),
-                 f"{name} must be a finite number, got {v!r}")
-        need(isinstance(self.dim, int) and self.dim >= 1, f"dim must be a positive int, got {self.dim!r}")
-        need(isinstance(self.capacity, int) and self.capacity >= 2,
+        ints = lambda v: isinstance(v, int) and not isinstance(v, bool)  # noqa: E731
+        need(ints(self.dim) and self.dim >= 1, f"dim must be a positive int, got {self.dim!r}")
+        need(ints(self.capacity) and self.capacity >= 2,
              f"capacity must be an int >= 2, got {self.capacity!r}")
         if self.max_nodes is None:
             object.__setattr__(self, "max_nodes", self.capacity)
-        need(2 <= self.max_nodes <= self.capacity,
-             f"max_nodes must lie in [2, capacity={self.capacity}], got {self.max_nodes}")
-        need(self.context >= 0, f"context (K) must be >= 0, got {self.context}")
-        need(0.0 <= self.beta <= 1.0, f"beta must lie in [0, 1], got {self.beta}")
-        need(0.0 < self.activity_threshold < 1.0,
-             f"activity_threshold (a_T) must lie in (0, 1), got {self.activity_threshold}")
-        need(0.0 < self.habituation_threshold <= 1.0,
-             f"habituation_threshold (h_T) must lie in (0, 1], got {self.habituation_threshold}")
-        for name in ("eps_b", "eps_n"):
-            v = getattr(self, name)
-            need(0.0 < v <= 1.0, f"{name} must lie in (0, 1], got {v}")
-        for name in ("tau_b", "tau_n"):
-            v = getattr(self, name)
-            need(0.0 < v <= 1.0, f"{name} must lie in (0, 1], got {v}")
-        need(self.kappa >= 1.0, f"kappa must be >= 1 (habituation decays to 1 - 1/kappa), got {self.kappa}")
-        need(self.a_inc > 0.0, f"a_inc must be > 0, got {self.a_inc}")
-        need(self.a_dec >= 0.0, f"a_dec must be >= 0, got {self.a_dec}")
-        need(isinstance(self.max_age, int) and self.max_age >= 1, f"max_age must be an int >= 1, got {self.max_age}")
-        need(0.0 < self.mod_rate <= 1.0, f"mod_rate must lie in (0, 1], got {self.mod_rate}")
+        need(ints(self.max_nodes) and 2 <= self.max_nodes <= self.capacity,
+             f"max_nodes must lie in [2, capacity={self.capacity}], got {self.max_nodes!r}")
+        need(ints(self.context) and self.context >= 0, f"context (K) must be an int >= 0, got {self.context!r}")
+        need(isinstance(self.regulated, bool), f"regulated must be a bool, got {self.regulated!r}")
+        need(isinstance(self.inactivity_scaling, bool),
+             f"inactivity_scaling must be a bool, got {self.inactivity_scaling!r}")
         need(self.distance in ("clifer", "gdm"), f"distance must be 'clifer' or 'gdm', got {self.distance!r}")
         need(self.predict_context in ("bmu", "input"),
              f"predict_context must be 'bmu' or 'input', got {self.predict_context!r}")
-        need(self.num_heads >= 1, f"num_heads must be >= 1, got {self.num_heads}")
-        need(self.num_classes >= 1, f"num_classes must be >= 1, got {self.num_classes}")
-        need(self.max_degree >= 1, f"max_degree must be >= 1, got {self.max_degree}")
-        need(isinstance(self.edge_log, int) and self.edge_log >= 0,
-             f"edge_log must be an int >= 0, got {self.edge_log!r}")
+        need(ints(self.num_heads) and self.num_heads >= 1, f"num_heads must be an int >= 1, got {self.num_heads!r}")
+        need(ints(self.num_classes) and self.num_classes >= 1,
+             f"num_classes must be an int >= 1, got {self.num_classes!r}")
+        need(ints(self.max_degree) and self.max_degree >= 1, f"max_degree must be an int >= 1, got {self.max_degree!r}")
+        need(ints(self.edge_log) and self.edge_log >= 0, f"edge_log must be an int >= 0, got {self.edge_log!r}")
         need(self.row_updates in ("scatter", "dense"),
              f"row_updates must be 'scatter' or 'dense', got {self.row_updates!r}")
-        need(np.dtype(self.dtype).kind == "f", f"dtype must be a floating dtype, got {self.dtype!r}")
+        try:
+            floating = np.dtype(self.dtype).kind == "f"
+        except TypeError:
+            floating = False
+        need(floating, f"dtype must be a floating dtype, got {self.dtype!r}")
         # Neighbour lists never need more room than there are other nodes.
         object.__setattr__(self, "max_degree", min(self.max_degree, self.capacity - 1))
 
@@ -155,31 +120,17 @@ class GWRConfig:
         a = np.exp(-np.arange(self.depth, dtype=np.float64))
         return (a / a.sum()).astype(self.dtype)
 
-    def params(self):
-        """The traced numbers of this config (its field values) as a `GWRParams`."""
-        from clifer_jax.gwr.params import FIELDS, make_params
-
-        return make_params(self.dtype, **{k: getattr(self, k) for k in FIELDS})
-
     def replace(self, **changes) -> "GWRConfig":
         return dataclasses.replace(self, **changes)
 
 
-def episodic_config(dim: int, capacity: int, max_nodes: int | None = None, **overrides) -> GWRConfig:
-    """The reference episodic memory (docs/gwr.md): fast, unregulated, two label heads."""
-    base = dict(
-        activity_threshold=0.4, habituation_threshold=0.5, eps_b=0.2, eps_n=0.001,
-        max_age=1000, regulated=False, num_heads=2,
-    )
-    base.update(overrides)
-    return GWRConfig(dim=dim, capacity=capacity, max_nodes=max_nodes, **base)
+def episodic_config(dim: int, capacity: int, **changes) -> GWRConfig:
+    """The reference episodic memory's statics (docs/gwr.md): unregulated, two label heads
+    (both the expression). Its numbers: `GWRParams.episodic()`."""
+    return GWRConfig(dim=dim, capacity=capacity, **{"regulated": False, "num_heads": 2, **changes})
 
 
-def semantic_config(dim: int, capacity: int, max_nodes: int | None = None, **overrides) -> GWRConfig:
-    """The reference semantic memory (docs/gwr.md): slow, regulated, one label head."""
-    base = dict(
-        activity_threshold=0.2, habituation_threshold=0.2, eps_b=0.02, eps_n=0.001,
-        max_age=2000, regulated=True, mod_rate=0.01, num_heads=1,
-    )
-    base.update(overrides)
-    return GWRConfig(dim=dim, capacity=capacity, max_nodes=max_nodes, **base)
+def semantic_config(dim: int, capacity: int, **changes) -> GWRConfig:
+    """The reference semantic memory's statics (docs/gwr.md): regulated, one label head.
+    Its numbers: `GWRParams.semantic()`."""
+    return GWRConfig(dim=dim, capacity=capacity, **{"regulated": True, "num_heads": 1, **changes})

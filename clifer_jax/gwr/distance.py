@@ -8,14 +8,12 @@ import jax.numpy as jnp
 from clifer_jax.gwr.config import GWRConfig
 
 
-def context(config: GWRConfig, x: jax.Array, prev_weights: jax.Array, beta=None) -> jax.Array:
-    """g_0 = x; g_k = β·prev_k + (1-β)·prev_{k-1}, k >= 1. x [D], prev [K+1, D] -> [K+1, D].
-    beta: a traced β (None: config.beta)."""
+def context(config: GWRConfig, x: jax.Array, prev_weights: jax.Array, beta) -> jax.Array:
+    """g_0 = x; g_k = β·prev_k + (1-β)·prev_{k-1}, k >= 1. x [D], prev [K+1, D] -> [K+1, D]."""
     x = x.astype(config.jnp_dtype)[None]
     if config.context == 0:
         return x
-    b = config.beta if beta is None else beta
-    g_ctx = b * prev_weights[1:] + (1.0 - b) * prev_weights[:-1]
+    g_ctx = beta * prev_weights[1:] + (1.0 - beta) * prev_weights[:-1]
     return jnp.concatenate([x, g_ctx], axis=0)
 
 

@@ -33,14 +33,14 @@ def _match(config: GWRConfig, state: GWRState, g: jax.Array):
                       weights=state.weights[b])
 
 
-def predict_unchecked(config: GWRConfig, state: GWRState, xs: jax.Array,
-                      params: GWRParams | None = None) -> Prediction:
+def predict_unchecked(config: GWRConfig, params: GWRParams, state: GWRState,
+                      xs: jax.Array) -> Prediction:
     """xs [B, D]. With K = 0 samples are independent (vmapped). With K > 0 the context
     follows the sequence (the first sample's is zero): with `predict_context="bmu"` it is
     built from the previous sample's BMU weights as in training; with "input" every
-    context row is the previous raw input, as in the reference's test routine. params: only
-    β is read (None: config.beta)."""
-    beta = None if params is None else params.beta
+    context row is the previous raw input, as in the reference's test routine. Of the
+    params only β is read."""
+    beta = params.cast(config.dtype).beta
     if config.context == 0:
         zero = jnp.zeros_like(state.prev_weights)
         return jax.vmap(lambda x: _match(config, state, context(config, x, zero, beta)))(xs)
@@ -64,14 +64,15 @@ _predict_jit = jax.jit(predict_unchecked, static_argnames=("config",))
 
 
 def predict(config: GWRConfig, state: GWRState, xs, params: GWRParams | None = None) -> Prediction:
-    """BMU index, activity, per-head label and BMU weights for xs [B, D]."""
+    """BMU index, activity, per-head label and BMU weights for xs [B, D]. params: the
+    network's numbers (only β is read, with K > 0; None: `GWRParams()`)."""
     checks.check_state(config, state)
-    if params is not None:
-        check_params(params)
+    params = GWRParams() if params is None else params
+    check_params(params)
     lead = checks.check_samples(config, xs)
     if len(lead) != 1:
         raise ValueError(f"predict takes xs [B, D]; got shape {np.shape(xs)}")
-    return _predict_jit(config, state, jnp.asarray(xs), params)
+    return _predict_jit(config, params.cast(config.dtype), state, jnp.asarray(xs))
 
 
 def quantization_error(config: GWRConfig, state: GWRState, xs, valid=None,

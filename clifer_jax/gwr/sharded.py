@@ -22,7 +22,8 @@ import numpy as np
 from clifer_jax import sharding
 from clifer_jax.gwr import blocks, checks
 from clifer_jax.gwr.config import GWRConfig
-from clifer_jax.gwr.params import check_params
+from clifer_jax.validate import is_concrete
+from clifer_jax.gwr.params import GWRParams, check_params
 from clifer_jax.gwr.predict import Prediction, predict_unchecked
 from clifer_jax.gwr.state import GWRState, init_unchecked
 from clifer_jax.gwr.train import _train_block_impl, check_train_inputs, warn_refused
@@ -33,19 +34,19 @@ def _kernel(name: str, config: GWRConfig, epochs: int = 1, remove_isolated: bool
             block: int | None = None):
     """One stable function object per setting (map_subjects caches compilations by it)."""
     if name == "init":
-        return lambda x, y, p: init_unchecked(config, x, y, p)
+        return lambda x, y, p: init_unchecked(config, p, x, y)
     if name == "train":   # on the leading `block` slots (docs/gwr.md, "Capacity headroom")
-        return lambda s, x, y, v, p: _train_block_impl(config, s, x, y, v, p, epochs,
+        return lambda s, x, y, v, p: _train_block_impl(config, p, s, x, y, v, epochs,
                                                        remove_isolated, block or config.capacity)
-    return lambda s, x, p: predict_unchecked(config, s, x, p)
+    return lambda s, x, p: predict_unchecked(config, p, s, x)
 
 
 def _params(config: GWRConfig, params, s: int):
-    """(params, in_axis): None → the config's own values (in the kernel); a GWRParams of
-    scalars is shared (in_axis None); one with a leading axis of S is per network (0)."""
-    if params is None:
-        return None, None
+    """(params as arrays, in_axis): None → `GWRParams()`; a GWRParams of scalars is shared
+    (in_axis None); one with a leading axis of S is per network (0)."""
+    params = GWRParams() if params is None else params
     check_params(params)
+    params = params.cast(config.dtype)
     lead = {np.shape(v)[:1] for v in jax.tree.leaves(params)}
     if lead == {()}:
         return params, None
@@ -79,7 +80,7 @@ def init_sharded(config: GWRConfig, samples, labels=None, *, params=None, device
                          f"got shape {np.shape(samples)}")
     if labels is None:
         labels = np.full((s, 2, config.num_heads), -1, np.int32)
-    checks.check_labels(config, labels, (s, 2), "init labels")
+    labels = checks.check_labels(config, labels, (s, 2), "init labels")
     p, ax = _params(config, params, s)
     return sharding.map_subjects(_kernel("init", config), jnp.asarray(samples),
                                  jnp.asarray(labels, jnp.int32), p, in_axes=(0, 0, ax),
@@ -95,7 +96,7 @@ def train_sharded(config: GWRConfig, states: GWRState, xs, ys=None, valid=None, 
     ys, valid = check_train_inputs(config, lead, ys, valid, epochs)
     xs = jnp.asarray(xs)
     block = config.capacity
-    if all(checks.is_concrete(a) for a in (states.active, states.num_nodes, states.max_nodes, xs)):
+    if all(is_concrete(a) for a in (states.active, states.num_nodes, states.max_nodes, xs)):
         # The batch runs at its largest member's block; samples padded to a length bucket.
         xs, ys, valid, block = blocks.plan_call(config, states, xs, ys, valid, lead[1], epochs)
     fn = _kernel("train", config, epochs, bool(remove_isolated), block)

@@ -6,7 +6,9 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from clifer_jax.gwr import checks
 from clifer_jax.gwr.config import GWRConfig
+from clifer_jax.gwr.params import GWRParams, check_params
 
 
 @struct.dataclass
@@ -101,10 +103,8 @@ UNINDEXED = -(1 << 30)
 NO_EDGE = -(1 << 30)
 
 
-def label_rows(config: GWRConfig, labels: jax.Array, a_inc=None) -> jax.Array:
-    """a_inc · onehot(y_l) per head; a row of zeros for y_l = -1. labels [..., H] -> [..., H, C].
-    a_inc: a traced value (None: config.a_inc)."""
-    a_inc = config.a_inc if a_inc is None else a_inc
+def label_rows(config: GWRConfig, labels: jax.Array, a_inc) -> jax.Array:
+    """a_inc · onehot(y_l) per head; a row of zeros for y_l = -1. labels [..., H] -> [..., H, C]."""
     return a_inc * jax.nn.one_hot(labels, config.num_classes, dtype=config.jnp_dtype)
 
 
@@ -140,16 +140,16 @@ def empty(config: GWRConfig) -> GWRState:
     )
 
 
-def init_unchecked(config: GWRConfig, samples: jax.Array, labels: jax.Array,
-                   params=None) -> GWRState:
+def init_unchecked(config: GWRConfig, params: GWRParams, samples: jax.Array,
+                   labels: jax.Array) -> GWRState:
     """Two nodes from two samples, each with its own vector and labels.
 
     samples [2, D], labels [2, H] (-1: unlabelled). Context rows start at zero,
     habituation at 1, no edges (the reference's self-loops are not copied).
-    params: a `GWRParams` (None: the config's values; only a_inc is read).
+    Of the params only a_inc is read (the initial histograms).
     """
     state = empty(config)
-    a_inc = None if params is None else params.a_inc
+    a_inc = params.cast(config.dtype).a_inc
     w0 = jnp.zeros((2, config.depth, config.dim), config.jnp_dtype)
     w0 = w0.at[:, 0].set(samples.astype(config.jnp_dtype))
     return state.replace(
@@ -189,18 +189,17 @@ def with_max_nodes(state: GWRState, max_nodes) -> GWRState:
     return state.replace(max_nodes=jnp.clip(jnp.asarray(max_nodes, jnp.int32), 2, n))
 
 
-def init(config: GWRConfig, samples, labels=None, params=None) -> GWRState:
-    """Validated `init_unchecked`: samples [2, D] finite, labels [2, H] in [-1, C)."""
-    from clifer_jax.gwr import checks
-    from clifer_jax.gwr.params import check_params
-
-    if params is not None:
-        check_params(params)
-
+def init(config: GWRConfig, samples, labels=None, params: GWRParams | None = None) -> GWRState:
+    """Validated `init_unchecked`: samples [2, D] finite, labels [2, H] (or [2] with one
+    head) in [-1, C); params: a `GWRParams` (None: `GWRParams()`, the reference episodic
+    memory's numbers)."""
+    params = GWRParams() if params is None else params
+    check_params(params)
     lead = checks.check_samples(config, samples, "init samples")
     if lead != (2,):
         raise ValueError(f"init takes exactly two samples [2, {config.dim}], got shape {jnp.shape(samples)}")
     if labels is None:
         labels = jnp.full((2, config.num_heads), -1, jnp.int32)
-    checks.check_labels(config, labels, lead, "init labels")
-    return init_unchecked(config, jnp.asarray(samples), jnp.asarray(labels, jnp.int32), params)
+    labels = checks.check_labels(config, labels, lead, "init labels")
+    return init_unchecked(config, params.cast(config.dtype), jnp.asarray(samples),
+                          jnp.asarray(labels, jnp.int32))

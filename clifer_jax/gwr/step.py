@@ -27,17 +27,17 @@ from clifer_jax.gwr.distance import best_two, context, distances
 from clifer_jax.gwr.state import LOG_NONE, NO_EDGE, GWRState, label_rows
 
 
-def step(config: GWRConfig, state: GWRState, x: jax.Array, y: jax.Array,
-         valid: jax.Array = True, params: GWRParams | None = None, lazy: bool = False) -> GWRState:
-    """Learn one sample. x [D], y [H] int (-1: no label), valid [] bool.
+def step_unchecked(config: GWRConfig, params: GWRParams, state: GWRState, x: jax.Array,
+                   y: jax.Array, valid: jax.Array = True, lazy: bool = False) -> GWRState:
+    """Learn one sample. x [D], y [H] int (-1: no label), valid [] bool; params: the
+    traced numbers.
 
-    params: the traced numbers (None: the config's own values, as Python constants).
     lazy: the step of a call that ends lazily (`train.lazy_call`, the replay pass): it also
       clears a new node's temporal row and column (static; the results are the same, the
       plain step skips the O(N) extra).
     Pure and unchecked (call it inside jit/scan); `train` validates inputs.
     """
-    p = config if params is None else params     # GWRConfig has every GWRParams field
+    p = params.cast(config.dtype)   # Python numbers round as the entry points' arrays do
     n = config.capacity
     dt = config.jnp_dtype
     i32 = jnp.int32

@@ -9,15 +9,16 @@ import jax.numpy as jnp
 import numpy as np
 
 from clifer_jax.gwr import blocks, checks
+from clifer_jax.validate import host_value, is_concrete
 from clifer_jax.gwr.config import GWRConfig
 from clifer_jax.gwr.params import GWRParams, check_params
 from clifer_jax.gwr.call_end import end_call, mark_pruned, remove_isolated_lazily
 from clifer_jax.gwr.state import GWRState
-from clifer_jax.gwr.step import step
+from clifer_jax.gwr.step import step_unchecked
 
 
-def lazy_call(config: GWRConfig, state: GWRState, xs, ys, valid, epochs: int,
-              params: GWRParams | None = None, run: jax.Array = True) -> GWRState:
+def lazy_call(config: GWRConfig, params: GWRParams, state: GWRState, xs, ys, valid, epochs: int,
+              run: jax.Array = True) -> GWRState:
     """A training call (`train_unchecked` with node removal) whose end costs O(N), not
     O(N²): pruning stays lazy and removal is `remove_isolated_lazily`. `begin_lazily`,
     then a sequence of such calls, then `finish_lazily` equals the same `train_unchecked`
@@ -28,7 +29,7 @@ def lazy_call(config: GWRConfig, state: GWRState, xs, ys, valid, epochs: int,
 
     def sample(st, inp):
         x, y, v = inp
-        return step(config, st, x, y, v, params, lazy=True), None
+        return step_unchecked(config, params, st, x, y, v, lazy=True), None
 
     def epoch(st, _):
         st, _ = jax.lax.scan(sample, st, (xs, ys.astype(jnp.int32), valid))
@@ -38,7 +39,7 @@ def lazy_call(config: GWRConfig, state: GWRState, xs, ys, valid, epochs: int,
     state = state.replace(prev_bmu=jnp.where(run, fresh.prev_bmu, state.prev_bmu),
                           prev_weights=jnp.where(run, fresh.prev_weights, state.prev_weights))
     state, _ = jax.lax.scan(epoch, state, None, length=epochs)
-    return remove_isolated_lazily(config, state, params)
+    return remove_isolated_lazily(config, params, state)
 
 
 def start_call(state: GWRState) -> GWRState:
@@ -47,17 +48,16 @@ def start_call(state: GWRState) -> GWRState:
                          prev_weights=jnp.zeros_like(state.prev_weights))
 
 
-def train_unchecked(config: GWRConfig, state: GWRState, xs: jax.Array, ys: jax.Array,
-                    valid: jax.Array, epochs: int = 1, remove_isolated: bool = True,
-                    params: GWRParams | None = None) -> GWRState:
-    """`epochs` in-order passes over xs [T, D], ys [T, H], valid [T]. Pure; no validation.
-    params: traced numbers (None: the config's values)."""
+def train_unchecked(config: GWRConfig, params: GWRParams, state: GWRState, xs: jax.Array,
+                    ys: jax.Array, valid: jax.Array, epochs: int = 1,
+                    remove_isolated: bool = True) -> GWRState:
+    """`epochs` in-order passes over xs [T, D], ys [T, H], valid [T]. Pure; no validation."""
     ys = ys.astype(jnp.int32)
     valid = valid.astype(bool)
 
     def sample(st, inp):
         x, y, v = inp
-        return step(config, st, x, y, v, params), None
+        return step_unchecked(config, params, st, x, y, v), None
 
     def epoch(st, _):
         st, _ = jax.lax.scan(sample, st, (xs, ys, valid))
@@ -66,7 +66,7 @@ def train_unchecked(config: GWRConfig, state: GWRState, xs: jax.Array, ys: jax.A
     state = start_call(state)
     state, _ = jax.lax.scan(epoch, state, None, length=epochs)
     # Once per call, not per epoch: the last epoch's pruning, made physical.
-    return end_call(config, state, params, remove_isolated)
+    return end_call(config, params, state, remove_isolated)
 
 
 def train(config: GWRConfig, state: GWRState, xs, ys=None, valid=None, *, epochs: int = 1,
@@ -78,11 +78,12 @@ def train(config: GWRConfig, state: GWRState, xs, ys=None, valid=None, *, epochs
       config: static hyperparameters.
       state: network state (from `init`).
       xs: [T, D] samples, in order.
-      ys: [T, H] int labels per head, -1 for none (default: all unlabelled).
+      ys: [T, H] int labels per head, -1 for none ([T] for one head; default: all unlabelled).
       valid: [T] bool; an invalid (padding) step leaves the state unchanged.
       epochs: passes over the samples; old edges are pruned after each.
       remove_isolated: deactivate nodes left without edges at the end.
-      params: the traced numbers (`GWRParams`; None: `config.params()`).
+      params: the traced numbers (`GWRParams`; None: `GWRParams()`, the reference
+        episodic memory's).
       donate: hand `state`'s buffers over to the result (the caller must not use
         `state` again). Without it the call copies the whole state (O(N²) bytes).
 
@@ -93,30 +94,29 @@ def train(config: GWRConfig, state: GWRState, xs, ys=None, valid=None, *, epochs
     if insertions were refused because the network was full.
     """
     checks.check_state(config, state)
-    if params is not None:
-        check_params(params)
+    params = GWRParams() if params is None else params
+    check_params(params)
     lead = checks.check_samples(config, xs)
     if len(lead) != 1:
         raise ValueError(f"train takes one sequence xs [T, D]; got shape {np.shape(xs)} "
                          f"(use jax.vmap over networks for a batch)")
     ys, valid = check_train_inputs(config, lead, ys, valid, epochs)
     xs = jnp.asarray(xs)
-    refused_before = checks.host_value(state.refused_insertions)
+    refused_before = host_value(state.refused_insertions)
     block = config.capacity
-    if all(checks.is_concrete(a) for a in (state.active, state.num_nodes, state.max_nodes, xs)):
+    if all(is_concrete(a) for a in (state.active, state.num_nodes, state.max_nodes, xs)):
         xs, ys, valid, block = blocks.plan_call(config, state, xs, ys, valid, lead[0], epochs)
     fn = _train_block_jit_donated if donate else _train_block_jit
-    new = fn(config, state, xs, ys, valid, params, epochs=epochs,
+    new = fn(config, params.cast(config.dtype), state, xs, ys, valid, epochs=epochs,
              remove_isolated=remove_isolated, block=block)
     warn_refused(refused_before, new)
     return new
 
 
-def _train_block_impl(config, state, xs, ys, valid, params, epochs, remove_isolated, block):
+def _train_block_impl(config, params, state, xs, ys, valid, epochs, remove_isolated, block):
     """`train_unchecked` on the leading `block` slots, written back into the state."""
-    part = train_unchecked(blocks.block_config(config, block), blocks.take_block(state, block),
-                           xs, ys, valid, epochs=epochs, remove_isolated=remove_isolated,
-                           params=params)
+    part = train_unchecked(blocks.block_config(config, block), params, blocks.take_block(state, block),
+                           xs, ys, valid, epochs=epochs, remove_isolated=remove_isolated)
     return blocks.put_block(state, part)
 
 
@@ -126,11 +126,11 @@ _train_block_jit_donated = jax.jit(_train_block_impl, static_argnames=_STATIC, d
 
 
 def check_train_inputs(config: GWRConfig, lead: tuple[int, ...], ys, valid, epochs):
-    """Labels [*lead, H] (default: none) and validity [*lead] (default: all) → jax arrays;
-    epochs a positive int."""
+    """Labels [*lead, H] ([*lead] for one head; default: none) and validity [*lead]
+    (default: all) → jax arrays; epochs a positive int."""
     if ys is None:
         ys = jnp.full(lead + (config.num_heads,), -1, jnp.int32)
-    checks.check_labels(config, ys, lead)
+    ys = checks.check_labels(config, ys, lead)
     if valid is None:
         valid = jnp.ones(lead, bool)
     checks.check_valid(valid, lead)
@@ -145,10 +145,10 @@ def warn_refused(before, after: GWRState) -> None:
     before = getattr(before, "refused_insertions", before)
     if before is None:
         return
-    a, b = checks.host_value(after.refused_insertions), checks.host_value(before)
+    a, b = host_value(after.refused_insertions), host_value(before)
     if a is not None and b is not None:
         refused = int(np.sum(a) - np.sum(b))
         if refused > 0:
             warnings.warn(f"GWR network full: {refused} insertions refused "
-                          f"(max_nodes={checks.host_value(after.max_nodes).tolist()}); those samples "
+                          f"(max_nodes={host_value(after.max_nodes).tolist()}); those samples "
                           f"adapted their BMU instead", RuntimeWarning, stacklevel=3)

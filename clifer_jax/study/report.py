@@ -1,4 +1,4 @@
-"""Markdown report and plots of an experiment's results.json."""
+"""Markdown report and plots of a study's results.json (`report.md`, `plots/`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ MEMORY_STYLE = {"episodic": "-", "semantic": "--", "mlp": ":"}
 EXPERIMENTS = {"exp1_f1": "Experiment 1: classes seen so far", "exp2_f1": "Experiment 2: all six classes"}
 
 
-def _fmt(m, ci) -> str:
+def mean_ci_text(m, ci) -> str:
     return f"{m:.2f} ± {ci:.2f}" if np.isfinite(ci) else f"{m:.2f}"
 
 
@@ -62,8 +62,8 @@ def markdown(results: dict) -> str:
             "Exp. 2 acc, final | ACC | BWT | FWT |",
             "|---|---|---|---|---|---|---|---|---|"]
     for model, memory, s in lines(results):
-        f = lambda k, t: _fmt(s[k]["mean"][t], s[k]["ci95"][t])
-        g = lambda k: _fmt(s[k]["mean"], s[k]["ci95"]) if k in s else "—"
+        f = lambda k, t: mean_ci_text(s[k]["mean"][t], s[k]["ci95"][t])
+        g = lambda k: mean_ci_text(s[k]["mean"], s[k]["ci95"]) if k in s else "—"
         out.append(f"| {model} | {memory} | {g('exp1_f1_avg')} | {f('exp2_f1', 0)} | {f('exp2_f1', -1)} | "
                    f"{f('exp2_acc', -1)} | {g('average_accuracy')} | {g('backward_transfer')} | "
                    f"{g('forward_transfer')} |")
@@ -73,13 +73,13 @@ def markdown(results: dict) -> str:
                 "| model | " + " | ".join(f"{i + 1}: {c[:4]}" for i, c in enumerate(order)) + " |",
                 "|---|" + "---|" * len(order)]
         for model, t in fits.items():
-            out.append(f"| {model} | " + " | ".join(_fmt(m, c) for m, c in zip(t["mean"], t["ci95"])) + " |")
+            out.append(f"| {model} | " + " | ".join(mean_ci_text(m, c) for m, c in zip(t["mean"], t["ci95"])) + " |")
     for exp, title in EXPERIMENTS.items():
         out += ["", f"## {title} — macro-F1 after each step", "",
                 "| model | memory | " + " | ".join(f"{i + 1}: {c[:4]}" for i, c in enumerate(order)) + " |",
                 "|---|---|" + "---|" * len(order)]
         for model, memory, s in lines(results):
-            cells = [_fmt(m, c) for m, c in zip(s[exp]["mean"], s[exp]["ci95"])]
+            cells = [mean_ci_text(m, c) for m, c in zip(s[exp]["mean"], s[exp]["ci95"])]
             out.append(f"| {model} | {memory} | " + " | ".join(cells) + " |")
     if results.get("order_study"):
         out += ["", "## Order study (six orders on the same subjects)", "",
@@ -159,7 +159,7 @@ def seed_lines(over: dict | None, seeds) -> list[str]:
            "|---|---|" + "---|" * len(SEED_FIGURES)]
     for model, mems in over.items():
         for memory, e in mems.items():
-            cells = [f"{_fmt(e[k]['mean'], e[k]['ci95'])} ({' / '.join(f'{v:.2f}' for v in e[k]['per_seed'])})"
+            cells = [f"{mean_ci_text(e[k]['mean'], e[k]['ci95'])} ({' / '.join(f'{v:.2f}' for v in e[k]['per_seed'])})"
                      for k in SEED_FIGURES]
             out.append(f"| {model} | {memory} | " + " | ".join(cells) + " |")
     return out

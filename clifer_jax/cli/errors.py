@@ -10,6 +10,8 @@ import signal
 import sys
 from typing import Callable
 
+from clifer_jax.study.store import StudyError
+
 # OS errors that are the user's situation, not a bug: missing or unreadable paths,
 # permissions, a full or read-only disk.
 _USER_ERRNOS = {errno.ENOENT, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC,
@@ -26,9 +28,7 @@ _HINTS = {
 
 def user_message(exc: BaseException) -> str | None:
     """The one-line message of an expected failure, or None for a bug."""
-    from experiments.runner import ExperimentError
-
-    if isinstance(exc, (ExperimentError, ValueError)):
+    if isinstance(exc, (StudyError, ValueError)):
         return str(exc)
     if isinstance(exc, OSError) and exc.errno in _USER_ERRNOS:
         what = exc.filename if exc.filename is not None else ""

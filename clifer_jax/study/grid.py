@@ -1,7 +1,7 @@
 """Many settings of one model in one compiled call: `jit(vmap(vmap(run)))` over grid points
-and subjects (docs/design.md, "Sweeps").
+and subjects (docs/study.md, "Sweeps").
 
-    points = [cfg.params() for cfg in gdm_configs]                  # or changed GDMParams
+    points = [GDMParams(episodic=GWRParams(activity_threshold=a)) for a in (0.3, 0.4)]
     preds = run_grid(run, keys, data, orders, imagine_params, stack(points))
     # preds[memory]: [P, S, T, C, Lt]
 
@@ -74,7 +74,7 @@ def _sharded_point(run):
 
 def run_grid(run, keys: jax.Array, data, orders, imagine_params, params, devices=None,
              point_batch: int | None = None) -> dict:
-    """Run `run` (from `clifer_jax.experiment.make_run`) at every grid point.
+    """Run `run` (from `study.models.make_run`) at every grid point.
 
     keys [P, S] PRNG keys (one per point and subject), data: `SubjectData` with a leading
     subject axis S (shared by every point), orders [P, T] int class orders, params: a

@@ -1,0 +1,166 @@
+"""`clifer`: the command line of clifer-jax, a thin layer over `clifer_jax.study`.
+
+    clifer run    [--config FILE.py] [--caae-preset NAME] [flags] [--set PATH=VALUE ...] [--out DIR]
+    clifer config [the same]                          # every config path with its value
+    clifer sweep  --grid PATH=V1,V2,... [the same] [--caae-dir DIR] [--point-batch N]
+
+The config is a `StudyConfig` (`clifer config` lists every leaf): `--config FILE.py` takes
+the `get_config()` of a file (e.g. `experiments/configs/order_study.py`), `--caae-preset`
+replaces the CAAE subtree, each flag below sets one path, then every `--set` applies in
+order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from pathlib import Path
+
+from clifer_jax import config_tree, study
+from clifer_jax.caae.config import PRESETS as CAAE_PRESETS
+from clifer_jax.cli.errors import guarded
+from clifer_jax.data.synthetic import PRESETS as SYNTHETIC_PRESETS
+from clifer_jax.study.config import DATASETS, PROTOCOLS, StudyConfig
+from clifer_jax.study import sweeper
+from clifer_jax.study.models import MODELS
+
+SET_HELP = ("set any leaf of the config tree, e.g. --set gdm_params.episodic.activity_threshold=0.5 "
+            "--set mlp.epochs=40 (repeatable, applied after the other flags; `clifer config` lists "
+            "every path)")
+
+# Flags that set one or more config paths: (flag, paths, argparse keywords, help). Their
+# defaults are the tree's; a flag not given changes nothing.
+FLAGS = (
+    ("--dataset", ("dataset",), {}, f"one of {DATASETS}"),
+    ("--protocol", ("protocol",), {}, f"one of {PROTOCOLS}"),
+    ("--models", ("models",), {"nargs": "+"}, f"a subset of {MODELS}"),
+    ("--order", ("order",), {"nargs": "+"}, "class names (or indices) in learning order"),
+    ("--order-study", ("order_study",), {"action": "store_const", "const": "true"},
+     "also run six orders (each class first) for --order-models"),
+    ("--order-models", ("order_models",), {"nargs": "+"}, "models of the order study"),
+    ("--caae-epochs", ("caae.epochs",), {"type": int}, "the CAAE preset's epochs"),
+    ("--feature-norm", ("feature_norm",), {"choices": ["pool", "none"]},
+     "standardise latents by the CAAE training pool's statistics (pool, the default) or not"),
+    ("--imagination-order", ("clifer.order",), {"choices": ["reference", "blocks"]},
+     "CLIFER's imagination set: per BMU v then its imaginings (reference) or in blocks"),
+    ("--imagination", ("clifer.imagination",), {"choices": ["caae", "oracle", "none"]},
+     "CLIFER's imagined samples: the CAAE's, the renderer's true faces (oracle; synthetic data "
+     "only) or none (ablation)"),
+    ("--synthetic", ("synthetic.preset",), {"metavar": "PRESET"},
+     f"synthetic data preset: one of {tuple(SYNTHETIC_PRESETS)} (docs/data.md)"),
+    ("--subjects", ("subjects",), {"type": int}, "use only the first n subjects"),
+    ("--data-dir", ("data_dir",), {}, "where a real dataset's TFDS build lives"),
+    ("--manual-dir", ("manual_dir",), {}, "the downloaded dataset files (docs/data.md)"),
+    ("--seed", ("seed", "synthetic.seed"), {"type": int},
+     "the run's seed and the synthetic subjects' (sets seed and synthetic.seed)"),
+    ("--caae-seeds", ("caae_seeds",), {"type": int, "nargs": "+"},
+     "train one CAAE per seed and run every model on each (the first seed's make the headline)"),
+    ("--allow-centre-crops", ("allow_centre_crops",), {"action": "store_const", "const": "true"},
+     "run on a real dataset where no face was detected (centre crops)"),
+)
+
+
+def _dest(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")
+
+
+def add_study_options(p: argparse.ArgumentParser, out: str = "runs/default") -> None:
+    """The options `clifer run`, `config` and `sweep` share."""
+    p.add_argument("--config", default=None, metavar="FILE.py",
+                   help="start from get_config() of this file (e.g. experiments/configs/order_study.py)")
+    p.add_argument("--caae-preset", default=None, choices=sorted(CAAE_PRESETS),
+                   help="replace the CAAE with this preset (cpu: the default; paper: the reference "
+                        "architecture; tiny: a few-second model for tests)")
+    for flag, _, kwargs, help_ in FLAGS:
+        p.add_argument(flag, dest=_dest(flag), default=None, help=help_, **kwargs)
+    p.add_argument("--set", action="append", default=[], metavar="PATH=VALUE", dest="sets", help=SET_HELP)
+    p.add_argument("--out", default=out, help="output folder (resumes if it holds this run)")
+    p.add_argument("--devices", type=int, default=None,
+                   help="shard subjects over the first n devices (default: one; docs/scaling.md)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="clifer", description="CLIFER studies in JAX (docs/study.md).")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="run (or resume) a study; writes results.json, report.md, plots/",
+                       epilog="config paths for --set: see `clifer config`")
+    add_study_options(r)
+    c = sub.add_parser("config", help="list every config path with its value (after the flags and --set)")
+    add_study_options(c)
+    w = sub.add_parser("sweep", help="a grid over GDM params and class orders, one compiled call per "
+                                     "model; writes sweep.json, sweep.csv, plots/")
+    add_study_options(w, out="runs/sweep")
+    w.add_argument("--grid", action="append", default=[], metavar="PATH=V1,V2,...", required=True,
+                   help="a swept path and its values (repeatable: the full grid over all of them); "
+                        "paths: gdm_params.episodic.*, gdm_params.semantic.*, order")
+    w.add_argument("--caae-dir", default=None,
+                   help="reuse the finished CAAE in this folder (e.g. runs/default/caae) instead of training one")
+    w.add_argument("--point-batch", type=int, default=None,
+                   help="run this many grid points at a time inside the one compiled call (bounds "
+                        "memory; CLIFER's imagination on many points can need it)")
+    return p
+
+
+def load_config_file(path) -> StudyConfig:
+    """`get_config()` of a Python file (a `StudyConfig`), as Flax's examples load theirs."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"--config {path}: no such file")
+    spec = importlib.util.spec_from_file_location(f"_clifer_config_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not callable(getattr(module, "get_config", None)):
+        raise ValueError(f"--config {path}: the file defines no get_config()")
+    cfg = module.get_config()
+    if not isinstance(cfg, StudyConfig):
+        raise ValueError(f"--config {path}: get_config() returned a {type(cfg).__name__}, not a StudyConfig")
+    return cfg
+
+
+def _text(value) -> str:
+    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
+def config_from_args(args) -> StudyConfig:
+    """The resolved config of `clifer run` / `config` / `sweep` arguments: the base (file or
+    default), the CAAE preset, the flags, then every --set in order. An error from a flag
+    names the flag."""
+    cfg = load_config_file(args.config) if args.config else StudyConfig()
+    if args.caae_preset:
+        cfg = cfg.with_caae_preset(args.caae_preset)
+    for flag, paths, _, _ in FLAGS:
+        value = getattr(args, _dest(flag))
+        if value is None:
+            continue
+        try:
+            cfg = cfg.set(*(f"{path}={_text(value)}" for path in paths))
+        except ValueError as e:
+            raise ValueError(f"{flag} {_text(value).replace(',', ' ')}: {e}") from None
+    return cfg.set(*args.sets)
+
+
+def main(argv=None) -> int:
+    """Exit 0 on success, 2 with `clifer: error: …` for an expected failure
+    (docs/troubleshooting.md), 130 on Ctrl-C; a traceback only for a bug."""
+    args = build_parser().parse_args(argv)
+    return guarded(lambda: _main(args), resume_hint=f"finished work is kept in {args.out}; "
+                   "run the same command to resume")
+
+
+def _main(args) -> int:
+    cfg = config_from_args(args)
+    if args.command == "config":
+        print(config_tree.format_paths(cfg))
+    elif args.command == "sweep":
+        out = study.sweep(cfg, args.grid, args.out, caae_dir=args.caae_dir, progress=not args.no_progress,
+                          devices=args.devices, point_batch=args.point_batch)
+        print(sweeper.table(out))
+    else:
+        study.run(cfg, args.out, progress=not args.no_progress, devices=args.devices)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

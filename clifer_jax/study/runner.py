@@ -1,0 +1,186 @@
+"""A whole study in one call, checkpointed in a run folder (docs/study.md).
+
+    results = run(StudyConfig(), "runs/default")
+
+Stages, each saved as it finishes so an interrupted run resumes without redoing finished
+work: the CAAE (orbax, `caae/`), the encoded features (`units/features`), then one unit
+per (model, order) with the predictions of every subject after every class step
+(`units/<model>@<order>`). Scores, `results.json`, `report.md` and the plots are written
+at the end.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+from tqdm import tqdm
+
+from clifer_jax import features
+from clifer_jax.classes import EXPRESSIONS
+from clifer_jax.study import data as study_data
+from clifer_jax.study import difficulty, models, orders, pipeline, report, scores
+from clifer_jax.study.config import StudyConfig
+from clifer_jax.study.store import Store, StudyError, arrays_sha256, open_run
+
+
+def units(cfg: StudyConfig) -> list[tuple[str, str, tuple[int, ...]]]:
+    """(model, order name, order) for every unit of work of the run."""
+    out = [(m, "default", tuple(cfg.order)) for m in cfg.models]
+    if cfg.order_study:
+        for name, order in orders.orders(cfg.order, cfg.seed).items():
+            out += [(m, name, order) for m in cfg.order_models]
+    return out
+
+
+def seed_tag(cfg: StudyConfig, caae_seed: int) -> str:
+    """Suffix of the units of a CAAE seed: "" for the first, "~caae<N>" for the others."""
+    return "" if caae_seed == pipeline.caae_seeds(cfg)[0] else f"~caae{caae_seed}"
+
+
+def check_devices(devices: int | None) -> int | None:
+    """The device count to shard subjects over (None: one device), checked."""
+    if devices is None:
+        return None
+    available = jax.device_count()
+    if isinstance(devices, bool) or not isinstance(devices, int) or devices < 1:
+        raise StudyError(f"--devices must be an integer >= 1, got {devices!r}")
+    if devices > available:
+        raise StudyError(f"--devices {devices}: only {available} device(s) available "
+                         f"({jax.process_count()} process(es))")
+    return devices if devices > 1 else None
+
+
+def prepare(cfg: StudyConfig, log=print):
+    """The study's checked data, before anything is written: (train, test, build report)."""
+    train, test = study_data.load_data(cfg)
+    build = study_data.build_report(cfg)
+    study_data.check_faces(build, cfg.allow_centre_crops, log=log)
+    log(f"data: {cfg.dataset}, {train.num_subjects} subjects, classes "
+        f"{[EXPRESSIONS[c] for c in train.classes]}, protocol {cfg.protocol}")
+    return train, test, build
+
+
+def seed_inputs(cfg: StudyConfig, store: Store, pool: dict, train, test, caae_seed: int, *,
+                progress: bool = True, caae_dir=None):
+    """The CAAE of `caae_seed` (trained, or restored from the run folder or `caae_dir`) and
+    the memories' features of every subject, stored in the run folder:
+    (SubjectData, imagine_params)."""
+    tag = seed_tag(cfg, caae_seed)
+    if caae_dir is not None:            # named by the user: it must hold the finished CAAE
+        params = pipeline.load_caae(cfg, caae_dir, caae_seed, pool)
+    else:
+        ckpt = pipeline.caae_folder(store.root, cfg, caae_seed)
+        get = lambda: pipeline.train_or_load_caae(cfg, ckpt, caae_seed, pool, progress=progress)  # noqa: E731
+        # A finished training keeps the time of the run that did it (a resume only restores).
+        params = get() if f"caae{tag}" in store.timings else store.timed(f"caae{tag}", get)
+    store.check_same_data(arrays_sha256(train, test))
+    if store.has(f"features{tag}"):
+        feats = store.load(f"features{tag}")
+    else:
+        feats = store.timed(f"encoding{tag}", lambda: pipeline.encode_features(cfg, params, train, test, pool))
+        store.save(f"features{tag}", feats)
+    features.save(store.root / f"feature_transform{tag}.json", features.stored_transform(feats),
+                  cfg.feature_norm)
+    data = pipeline.subject_data(feats, train, test)
+    if cfg.clifer.imagination == "oracle":   # the renderer's true faces, encoded once
+        if not store.has(f"oracle{tag}"):
+            table = store.timed(f"oracle{tag}", lambda: pipeline.oracle_table(cfg, params, feats, train))
+            store.save(f"oracle{tag}", {"table": table})
+        data = data.replace(imagined=store.load(f"oracle{tag}")["table"])
+    return data, pipeline.imagine_params(params, feats)
+
+
+def run(cfg: StudyConfig, out_dir, *, progress: bool = True, max_units: int | None = None,
+        devices: int | None = None, log=print) -> dict | None:
+    """Run (or resume) the whole study. Returns the results, or None when `max_units`
+    stopped it early (finished units stay checkpointed). `devices`: shard subjects over
+    the first n of `jax.devices()` (None: one device); results do not depend on it. A
+    refused study (bad data, no faces) leaves `out_dir` as it found it."""
+    use = check_devices(devices)
+    train, test, build = prepare(cfg, log)
+    store, lock = open_run(out_dir, cfg.to_dict(), StudyConfig().to_dict())  # noqa: F841 - held
+    pool = study_data.pool_images(cfg)
+    seeds = pipeline.caae_seeds(cfg)
+    runs = {}            # one run function per model: every order and CAAE seed reuses its compilation
+    done_now = 0
+    datas = {}
+    for caae_seed in seeds:
+        tag = seed_tag(cfg, caae_seed)
+        data, imagine_args = seed_inputs(cfg, store, pool, train, test, caae_seed, progress=progress)
+        datas[caae_seed] = data
+        gdm_config, mlp_config = pipeline.model_configs(cfg, data)
+        todo = units(cfg) if not tag else [(m, "default", tuple(cfg.order)) for m in cfg.models]
+        bar = tqdm(todo, desc=f"models (CAAE seed {caae_seed})" if len(seeds) > 1 else "models",
+                   disable=not progress)
+        for model, order_name, order in bar:
+            name = f"{model}@{order_name}{tag}"
+            bar.set_postfix_str(name)
+            if store.has(name):
+                continue
+            if max_units is not None and done_now >= max_units:
+                log(f"stopped after {done_now} unit(s); run again to resume")
+                return None
+            if model not in runs:
+                runs[model] = pipeline.make_model_run(cfg, model, gdm_config, mlp_config)
+            preds = store.timed(f"model:{name}", lambda: pipeline.run_model(
+                cfg, model, data, imagine_args, order=order, run=runs[model], devices=use))
+            store.save(name, {k: np.asarray(v) for k, v in preds.items()})
+            done_now += 1
+
+    data = datas[seeds[0]]
+    results = collect(cfg, store, data, train)
+    if len(seeds) > 1:
+        results["over_caae_seeds"] = collect_over_seeds(cfg, store, datas)
+    results["caae_seeds"] = list(seeds)
+    results["imagination"] = cfg.clifer.imagination
+    if build:
+        results["data_build"] = build
+    results["difficulty"] = store.timed("difficulty", lambda: difficulty.measure(cfg, data, train, test))
+    report.write_all(results, store.root)
+    store.write_json("results.json", results)
+    log(f"wrote {store.root / 'results.json'}, report.md and plots/")
+    return results
+
+
+def collect(cfg: StudyConfig, store: Store, data: models.SubjectData, train) -> dict:
+    """Scores of every finished unit, summarised over subjects (mean, 95% CI), and the
+    order study's tests."""
+    out = {"config": cfg.to_dict(), "protocol": cfg.protocol, "dataset": cfg.dataset,
+           "subjects": [int(s) for s in train.subjects], "classes": [EXPRESSIONS[c] for c in train.classes],
+           "order": [EXPRESSIONS[c] for c in cfg.order], "models": {}, "order_study": {},
+           "timings_s": store.timings, "backend": jax.default_backend()}
+    per_unit, train_acc = {}, {}
+    for model, order_name, order in units(cfg):
+        preds = store.load(f"{model}@{order_name}")
+        for memory in models.memories(model):
+            per_unit[(model, order_name, memory)] = scores.score(preds[memory], data.y_test, data.mask_test, order)
+        if order_name == "default" and "train_acc" in preds:      # MLPs: [S, T] fit per step
+            train_acc[model] = preds["train_acc"]
+    for (model, order_name, memory), s in per_unit.items():
+        if order_name == "default":
+            out["models"].setdefault(model, {})[memory] = scores.summarise(s)
+    for model, acc in train_acc.items():   # beside the memory entries: not a predictor
+        out["models"][model]["train_acc"] = scores.train_accuracy(acc)
+    if cfg.order_study:
+        study_orders = orders.orders(cfg.order, cfg.seed)
+        for model in cfg.order_models:
+            for memory in models.memories(model):
+                entry = {"orders": {n: [EXPRESSIONS[c] for c in o] for n, o in study_orders.items()}}
+                for exp in ("exp1_f1", "exp2_f1"):
+                    for label, step in (("first_step", 0), ("last_step", -1)):
+                        groups = {n: per_unit[(model, n, memory)][exp][:, step].tolist() for n in study_orders}
+                        entry[f"{exp}_{label}"] = orders.order_tests(groups)
+                out["order_study"].setdefault(model, {})[memory] = entry
+    return out
+
+
+def collect_over_seeds(cfg: StudyConfig, store: Store, datas: dict) -> dict:
+    """Every headline figure per CAAE seed (the mean over subjects) and as mean ± 95% CI
+    over seeds of those subject means: {model: {memory: {figure: {mean, ci95, per_seed}}}}."""
+    out = {}
+    for model in cfg.models:
+        for memory in models.memories(model):
+            per_seed = [scores.score(store.load(f"{model}@default{seed_tag(cfg, seed)}")[memory],
+                                     data.y_test, data.mask_test, cfg.order) for seed, data in datas.items()]
+            out.setdefault(model, {})[memory] = scores.over_seeds(per_seed)
+    return out
