@@ -1,10 +1,13 @@
 """VGG-Face: loading an official-structure .mat (written here, tiny) and the features."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.io
 
+from clifer_jax.caae import config as C
+from clifer_jax.caae import train as T
 from clifer_jax.caae import vgg_face
 
 WIDTHS = ((2, 3), (3, 2), (2, 2, 2), (2, 2, 2), (2, 2, 2))
@@ -85,3 +88,21 @@ def test_missing_or_malformed_files(tmp_path):
     scipy.io.savemat(bad, {"something": np.zeros(3)})
     with pytest.raises(ValueError, match="layers"):
         vgg_face.load_vgg_face_mat(bad)
+
+
+def test_a_caae_trains_with_the_vgg_face_identity_loss(tmp_path):
+    """The VGG-Face identity loss inside the jitted training step (its block widths are
+    static: traced, they could not set the network's shapes) changes the step's result."""
+    write_tiny_vgg_face(tmp_path / "vgg_face.mat")
+    vgg = vgg_face.load_vgg_face_mat(tmp_path / "vgg_face.mat")
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (32, 64, 64, 1), dtype=np.uint8)
+    labels = np.arange(32) % 6
+    cfg = C.tiny().replace(epochs=1, batch_size=16)
+    with_loss = cfg.replace(identity_net="vgg-face", identity_weight=0.5)
+    plain, _ = T.train(cfg, images, labels, seed=0, progress=False)
+    ident, hist = T.train(with_loss, images, labels, seed=0, vgg=vgg, progress=False)
+    assert np.isfinite(hist[-1]["identity"]) and hist[-1]["identity"] > 0
+    differ = [not np.array_equal(a, b) for a, b in zip(jax.tree.leaves(plain.ae_params),
+                                                      jax.tree.leaves(ident.ae_params))]
+    assert any(differ)                           # the loss reached E and G

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import os
 import re
-from typing import NamedTuple
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.io
+from flax import struct
 
 BLOCKS: tuple[int, ...] = (2, 2, 3, 3, 3)
 FEATURE_LAYERS: tuple[str, ...] = ("conv1_2", "conv2_2", "conv3_2", "conv4_2", "conv5_2")
@@ -30,12 +30,14 @@ FEATURE_LAYERS: tuple[str, ...] = ("conv1_2", "conv2_2", "conv3_2", "conv4_2", "
 DEFAULT_MEAN_RGB = np.array([129.1863, 104.7624, 93.5940], np.float32)
 
 
-class VGGFaceWeights(NamedTuple):
+@struct.dataclass
+class VGGFaceWeights:
     """Loaded weights: Flax params {'conv1_1': {'kernel', 'bias'}, …}, the widths of each
-    block (e.g. ((64, 64), (128, 128), …)) and the RGB mean [3] in 0–255 units."""
+    block (e.g. ((64, 64), (128, 128), …); static: they set the network's shapes, so the
+    weights can be an argument of a jitted step) and the RGB mean [3] in 0–255 units."""
 
     params: dict
-    widths: tuple[tuple[int, ...], ...]
+    widths: tuple[tuple[int, ...], ...] = struct.field(pytree_node=False)
     mean_rgb: np.ndarray
 
 
