@@ -94,6 +94,7 @@ class MLPConfig:
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
         checks = [
+            (len(self.hidden) >= 1, f"hidden must list at least one layer width, got {self.hidden}"),
             (self.feature_dim is None or self.feature_dim >= 1,
              f"feature_dim must be >= 1 (or None), got {self.feature_dim}"),
             (all(h >= 1 for h in self.hidden), f"hidden widths must be >= 1, got {self.hidden}"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 
 import jax
 import numpy as np
@@ -62,3 +63,51 @@ def finite_array(x, name: str) -> np.ndarray:
     if not np.all(np.isfinite(a)):
         raise ValueError(f"{name} contains NaN/inf")
     return a
+
+
+def memory_available(device=None) -> int | None:
+    """Bytes free for arrays on `device` (default: the first device): an accelerator's
+    allocator limit minus what is in use, the host's available memory for the CPU; None
+    when neither can be read."""
+    device = device or jax.devices()[0]
+    try:
+        stats = device.memory_stats()
+    except Exception:  # noqa: BLE001 - some backends do not implement it
+        stats = None
+    if stats and "bytes_limit" in stats:
+        return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def byte_size(n: float) -> str:
+    """n bytes in the nearest binary unit: '2.3 GiB'."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(n) < 1024 or unit == "PiB":
+            return f"{n:.3g} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return f"{n:.3g} EiB"
+
+
+def check_fits(nbytes: int, what: str, hint: str, device=None) -> None:
+    """Refuse (ValueError naming `what`) arrays of `nbytes` that cannot fit in the memory
+    `memory_available` reports, before XLA is asked to compile or allocate them."""
+    free = memory_available(device)
+    if free is not None and nbytes > free:
+        raise ValueError(f"{what} would take about {byte_size(nbytes)}, more than the {byte_size(free)} "
+                         f"available on {device or jax.devices()[0]}; {hint}")
+
+
+def tree_bytes(tree) -> int:
+    """Total bytes of the arrays (or `jax.ShapeDtypeStruct`s) in a pytree."""
+    return sum(math.prod(int(n) for n in a.shape) * np.dtype(a.dtype).itemsize
+               for a in jax.tree.leaves(tree))        # Python ints: no overflow at any size

@@ -141,6 +141,29 @@ def config_from_args(args) -> StudyConfig:
     return cfg.set(*args.sets)
 
 
+def set_warnings(cfg: StudyConfig, items) -> list[str]:
+    """What a user should hear about `--set` items that change nothing: a path given twice
+    (the last value applies), a section no chosen model reads."""
+    out, seen = [], {}
+    for item in items:
+        path, text = config_tree.split_assignment(item)
+        if path in seen and seen[path] != text.strip():
+            out.append(f"--set {path} given twice ({seen[path]}, then {text.strip()}); the last applies")
+        seen[path] = text.strip()
+    chosen = set(cfg.models) | (set(cfg.order_models) if cfg.order_study else set())
+    families = {study.models.spec(m).family for m in chosen}
+    unused = {"mlp.": "mlp" not in families, "gdm.": "gdm" not in families,
+              "gdm_params.": "gdm" not in families, "clifer.": "clifer" not in chosen}
+    for path in seen:
+        for prefix, idle in unused.items():
+            if idle and path.startswith(prefix):
+                out.append(f"--set {path}: no chosen model reads {prefix}* (models: {', '.join(sorted(chosen))})")
+        if cfg.dataset != "synthetic" and path.startswith("synthetic.") and path != "synthetic.preset":
+            out.append(f"--set {path}: dataset {cfg.dataset!r} does not read the synthetic subjects "
+                       f"(synthetic.preset still sets the CAAE pool's)")
+    return out
+
+
 def main(argv=None) -> int:
     """Exit 0 on success, 2 with `clifer: error: …` for an expected failure
     (docs/troubleshooting.md), 130 on Ctrl-C; a traceback only for a bug."""
@@ -151,6 +174,8 @@ def main(argv=None) -> int:
 
 def _main(args) -> int:
     cfg = config_from_args(args)
+    for text in set_warnings(cfg, args.sets):
+        print(f"clifer: warning: {text}", file=sys.stderr)
     if args.command == "config":
         print(config_tree.format_paths(cfg))
     elif args.command == "sweep":

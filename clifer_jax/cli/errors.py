@@ -89,6 +89,8 @@ def guarded(fn: Callable[[], int | None], *, prog: str = "clifer", resume_hint: 
         msg = user_message(e)
         if msg is None:
             raise
+        if sys.stderr.isatty():      # a progress bar may hold the line: start a fresh one
+            sys.stderr.write("\n")
         print(f"{prog}: error: {msg}", file=sys.stderr)
         return 2
     return 0 if rc is None else rc

@@ -260,6 +260,11 @@ BUILDERS = {"synthetic": SyntheticFer, "synthetic_train": SyntheticFer, "ravdess
             "mmi": Mmi, "baum1": Baum1}
 
 
+def disable_progress_bars() -> None:
+    """Silence TFDS's own progress bars (a build's "Generating splits"), for `--no-progress`."""
+    tfds.disable_progress_bar()
+
+
 def make_builder(name: str, *, data_dir=None, config=None) -> tfds.core.DatasetBuilder:
     """The builder of a dataset ``name`` (see ``BUILDERS``) in ``data_dir``.
 

@@ -11,7 +11,7 @@ from clifer_jax.gdm import memory
 from clifer_jax.gdm.config import GDMConfig, GDMParams, check_gdm_params
 from clifer_jax.gdm.memory import GDMPrediction, GDMState
 from clifer_jax.gwr import blocks, checks
-from clifer_jax.validate import as_int, dtype_of, is_concrete
+from clifer_jax.validate import as_int, check_fits, dtype_of, is_concrete
 
 
 def check_step(config: GDMConfig, x, y, mask, need: int, what: str, subjects: bool = False):
@@ -62,6 +62,8 @@ def init(config: GDMConfig, x, y, mask=None, params: GDMParams | None = None) ->
     params (here and below): both memories' traced numbers (None: `GDMParams()`, the
     reference memories)."""
     x, y, mask = check_step(config, x, y, mask, 2, "init")
+    check_fits(memory.state_bytes(config), f"a GDM of capacity {config.episodic.capacity} + "
+               f"{config.semantic.capacity}", "lower GDMConfig.capacity (a memory's state is about 9·N² bytes)")
     new = memory.init_jit(config, prepare_params(config, params), x, y, mask)
     gdm_checks.warn_nonfinite(new, "init")
     return new

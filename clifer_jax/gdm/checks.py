@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 
 from clifer_jax.gdm.config import GDMConfig
+from clifer_jax.gwr import checks as gwr_checks
 from clifer_jax.validate import host_value
 
 
@@ -48,15 +49,9 @@ def check_state(config, state, batched: bool = False) -> None:
 
 
 def warn_nonfinite(state, what: str) -> None:
-    """Warn when a call left NaN/inf in a memory (e.g. finite inputs whose squared
-    distances overflow float32); skipped under tracing."""
+    """Warn when a call left NaN/inf in a memory; skipped under tracing."""
     for name in ("episodic", "semantic"):
-        w = host_value(getattr(state, name).weights)
-        if w is not None and not np.all(np.isfinite(w)):
-            bad = int(w.size - np.count_nonzero(np.isfinite(w)))
-            warnings.warn(f"{what}: the {name} memory holds {bad} NaN/inf weights after this call "
-                          f"(inputs too large for float32? rescale the features)", RuntimeWarning,
-                          stacklevel=3)
+        gwr_checks.warn_nonfinite(getattr(state, name).weights, what, f"{name} memory")
 
 
 def warn_full(config, before, after) -> None:

@@ -18,9 +18,9 @@ from clifer_jax.gdm.config import GDMConfig, GDMParams
 from clifer_jax.gdm.replay import PseudoSamples, pseudo_samples_unchecked
 from clifer_jax.gwr import blocks
 from clifer_jax.gwr.call_end import begin_lazily, finish_lazily
-from clifer_jax.gwr.footprint import tree_bytes
 from clifer_jax.gwr.state import GWRState
 from clifer_jax.gwr.train import lazy_call
+from clifer_jax.validate import tree_bytes
 
 
 @struct.dataclass

@@ -22,7 +22,7 @@ import numpy as np
 from clifer_jax import sharding
 from clifer_jax.gdm import memory
 from clifer_jax.gdm.api import check_step
-from clifer_jax.gdm.checks import warn_full
+from clifer_jax.gdm.checks import warn_full, warn_nonfinite
 from clifer_jax.gdm.config import GDMConfig, GDMParams, check_gdm_params
 from clifer_jax.gdm.memory import GDMPrediction, GDMState
 from clifer_jax.gwr import blocks, checks
@@ -97,6 +97,7 @@ def learn_class_sharded(config: GDMConfig, states: GDMState, x, y, mask=None, *,
     new = sharding.map_subjects(_kernel("learn_class", config, sizes, bool(replay)), p, states, x, y, mask,
                                 in_axes=(ax, 0, 0, 0, 0), mesh=sharding.subject_mesh(devices))
     warn_full(config, states, new)
+    warn_nonfinite(new, "learn_class_sharded")
     return new
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from clifer_jax.gwr.config import GWRConfig
-from clifer_jax.validate import dtype_of, is_concrete
+from clifer_jax.validate import dtype_of, host_value, is_concrete
 
 
 def _batch_shape(arr, trailing: tuple[int, ...], name: str) -> tuple[int, ...]:
@@ -15,8 +17,16 @@ def _batch_shape(arr, trailing: tuple[int, ...], name: str) -> tuple[int, ...]:
     return shape[: len(shape) - len(trailing)]
 
 
+def largest_sample(config: GWRConfig) -> float:
+    """The largest |x| a sample may hold: beyond it the squared distances of the network's
+    float dtype overflow to inf (|w|² − 2w·g + |g|² over D entries), and the network
+    fills with NaN."""
+    return float(np.sqrt(np.finfo(config.dtype).max / (4.0 * config.dim)))
+
+
 def check_samples(config: GWRConfig, xs, name: str = "samples") -> tuple[int, ...]:
-    """xs [..., D] float, finite. Returns the leading (batch) shape."""
+    """xs [..., D] real, finite and small enough for the network's distances (see
+    `largest_sample`). Returns the leading (batch) shape."""
     lead = _batch_shape(xs, (config.dim,), name)
     if not np.issubdtype(dtype_of(xs), np.number) or np.issubdtype(dtype_of(xs), np.complexfloating):
         raise TypeError(f"{name} must be real numbers, got dtype {dtype_of(xs)}")
@@ -25,7 +35,21 @@ def check_samples(config: GWRConfig, xs, name: str = "samples") -> tuple[int, ..
         if not np.all(np.isfinite(arr)):
             bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
             raise ValueError(f"{name} contain {bad} NaN/inf values")
+        peak, limit = (float(np.max(np.abs(arr))) if arr.size else 0.0), largest_sample(config)
+        if peak > limit:
+            raise ValueError(f"{name} are too large for {config.dtype} distances: |x| up to {peak:.3g}, "
+                             f"at most {limit:.3g} in {config.dim} dimensions; rescale the features")
     return lead
+
+
+def warn_nonfinite(weights, what: str, memory: str = "network") -> None:
+    """Warn when a call left NaN/inf in a network's weights; skipped under tracing."""
+    w = host_value(weights)
+    if w is not None and not np.all(np.isfinite(w)):
+        bad = int(w.size - np.count_nonzero(np.isfinite(w)))
+        warnings.warn(f"{what}: the {memory} holds {bad} NaN/inf weights after this call (inputs or "
+                      f"imagined samples not finite, or too large for float32? rescale the features)",
+                      RuntimeWarning, stacklevel=3)
 
 
 def check_labels(config: GWRConfig, ys, lead: tuple[int, ...], name: str = "labels"):

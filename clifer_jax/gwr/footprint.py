@@ -8,16 +8,10 @@ the capacity: per-step time is O(N·D) but the state is O(N²).
 from __future__ import annotations
 
 import jax
-import numpy as np
 
 from clifer_jax.gwr.config import GWRConfig
 from clifer_jax.gwr.state import empty
-
-
-def tree_bytes(tree) -> int:
-    """Total bytes of the arrays (or `jax.ShapeDtypeStruct`s) in a pytree."""
-    return int(sum(np.prod(a.shape, dtype=np.int64) * np.dtype(a.dtype).itemsize
-                   for a in jax.tree.leaves(tree)))
+from clifer_jax.validate import tree_bytes
 
 
 def state_bytes(config: GWRConfig, networks: int = 1) -> int:

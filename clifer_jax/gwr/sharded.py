@@ -104,6 +104,7 @@ def train_sharded(config: GWRConfig, states: GWRState, xs, ys=None, valid=None, 
     new = sharding.map_subjects(fn, states, xs, ys, valid, p, in_axes=(0, 0, 0, 0, ax),
                                 mesh=sharding.subject_mesh(devices))
     warn_refused(states, new)
+    checks.warn_nonfinite(new.weights, "train_sharded", "networks")
     return new
 
 

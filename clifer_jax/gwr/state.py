@@ -9,6 +9,7 @@ from flax import struct
 from clifer_jax.gwr import checks
 from clifer_jax.gwr.config import GWRConfig
 from clifer_jax.gwr.params import GWRParams, check_params
+from clifer_jax.validate import check_fits, tree_bytes
 
 
 @struct.dataclass
@@ -201,5 +202,7 @@ def init(config: GWRConfig, samples, labels=None, params: GWRParams | None = Non
     if labels is None:
         labels = jnp.full((2, config.num_heads), -1, jnp.int32)
     labels = checks.check_labels(config, labels, lead, "init labels")
+    check_fits(tree_bytes(jax.eval_shape(lambda: empty(config))), f"a network of capacity {config.capacity}",
+               "lower the capacity (a state is about 9·N² bytes; docs/scaling.md)")
     return init_unchecked(config, params.cast(config.dtype), jnp.asarray(samples),
                           jnp.asarray(labels, jnp.int32))

@@ -110,6 +110,7 @@ def train(config: GWRConfig, state: GWRState, xs, ys=None, valid=None, *, epochs
     new = fn(config, params.cast(config.dtype), state, xs, ys, valid, epochs=epochs,
              remove_isolated=remove_isolated, block=block)
     warn_refused(refused_before, new)
+    checks.warn_nonfinite(new.weights, "train")
     return new
 
 

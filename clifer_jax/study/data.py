@@ -29,9 +29,14 @@ def image_config(caae: CAAEConfig) -> str:
     return f"{'rgb' if caae.channels == 3 else 'gray'}{caae.image_size}"
 
 
-def load_data(cfg: StudyConfig) -> tuple[loading.SubjectArrays, loading.SubjectArrays]:
+def load_data(cfg: StudyConfig, progress: bool = True) -> tuple[loading.SubjectArrays, loading.SubjectArrays]:
     """Train and test SubjectArrays of the configured dataset and protocol (the first
-    `cfg.subjects` subjects). Raises StudyError when the data cannot serve the study."""
+    `cfg.subjects` subjects). Raises StudyError when the data cannot serve the study.
+    progress: False silences a real dataset's build bars too."""
+    if not progress and cfg.dataset != "synthetic":
+        from clifer_jax.data import tfds_builders   # TFDS: loaded only for real datasets
+
+        tfds_builders.disable_progress_bars()
     kwargs = {}
     if cfg.dataset == "synthetic":
         kwargs["config"] = cfg.synthetic

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from clifer_jax import features, imagination
+from clifer_jax import features, gdm, imagination
 from clifer_jax.caae.api import CAAEParams
 from clifer_jax.caae.pool import load_or_train
 from clifer_jax.caae.train import data_fingerprint, restore_params
@@ -25,6 +25,7 @@ from clifer_jax.mlp import MLPConfig
 from clifer_jax.study import models
 from clifer_jax.study.config import StudyConfig
 from clifer_jax.study.store import StudyError
+from clifer_jax.validate import check_fits
 
 
 def caae_seeds(cfg: StudyConfig) -> tuple[int, ...]:
@@ -101,6 +102,28 @@ def model_configs(cfg: StudyConfig, data: models.SubjectData) -> tuple[GDMConfig
     set) the episodic capacity of every training sample of a subject."""
     c, l, d = data.x.shape[1:]
     return cfg.gdm.for_data(d, c * l), cfg.mlp.for_data(d)
+
+
+def gdm_state_bytes(cfg: StudyConfig, gdm_config: GDMConfig, subjects: int, points: int = 1) -> int:
+    """Bytes of the GDM states a study holds at once (0 without a GDM-family model): both
+    memories of every subject (× grid points run at once), twice (a call's input and
+    output states are alive together)."""
+    if not any(models.spec(m).family == "gdm" for m in cfg.models):
+        return 0
+    return 2 * points * gdm.state_bytes(gdm_config, subjects)
+
+
+def check_memory(cfg: StudyConfig, train, points: int = 1) -> None:
+    """Refuse GDM states that cannot fit (ValueError naming `gdm.capacity`) before anything
+    is trained or compiled: the GDM config is sized from the training arrays and the
+    CAAE's latent size, as `model_configs` will size it from the features."""
+    subjects, c, l = train.mask.shape
+    gdm_config = cfg.gdm.for_data(cfg.caae.z_dim, c * l)
+    check_fits(gdm_state_bytes(cfg, gdm_config, subjects, points),
+               f"gdm.capacity={gdm_config.capacity}: the GDM states of {subjects} subjects"
+               f"{f' × {points} grid points' if points > 1 else ''}",
+               "lower gdm.capacity (none: every training sample of a subject; a memory's state is "
+               "about 9·N² bytes)")
 
 
 def make_model_run(cfg: StudyConfig, model: str, gdm_config: GDMConfig, mlp_config: MLPConfig):

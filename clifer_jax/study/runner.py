@@ -50,9 +50,9 @@ def check_devices(devices: int | None) -> int | None:
     return devices if devices > 1 else None
 
 
-def prepare(cfg: StudyConfig, log=print):
+def prepare(cfg: StudyConfig, log=print, progress: bool = True):
     """The study's checked data, before anything is written: (train, test, build report)."""
-    train, test = study_data.load_data(cfg)
+    train, test = study_data.load_data(cfg, progress)
     build = study_data.build_report(cfg)
     study_data.check_faces(build, cfg.allow_centre_crops, log=log)
     log(f"data: {cfg.dataset}, {train.num_subjects} subjects, classes "
@@ -97,7 +97,8 @@ def run(cfg: StudyConfig, out_dir, *, progress: bool = True, max_units: int | No
     the first n of `jax.devices()` (None: one device); results do not depend on it. A
     refused study (bad data, no faces) leaves `out_dir` as it found it."""
     use = check_devices(devices)
-    train, test, build = prepare(cfg, log)
+    train, test, build = prepare(cfg, log, progress)
+    pipeline.check_memory(cfg, train)
     store, lock = open_run(out_dir, cfg.to_dict(), StudyConfig().to_dict())  # noqa: F841 - held
     pool = study_data.pool_images(cfg)
     seeds = pipeline.caae_seeds(cfg)

@@ -91,7 +91,19 @@ class Store:
         return (self.units / name / "done").exists()
 
     def load(self, name: str) -> dict:
-        return self._ckpt.restore(self.units / name / "data")
+        """A finished unit's arrays; StudyError naming the unit and the remedy when its
+        checkpoint is missing or cannot be read."""
+        folder = self.units / name
+        remedy = (f"delete {folder} and run the same command again: the unit is recomputed "
+                  f"(the rest of the run is kept)")
+        if not (folder / "data").exists():
+            raise StudyError(f"unit {name!r} is marked finished but its data is missing; {remedy}")
+        try:
+            return self._ckpt.restore(folder / "data")
+        except Exception as e:  # noqa: BLE001 - orbax/tensorstore raise many types for a bad file
+            first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            raise StudyError(f"unit {name!r} cannot be read ({type(e).__name__}: {first[:160]}); "
+                             f"{remedy}") from None
 
     def save(self, name: str, tree: dict) -> None:
         """Atomic: a unit counts as finished only once its `done` marker exists."""

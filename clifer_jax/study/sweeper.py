@@ -25,6 +25,7 @@ from clifer_jax.study import grid, models, orders, pipeline, scores
 from clifer_jax.study.config import StudyConfig
 from clifer_jax.study.runner import check_devices, prepare, seed_inputs
 from clifer_jax.study.store import StudyError, open_run
+from clifer_jax.validate import byte_size
 
 PARAM_PREFIXES = ("gdm_params.episodic.", "gdm_params.semantic.")
 FIGURES = scores.HEADLINE_FIGURES
@@ -96,7 +97,8 @@ def sweep(cfg: StudyConfig, grid_items, out_dir, *, caae_dir=None, progress: boo
             raise StudyError(f"model {m!r} has no GDM params to sweep; drop it from --models "
                              f"or sweep only `order`")
     seed = pipeline.caae_seeds(cfg)[0]
-    train, test, _ = prepare(cfg, log)
+    train, test, _ = prepare(cfg, log, progress)
+    pipeline.check_memory(cfg, train, len(points) if point_batch is None else min(point_batch, len(points)))
     pool = study_data.pool_images(cfg)
     if caae_dir is not None:                 # checked before the run folder is made
         pipeline.load_caae(cfg, caae_dir, seed, pool)
@@ -107,6 +109,11 @@ def sweep(cfg: StudyConfig, grid_items, out_dir, *, caae_dir=None, progress: boo
     data, imagine_args = seed_inputs(cfg, store, pool, train, test, seed, progress=progress,
                                      caae_dir=caae_dir)
     gdm_config, mlp_config = pipeline.model_configs(cfg, data)
+    at_once = len(points) if point_batch is None else min(point_batch, len(points))
+    state_bytes = pipeline.gdm_state_bytes(cfg, gdm_config, int(data.x.shape[0]), at_once)
+    if state_bytes:
+        log(f"sweep: the GDM states of {at_once} grid point(s) at once take about {byte_size(state_bytes)}"
+            f"{'' if point_batch else ' (--point-batch K runs K at a time)'}")
     point_orders = np.asarray([point_order(cfg, pt) for pt in points], np.int32)
     s = int(np.shape(data.x)[0])
     log(f"sweep: {len(points)} grid point(s) x {s} subjects, models {list(cfg.models)}")
