@@ -61,13 +61,13 @@ def prepare(cfg: StudyConfig, log=print, progress: bool = True):
 
 
 def seed_inputs(cfg: StudyConfig, store: Store, pool: dict, train, test, caae_seed: int, *,
-                progress: bool = True, caae_dir=None):
-    """The CAAE of `caae_seed` (trained, or restored from the run folder or `caae_dir`) and
-    the memories' features of every subject, stored in the run folder:
-    (SubjectData, imagine_params)."""
+                progress: bool = True, caae_params=None):
+    """The CAAE of `caae_seed` (`caae_params` when given, e.g. restored by `load_caae` from a
+    folder the user named; else trained or restored in the run folder) and the memories'
+    features of every subject, stored in the run folder: (SubjectData, imagine_params)."""
     tag = seed_tag(cfg, caae_seed)
-    if caae_dir is not None:            # named by the user: it must hold the finished CAAE
-        params = pipeline.load_caae(cfg, caae_dir, caae_seed, pool)
+    if caae_params is not None:
+        params = caae_params
     else:
         ckpt = pipeline.caae_folder(store.root, cfg, caae_seed)
         get = lambda: pipeline.train_or_load_caae(cfg, ckpt, caae_seed, pool, progress=progress)  # noqa: E731

@@ -100,14 +100,15 @@ def sweep(cfg: StudyConfig, grid_items, out_dir, *, caae_dir=None, progress: boo
     train, test, _ = prepare(cfg, log, progress)
     pipeline.check_memory(cfg, train, len(points) if point_batch is None else min(point_batch, len(points)))
     pool = study_data.pool_images(cfg)
-    if caae_dir is not None:                 # checked before the run folder is made
-        pipeline.load_caae(cfg, caae_dir, seed, pool)
+    # a CAAE folder named by the user must hold the finished CAAE: checked (and restored,
+    # once) before the run folder is made
+    caae_params = None if caae_dir is None else pipeline.load_caae(cfg, caae_dir, seed, pool)
     extra = {"sweep": {"grid": {k: list(v) for k, v in axes.items()},
                        **({"caae_dir": str(Path(caae_dir).resolve())} if caae_dir else {})}}
     store, lock = open_run(out_dir, {**cfg.to_dict(), **extra},  # noqa: F841 - lock held
                            {**StudyConfig().to_dict(), **extra})
     data, imagine_args = seed_inputs(cfg, store, pool, train, test, seed, progress=progress,
-                                     caae_dir=caae_dir)
+                                     caae_params=caae_params)
     gdm_config, mlp_config = pipeline.model_configs(cfg, data)
     at_once = len(points) if point_batch is None else min(point_batch, len(points))
     state_bytes = pipeline.gdm_state_bytes(cfg, gdm_config, int(data.x.shape[0]), at_once)
