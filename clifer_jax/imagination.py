@@ -4,8 +4,8 @@
   (`clifer_jax.features.imagine_unchecked`); the method.
 * ``"oracle"`` — perfect imagination, for synthetic data only: for the training sample
   whose episodic BMU is v, the feature of the renderer's *true* face of that evaluation
-  subject with expression c, drawn at the sample's intensity and with its viewing
-  conditions (pose, lighting, speech, occlusion, noise), encoded by E and mapped into the
+  subject with expression c, drawn at the subject's own expressive intensity for c (the
+  mean peak of its training clips of c) and with the sample's viewing conditions (pose, lighting, speech, occlusion, noise), encoded by E and mapped into the
   memories' space like every other feature. It depends on the sample, not on v, so it is
   precomputed per (subject, class, sample, target class) outside jit (`oracle_table`)
   and looked up in CLIFER's step.
@@ -39,31 +39,32 @@ def check_mode(mode: str, dataset: str) -> None:
                          f"synthetic data have; dataset {dataset!r} accepts 'caae' or 'none'")
 
 
-def oracle_levels(intensity: np.ndarray, y: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """The intensity at which each sample's oracle faces are drawn, [S, C, L].
+def oracle_levels(intensity: np.ndarray, train_clips: int) -> np.ndarray:
+    """The intensity at which a subject's oracle faces of each class are drawn, [S, C].
 
-    A sample's own intensity (the main class's level relative to its prototype); a
-    Neutral sample has none (0 by definition), so its oracle faces take the mean
-    intensity of that subject's valid expressive samples (1 if it has none)."""
-    intensity, y, mask = np.asarray(intensity, np.float32), np.asarray(y), np.asarray(mask, bool)
-    expressive = mask & (y != _NEUTRAL)
-    total = np.where(expressive, intensity, 0.0).sum(axis=(1, 2))
-    count = expressive.sum(axis=(1, 2))
-    mean = np.where(count > 0, total / np.maximum(count, 1), 1.0).astype(np.float32)   # [S]
-    return np.where(y == _NEUTRAL, mean[:, None, None], intensity).astype(np.float32)
+    intensity [S, C, K, F]: the plan's level of every frame (`synthetic.plan`); the first
+    `train_clips` clips of each class are the training clips. A class's level is the
+    subject's own expressive intensity for it: the mean over its training clips of each
+    clip's peak, so that an onset frame (near neutral) still imagines a full expression."""
+    intensity = np.asarray(intensity, np.float32)
+    if intensity.ndim != 4:
+        raise ValueError(f"intensity must be [S, C, K, F], got shape {intensity.shape}")
+    if not 1 <= int(train_clips) <= intensity.shape[2]:
+        raise ValueError(f"train_clips must be in 1..{intensity.shape[2]}, got {train_clips}")
+    return intensity[:, :, : int(train_clips)].max(axis=3).mean(axis=2).astype(np.float32)
 
 
 def oracle_images(config, subjects, y: np.ndarray, clip: np.ndarray, frame: np.ndarray,
-                  mask: np.ndarray, image_size: int | None = None) -> np.ndarray:
+                  mask: np.ndarray, image_size: int | None = None, pool: str = "eval") -> np.ndarray:
     """The renderer's true faces for every training sample and target class.
 
-    config: the `SyntheticConfig` the samples were generated with (evaluation pool);
+    config: the `SyntheticConfig` the samples were generated with, `pool` the pool ("eval":
+    the test subjects, "dev": the development subjects);
     subjects: their subject ids [S]; y, clip, frame, mask: [S, C, L] as in
     `loading.SubjectArrays` (padding rows are drawn like sample 0 and should be ignored).
     Returns uint8 [S, C, L, K, H, W, 1], K = 6 target classes in canonical order: subject
-    s with prototype c at the sample's intensity (`oracle_levels`) under the sample's own
-    viewing conditions. For an "easy" sample of a non-Neutral class, target = its class
-    redraws the sample exactly."""
+    s with prototype c at s's own expressive intensity for c (`oracle_levels`) under the
+    sample's own viewing conditions (pose, lighting, speech, occlusion, noise)."""
     if not isinstance(config, synthetic.SyntheticConfig):
         raise TypeError(f"config must be a SyntheticConfig, got {type(config).__name__}")
     y, clip, frame, mask = (np.asarray(a) for a in (y, clip, frame, mask))
@@ -81,10 +82,12 @@ def oracle_images(config, subjects, y: np.ndarray, clip: np.ndarray, frame: np.n
     k, f = np.where(mask, clip, 0), np.where(mask, frame, 0)
     if mask.any() and (k[mask].max() >= config.clips_per_class or f[mask].max() >= config.frames_per_clip):
         raise ValueError("clip or frame index outside the config's clips_per_class / frames_per_clip")
-    plan = synthetic.plan(config, "eval")
+    plan = synthetic.plan(config, pool)
     s_idx = sid[:, None, None]
-    levels = oracle_levels(plan["intensity"][s_idx, cls, k, f], y, mask)            # [S, C, L]
-    aus = levels[..., None, None] * synthetic.PROTOTYPES[None, None, None]          # [S, C, L, K, 11]
+    train_clips = config.clips_per_class - config.test_clips_per_class
+    levels = oracle_levels(plan["intensity"], train_clips)[sid]                    # [S, K]
+    aus = levels[:, None, None, :, None] * synthetic.PROTOTYPES[None, None, None]   # [S, C, L, K, 11]
+    aus = np.broadcast_to(aus, y.shape + aus.shape[-2:])
     nui = plan["nuisance"]
     nuisance = type(nui)(**{name: None if getattr(nui, name) is None
                             else np.asarray(getattr(nui, name))[s_idx, cls, k, f][..., None]
@@ -94,12 +97,12 @@ def oracle_images(config, subjects, y: np.ndarray, clip: np.ndarray, frame: np.n
 
 
 def oracle_table(config, subjects, y, clip, frame, mask, encode: Callable[[np.ndarray], np.ndarray],
-                 *, channels: int = 1, image_size: int | None = None) -> np.ndarray:
+                 *, channels: int = 1, image_size: int | None = None, pool: str = "eval") -> np.ndarray:
     """Memory features of `oracle_images`: float32 [S, C, L, K, D] (padding rows 0).
 
     encode(images uint8 [N, H, W, ch]) -> features [N, D]: the run's feature map (E, then
     the fitted transform: `features.encode`). channels: 3 repeats gray to RGB."""
-    images = oracle_images(config, subjects, y, clip, frame, mask, image_size)
+    images = oracle_images(config, subjects, y, clip, frame, mask, image_size, pool)
     lead = images.shape[:4]
     flat = images.reshape((-1,) + images.shape[-3:])
     if channels == 3:

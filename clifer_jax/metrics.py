@@ -1,6 +1,7 @@
 """Scores of docs/metrics.md: macro-F1, accuracy, mean ± CI over subjects, the
-continual-learning matrix and its transfer measures. The order study's tests are in
-``clifer_jax.study.orders``.
+continual-learning matrix and its transfer measures, paired comparisons of two models on
+the same subjects with Holm's correction, and the CI of a mean over a grid of data seeds ×
+CAAE seeds. The order study's tests are in ``clifer_jax.study.orders``.
 
 The functions validate their inputs and raise ``ValueError`` on bad ones. Definitions
 and formulas: ``docs/metrics.md``.
@@ -12,6 +13,8 @@ and are neither validated nor counted.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
 
 import numpy as np
 from scipy import stats
@@ -19,8 +22,8 @@ from scipy import stats
 from clifer_jax.classes import NUM_CLASSES
 from clifer_jax.validate import finite_array
 
-__all__ = ["accuracy", "average_accuracy", "backward_transfer", "cl_matrix", "forward_transfer",
-           "macro_f1", "mean_ci", "per_class_accuracy"]
+__all__ = ["accuracy", "average_accuracy", "backward_transfer", "cl_matrix", "crossed_mean_ci",
+           "forward_transfer", "holm", "macro_f1", "mean_ci", "paired_difference", "per_class_accuracy"]
 
 
 # --------------------------------------------------------------------------- validation
@@ -250,3 +253,124 @@ def forward_transfer(r, baseline=None) -> np.ndarray | float:
                          "R[c-1, c]")
         out = (before - b[1:t]).mean(-1)
     return float(out) if out.ndim == 0 else out
+
+
+# --------------------------------------------------------------------------- paired comparisons
+
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjustment of m p-values (family-wise error control).
+
+    Sorted ascending, p_(1) ≤ … ≤ p_(m), the adjusted values are
+    p̃_(i) = max_{j ≤ i} min(1, (m − j + 1) · p_(j)) — monotone in the sorted
+    order and capped at 1 — returned in the input's order. Reject H_i at level
+    α exactly when p̃_i ≤ α.
+
+    Args:
+      p_values: [m] in [0, 1].
+    Returns:
+      [m] float64 adjusted p-values.
+    """
+    p = finite_array(p_values, "p_values")
+    if p.ndim != 1:
+        raise ValueError(f"p_values must be 1-D, got shape {p.shape}")
+    if np.any((p < 0) | (p > 1)):
+        raise ValueError(f"p_values must lie in [0, 1], got {p.tolist()}")
+    m = p.size
+    idx = np.argsort(p, kind="stable")
+    stepped = np.minimum(1.0, (m - np.arange(m)) * p[idx])
+    out = np.empty(m)
+    out[idx] = np.maximum.accumulate(stepped)
+    return out
+
+
+def paired_difference(a, b, confidence: float = 0.95) -> dict:
+    """Two models compared on the same subjects: the mean of the per-subject differences
+    a − b, its t-interval and a two-sided Wilcoxon signed-rank test (docs/metrics.md,
+    "Paired comparisons").
+
+    Args:
+      a, b: [S] finite per-subject values of the same figure, subjects in the same order.
+      confidence: of the interval, in (0, 1).
+    Returns:
+      {"mean": mean(a − b), "ci95": half-width of the t-interval of that mean
+      (``mean_ci`` of the differences: NaN for S = 1, 0 when every difference is equal),
+      "p": two-sided p of ``scipy.stats.wilcoxon`` on the differences (zero differences
+      dropped; 1.0 when every difference is zero), "n": S}.
+    Raises:
+      ValueError: a or b not 1-D, of different lengths, empty, or holding NaN/inf.
+    """
+    x, y = finite_array(a, "a"), finite_array(b, "b")
+    if x.ndim != 1 or y.ndim != 1 or x.shape != y.shape:
+        raise ValueError(f"a and b must be 1-D per-subject values of equal length, got shapes "
+                         f"{x.shape} and {y.shape}")
+    if x.size == 0:
+        raise ValueError("a paired comparison of no subjects is undefined")
+    d = x - y
+    mean, half = mean_ci(d, confidence)
+    if np.all(d == 0):
+        p = 1.0
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", (RuntimeWarning, UserWarning))
+            p = float(stats.wilcoxon(d).pvalue)
+    return {"mean": mean, "ci95": half, "p": p, "n": int(d.size)}
+
+
+# --------------------------------------------------------------------------- seeds: a crossed grid
+
+
+def crossed_mean_ci(values, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean of a grid of values [a, b] (e.g. a data seeds × b CAAE seeds, one figure per
+    cell) with a confidence interval that covers the variation of both factors.
+
+    Model: two-way crossed random effects without replication,
+    y_ij = μ + A_i + B_j + E_ij. With the ANOVA mean squares MS_A (a − 1 dof),
+    MS_B (b − 1) and MS_E ((a − 1)(b − 1)),
+    Var(ȳ) = σ²_A/a + σ²_B/b + σ²_E/(ab) is estimated by (MS_A + MS_B − MS_E)/(ab),
+    with Satterthwaite's degrees of freedom. Conservative rule for a negative estimate:
+    each variance component is truncated at zero (σ̂²_A = max(0, (MS_A − MS_E)/b), the
+    same for B, σ̂²_E = MS_E), i.e. a mean square below MS_E is replaced by MS_E; the
+    estimate is then never below the untruncated one nor below MS_E/(ab), and the
+    Satterthwaite dof are those of the mean squares that remain (MS_B alone when
+    MS_A ≤ MS_E: b − 1; MS_E alone when both are: (a − 1)(b − 1)).
+
+    With a == 1 or b == 1 this is exactly ``mean_ci`` over the other factor (t-interval,
+    n − 1 dof); with a == b == 1 the half-width is NaN and dof 0. All values equal: half 0.
+
+    Args:
+      values: [a, b] finite values.
+      confidence: in (0, 1).
+    Returns:
+      (mean, half_width, dof) as floats.
+    Raises:
+      ValueError: values not 2-D, empty, or holding NaN/inf.
+    """
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+    v = finite_array(values, "values")
+    if v.ndim != 2 or v.size == 0:
+        raise ValueError(f"values must be a non-empty [a, b] grid, got shape {v.shape}")
+    a, b = v.shape
+    if a == 1 or b == 1:
+        mean, half = mean_ci(v.ravel(), confidence)
+        return mean, half, float(v.size - 1)
+    grand = v.mean()
+    if np.ptp(v) == 0:                    # every value equal (rounding would leave MS ~1e-32)
+        return float(grand), 0.0, float((a - 1) * (b - 1))
+    rows, cols = v.mean(axis=1), v.mean(axis=0)
+    df_a, df_b, df_e = a - 1, b - 1, (a - 1) * (b - 1)
+    ms_a = b * np.sum((rows - grand) ** 2) / df_a
+    ms_b = a * np.sum((cols - grand) ** 2) / df_b
+    ms_e = np.sum((v - rows[:, None] - cols[None, :] + grand) ** 2) / df_e
+    # coefficients of the (truncated) combination c_A·MS_A + c_B·MS_B + c_E·MS_E
+    c_a = 1.0 if ms_a > ms_e else 0.0
+    c_b = 1.0 if ms_b > ms_e else 0.0
+    c_e = 1.0 - c_a - c_b
+    comb = c_a * ms_a + c_b * ms_b + c_e * ms_e
+    denom = (c_a * ms_a) ** 2 / df_a + (c_b * ms_b) ** 2 / df_b + (c_e * ms_e) ** 2 / df_e
+    if comb <= 0 or denom <= 0:           # not reached: comb >= MS_E, > 0 unless all equal
+        return float(grand), 0.0, float(df_e)
+    dof = comb ** 2 / denom
+    half = stats.t.ppf(0.5 + confidence / 2.0, dof) * np.sqrt(comb / (a * b))
+    return float(grand), float(half), float(dof)

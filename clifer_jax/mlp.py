@@ -4,9 +4,9 @@
              → Dense 16, ReLU → Dense 6 (logits; softmax cross-entropy)
 
 Adam (lr 2e-3, β₁ 0.5), mini-batches of 64, 20 epochs and at least 500 steps per
-training call. Kernels drawn from N(0, 0.02²) (hidden) and N(0, 0.025²)
-(output), zero biases, batch norm without a scale (γ), as the reference's Keras
-model; batch-norm momentum 0.9, and after training the running statistics are
+training call. Kernels drawn from N(0, 0.02²) in the first Dense layer and
+N(0, 0.025²) in every later one (``MLPConfig.init_stds``), zero biases, batch norm
+without a scale (γ), as the reference's Keras model; batch-norm momentum 0.9, and after training the running statistics are
 set to the full training set's, so that ``mlp_joint`` fits what it was trained
 on (``docs/metrics.md``). Pure functions over an ``MLPState`` pytree; ``MLPConfig``
 is static (hashable) under ``jit``.
@@ -64,8 +64,12 @@ class MLPConfig:
       bn_momentum, bn_epsilon: batch norm (momentum 0.9: Keras' 0.99 leaves the
         running statistics near their initial values after a class step of a
         few dozen samples, so the network did not fit what it was trained on).
-      hidden_init_std, output_init_std: standard deviations of the normal
-        kernel initialisers of the hidden and the output Dense layers.
+      init_stds: (first, later): the standard deviation of the normal kernel
+        initialiser of the first Dense layer and of every later one (the other hidden
+        layers and the output). The reference's Keras classifier
+        (nchuramani/CLIFER, Experiments_DualMemory.py, ``classifier``) draws its kernels
+        from RandomNormal(stddev=0.02) for Dense 64 and stddev=0.025 for Dense 32,
+        Dense 16 and the output: (0.02, 0.025). ``layer_init_stds`` lists them per layer.
       bn_recalibrate: after training, set the batch-norm running statistics to
         the final network's statistics over all the valid training samples (one
         full-batch pass), so that prediction normalises as training did. Without
@@ -87,12 +91,12 @@ class MLPConfig:
     min_steps: int = 500
     bn_momentum: float = 0.9
     bn_epsilon: float = 1e-3
-    hidden_init_std: float = 0.02
-    output_init_std: float = 0.025
+    init_stds: tuple[float, ...] = (0.02, 0.025)
     bn_recalibrate: bool = True
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        object.__setattr__(self, "init_stds", tuple(float(v) for v in self.init_stds))
         checks = [
             (len(self.hidden) >= 1, f"hidden must list at least one layer width, got {self.hidden}"),
             (self.feature_dim is None or self.feature_dim >= 1,
@@ -107,8 +111,8 @@ class MLPConfig:
             (self.epochs >= 0, f"epochs must be >= 0, got {self.epochs}"),
             (self.min_steps >= 0, f"min_steps must be >= 0, got {self.min_steps}"),
             (0 <= self.bn_momentum < 1, f"bn_momentum must lie in [0, 1), got {self.bn_momentum}"),
-            (self.hidden_init_std > 0 and self.output_init_std > 0,
-             f"init stds must be > 0, got {self.hidden_init_std}, {self.output_init_std}"),
+            (len(self.init_stds) == 2 and all(np.isfinite(v) and v > 0 for v in self.init_stds),
+             f"init_stds must be two finite stds > 0 (first Dense layer, every later one), got {self.init_stds}"),
         ]
         for ok, msg in checks:
             if not ok:
@@ -122,9 +126,16 @@ class MLPConfig:
         return dataclasses.replace(self, feature_dim=int(dim))
 
     @property
+    def layer_init_stds(self) -> tuple[float, ...]:
+        """The kernel initialiser's standard deviation of each Dense layer, hidden layers then
+        the output: (0.02, 0.025, 0.025, 0.025) for the reference's network."""
+        first, later = self.init_stds
+        return (first,) + (later,) * len(self.hidden)
+
+    @property
     def model(self) -> "MLP":
         return MLP(self.hidden, self.num_classes, self.batch_norm_layers,
-                   self.bn_momentum, self.bn_epsilon, self.hidden_init_std, self.output_init_std)
+                   self.bn_momentum, self.bn_epsilon, self.layer_init_stds)
 
     @property
     def optimizer(self) -> optax.GradientTransformation:
@@ -139,22 +150,23 @@ class MLP(nn.Module):
     batch_norm_layers: int
     bn_momentum: float
     bn_epsilon: float
-    hidden_init_std: float = 0.02
-    output_init_std: float = 0.025
-    bn_recalibrate: bool = True
+    init_stds: tuple[float, ...] = (0.02, 0.025, 0.025, 0.025)   # per Dense layer, output last
 
     @nn.compact
     def __call__(self, x, train: bool, mask=None):
         normal = nn.initializers.normal
+        if len(self.init_stds) != len(self.hidden) + 1:
+            raise ValueError(f"MLP: init_stds needs one std per Dense layer ({len(self.hidden) + 1}), "
+                             f"got {self.init_stds}")
         for i, width in enumerate(self.hidden):
-            x = nn.relu(nn.Dense(width, kernel_init=normal(self.hidden_init_std))(x))
+            x = nn.relu(nn.Dense(width, kernel_init=normal(self.init_stds[i]))(x))
             if i < self.batch_norm_layers:
                 # Keras' BatchNormalization(scale=False): a shift β, no scale γ (a
                 # following linear layer can absorb it).
                 x = nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum,
                                  epsilon=self.bn_epsilon, use_scale=False)(
                     x, mask=None if mask is None else mask[:, None])
-        return nn.Dense(self.num_classes, kernel_init=normal(self.output_init_std))(x)
+        return nn.Dense(self.num_classes, kernel_init=normal(self.init_stds[-1]))(x)
 
 
 @struct.dataclass

@@ -1,13 +1,16 @@
 """What makes a synthetic preset hard: within-subject pixel 1-NN with one nuisance turned
 off at a time (docs/data.md, "Difficulty").
 
-    python -m experiments.difficulty_ablation [--preset posed] [--subjects 12]
+    python -m experiments.difficulty_ablation [--preset posed] [--subjects 12] [--subject-set dev]
 
-Each row renders the preset's evaluation subjects with one field overridden and
-prints the 1-NN accuracy from each subject's training clips to its held-out clip, on
-raw pixels and on the true action units each face shows (left and right side: a
-perfect expression feature, blind to identity, pose, lighting and speech — what the
-clips' dynamics alone allow).
+Each row renders the preset's development subjects (``--subject-set test``: the test
+subjects results are reported on) with one field overridden and prints the 1-NN accuracy
+from each subject's training clips to its held-out clip, on raw pixels and on the true
+action units each face shows (left and right side: a perfect expression feature, blind to
+identity, pose, lighting and speech — what the clips' dynamics alone allow), and how close
+a held-out clip (a second take) is to the training clip it repeats against the class's
+other training clips (``difficulty.repetition_distance``: distance to the twin / to the
+other takes, frame by frame, on the true AUs and on pixels; "–" without repetitions).
 """
 
 from __future__ import annotations
@@ -32,7 +35,11 @@ OFF = {
 SAMPLING = {
     "frames spread over the whole clip (not the reference's windows)": dict(sampling="spread"),
     "held-out clips independent takes (no repetition)": dict(repetition=False),
+    "second takes with their twin's timing and apex": dict(take_timing=0.0, take_apex=0.0),
 }
+
+
+SUBJECT_SETS = {"dev": "dev", "test": "eval"}  # --subject-set -> synthetic pool
 
 
 def _clip_1nn(x: np.ndarray, cfg: synthetic.SyntheticConfig) -> float:
@@ -45,25 +52,60 @@ def _clip_1nn(x: np.ndarray, cfg: synthetic.SyntheticConfig) -> float:
     return difficulty.within_subject_1nn(tr, ytr, np.ones(ytr.shape, bool), te, yte, np.ones(yte.shape, bool))["mean"]
 
 
-def pixel_1nn(preset: synthetic.Preset, subjects: int, seed: int = 0) -> float:
-    cfg = synthetic.SyntheticConfig(preset=preset, n_subjects=subjects, seed=seed)
-    g = synthetic.generate(cfg)
-    s, c, k, f = subjects, len(synthetic.PROTOTYPES), cfg.clips_per_class, cfg.frames_per_clip
-    return _clip_1nn(g["image"].reshape(s, c, k, f, -1).astype(np.float32) / 255.0, cfg)
+def _config(preset, subjects: int, seed: int) -> synthetic.SyntheticConfig:
+    return synthetic.SyntheticConfig(preset=preset, n_subjects=subjects, seed=seed)
 
 
-def au_1nn(preset: synthetic.Preset, subjects: int, seed: int = 0) -> float:
-    """The same 1-NN on the action units each face shows (``effective_aus``, both sides)."""
-    cfg = synthetic.SyntheticConfig(preset=preset, n_subjects=subjects, seed=seed)
-    pl = synthetic.plan(cfg)
+def _pixels(cfg: synthetic.SyntheticConfig, pool: str) -> np.ndarray:
+    """Every frame's pixels in [0, 1], [S, C, K, F, H*W]."""
+    g = synthetic.generate(cfg, pool)
+    s, c, k, f = cfg.n_subjects, len(synthetic.PROTOTYPES), cfg.clips_per_class, cfg.frames_per_clip
+    return g["image"].reshape(s, c, k, f, -1).astype(np.float32) / 255.0
+
+
+def _true_aus(pl: dict) -> np.ndarray:
+    """The action units each face shows (``effective_aus``, both sides), [S, C, K, F, 22]."""
     left, right = synthetic.effective_aus(pl["identity"], pl["aus"])
-    return _clip_1nn(np.concatenate([left, right], -1), cfg)
+    return np.concatenate([left, right], -1)
+
+
+def pixel_1nn(preset: synthetic.Preset, subjects: int, seed: int = 0, pool: str = "dev") -> float:
+    cfg = _config(preset, subjects, seed)
+    return _clip_1nn(_pixels(cfg, pool), cfg)
+
+
+def au_1nn(preset: synthetic.Preset, subjects: int, seed: int = 0, pool: str = "dev") -> float:
+    """The same 1-NN on the action units each face shows (``effective_aus``, both sides)."""
+    cfg = _config(preset, subjects, seed)
+    return _clip_1nn(_true_aus(synthetic.plan(cfg, pool)), cfg)
+
+
+def measure(preset: synthetic.Preset, subjects: int, seed: int = 0, pool: str = "dev") -> dict:
+    """One row: ``pixel_1nn``, ``au_1nn`` and, when held-out clips are second takes,
+    ``repetition`` = {"aus": ..., "pixels": ...} (``difficulty.repetition_distance``)."""
+    cfg = _config(preset, subjects, seed)
+    pl = synthetic.plan(cfg, pool)
+    pixels, aus = _pixels(cfg, pool), _true_aus(pl)
+    out = {"pixel_1nn": _clip_1nn(pixels, cfg), "au_1nn": _clip_1nn(aus, cfg)}
+    if (pl["twin"] >= 0).any() and cfg.clips_per_class - cfg.test_clips_per_class >= 2:
+        out["repetition"] = {"aus": difficulty.repetition_distance(aus, pl["twin"]),
+                             "pixels": difficulty.repetition_distance(pixels, pl["twin"])}
+    return out
+
+
+def _twin(r: dict, key: str) -> str:
+    if "repetition" not in r:
+        return "–"
+    d = r["repetition"][key]
+    return f"{d['twin']:.3f} / {d['other']:.3f} ({d['ratio']:.2f})"
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--preset", default="posed", help=f"one of {tuple(synthetic.PRESETS)}")
     p.add_argument("--subjects", type=int, default=12)
+    p.add_argument("--subject-set", choices=tuple(SUBJECT_SETS), default="dev",
+                   help="development subjects (default: screening) or the test subjects")
     args = p.parse_args(argv)
     if args.subjects < 1:
         print("difficulty_ablation: error: --subjects must be >= 1", file=sys.stderr)
@@ -73,15 +115,19 @@ def main(argv=None) -> int:
     except ValueError as e:
         print(f"difficulty_ablation: error: {e}", file=sys.stderr)
         return 2
+    pool = SUBJECT_SETS[args.subject_set]
     rows = {args.preset: base}
     if base.dynamics:
         rows.update({k: synthetic.preset(args.preset, **v) for k, v in OFF.items()})
         rows["all of these off"] = synthetic.preset(args.preset, **{k: v for d in OFF.values() for k, v in d.items()})
         rows.update({k: synthetic.preset(args.preset, **v) for k, v in SAMPLING.items()})
-    print("| variant | pixel 1-NN | true-AU 1-NN |\n|---|---|---|")
+    print(f"{args.subject_set} subjects ({args.subjects}), preset {args.preset}")
+    print("| variant | pixel 1-NN | true-AU 1-NN | twin / other takes, AUs (ratio) "
+          "| twin / other takes, pixels (ratio) |\n|---|---|---|---|---|")
     for name, preset in rows.items():
-        print(f"| {name} | {pixel_1nn(preset, args.subjects):.3f} | {au_1nn(preset, args.subjects):.3f} |",
-              flush=True)
+        r = measure(preset, args.subjects, pool=pool)
+        print(f"| {name} | {r['pixel_1nn']:.3f} | {r['au_1nn']:.3f} | {_twin(r, 'aus')} "
+              f"| {_twin(r, 'pixels')} |", flush=True)
     return 0
 
 

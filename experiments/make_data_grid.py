@@ -5,8 +5,9 @@
     python -m experiments.make_data_grid --clips [--presets posed spontaneous easy]
     python -m experiments.make_data_grid [--subjects 8] [--size 64] [--out PATH] [--nuisance]
 
-``--clips``: one PNG per preset; row ``i`` is evaluation subject ``i`` in a clip of class
-``i mod 6`` (the class is named on the row), columns the clip's frames in time order.
+The faces are the development subjects (``--subject-set test``: the test subjects).
+``--clips``: one PNG per preset; row ``i`` is subject ``i`` in a clip of class ``i mod 6``
+(the class is named on the row), columns the clip's frames in time order.
 Without it: rows are subjects, columns the six expressions at apex, canonical view
 (``--nuisance`` draws a dataset-like frame instead).
 """
@@ -22,8 +23,11 @@ from clifer_jax.classes import EXPRESSIONS
 from clifer_jax.data import synthetic
 
 
+SUBJECT_SETS = {"dev": "dev", "test": "eval"}  # --subject-set -> synthetic pool
+
+
 def grid_image(n_subjects: int = 8, size: int = 64, seed: int = 0, nuisance: bool = False,
-               pool: str = "eval") -> np.ndarray:
+               pool: str = "dev") -> np.ndarray:
     """uint8 [n_subjects * size, 6 * size] mosaic of subjects (rows) × expressions (cols)."""
     ids = synthetic.sample_identities(seed, n_subjects, pool).take((slice(None), None))
     aus = synthetic.PROTOTYPES[None]  # [1, 6, 11]
@@ -34,14 +38,14 @@ def grid_image(n_subjects: int = 8, size: int = 64, seed: int = 0, nuisance: boo
     return img.transpose(0, 2, 1, 3).reshape(n_subjects * size, len(EXPRESSIONS) * size)
 
 
-def clip_grid(preset: str, n_subjects: int = 8, frames: int = 8, size: int = 64, seed: int = 0
-              ) -> tuple[np.ndarray, list[str]]:
+def clip_grid(preset: str, n_subjects: int = 8, frames: int = 8, size: int = 64, seed: int = 0,
+              pool: str = "dev") -> tuple[np.ndarray, list[str]]:
     """uint8 [n_subjects * size, frames * size]: subject ``i``'s first clip of class
     ``i mod 6``, frames left to right; and the row labels."""
     cfg = synthetic.SyntheticConfig(image_size=size, n_subjects=n_subjects, clips_per_class=1,
                                     test_clips_per_class=0, frames_per_clip=frames, seed=seed,
                                     preset=preset)
-    rec = synthetic.generate(cfg)
+    rec = synthetic.generate(cfg, pool)
     img = rec["image"][..., 0].reshape(n_subjects, len(EXPRESSIONS), frames, size, size)
     rows = img[np.arange(n_subjects), np.arange(n_subjects) % len(EXPRESSIONS)]  # [S, F, H, W]
     labels = [f"S{i} {EXPRESSIONS[i % len(EXPRESSIONS)]}" for i in range(n_subjects)]
@@ -89,6 +93,8 @@ def main(argv=None) -> None:
     ap.add_argument("--presets", nargs="+", default=list(synthetic.PRESETS))
     ap.add_argument("--frames", type=int, default=8)
     ap.add_argument("--out", default=None, help="PNG path (--clips: folder)")
+    ap.add_argument("--subject-set", choices=tuple(SUBJECT_SETS), default="dev",
+                    help="development subjects (default) or the test subjects")
     args = ap.parse_args(argv)
 
     if args.scale is None:
@@ -96,11 +102,12 @@ def main(argv=None) -> None:
     if args.clips:
         folder = pathlib.Path(args.out or "docs/images")
         for name in args.presets:
-            img, labels = clip_grid(name, args.subjects, args.frames, args.size, args.seed)
+            img, labels = clip_grid(name, args.subjects, args.frames, args.size, args.seed,
+                                    SUBJECT_SETS[args.subject_set])
             _save(img, [f"t{f}" for f in range(args.frames)], labels, args.scale, args.size,
                   str(folder / f"synthetic_{name}.png"))
         return
-    img = grid_image(args.subjects, args.size, args.seed, args.nuisance)
+    img = grid_image(args.subjects, args.size, args.seed, args.nuisance, SUBJECT_SETS[args.subject_set])
     _save(img, list(EXPRESSIONS), [f"S{i}" for i in range(args.subjects)], args.scale, args.size,
           args.out or "docs/images/synthetic_grid.png")
 

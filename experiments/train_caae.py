@@ -3,12 +3,18 @@
     python -m experiments.train_caae                       # cpu preset without an accelerator
     python -m experiments.train_caae --preset paper        # the reference architecture
     python -m experiments.train_caae --evaluate            # + the evaluation figures (docs/caae.md)
+    python -m experiments.train_caae --evaluate --subject-set test   # ... on the test subjects
 
 Writes the orbax checkpoint (resumed when present) and, into `--out` (default
 `runs/caae_<preset>/`), `caae_grid.png` (held-out faces and their translations into all
 six expressions, with the renderer's true faces underneath) and `caae_<preset>.json`
 (per-epoch training metrics, timing, evaluation). The committed figures are replaced only
-when asked: `--grid docs/images/caae_grid_posed.png --metrics experiments/results/caae_cpu_posed.json`.
+when asked: `--grid docs/images/caae_grid_posed.png --metrics experiments/results/v1/caae_cpu_posed.json`.
+
+The held-out figures (`--evaluate`, `--feature-1nn`, `--diagnose`, the per-epoch held-out
+curves) are measured on the synthetic development subjects unless `--subject-set test`
+says the test subjects: a screening tool does not look at the subjects results are
+reported on (docs/data.md).
 
 A dataset directory holds `image.npy` (uint8 [N, H, W, C]) and `expression.npy` (int [N],
 canonical indices of `clifer_jax.classes`).
@@ -40,6 +46,7 @@ from clifer_jax.data.synthetic import SyntheticConfig, sample_identities
 from clifer_jax.study.difficulty import feature_1nn
 
 POOL = PoolConfig()
+SUBJECT_SETS = {"dev": "dev", "test": "eval"}   # --subject-set -> synthetic pool
 
 DEFAULT_CKPT = "checkpoints/caae_{preset}"
 
@@ -94,7 +101,10 @@ def main(argv=None) -> dict:
                    help="override CAAEConfig fields of the preset, e.g. latent_class_weight=0.3 (screening)")
     p.add_argument("--evaluate", action="store_true", help="measure the evaluation figures (docs/caae.md) on held-out identities")
     p.add_argument("--feature-1nn", action="store_true",
-                   help="within-subject 1-NN of the evaluation subjects on E's features (docs/data.md)")
+                   help="within-subject 1-NN of the held-out subjects on E's features (docs/data.md)")
+    p.add_argument("--subject-set", choices=tuple(SUBJECT_SETS), default="dev",
+                   help="held-out subjects of --evaluate, --feature-1nn, --diagnose and the per-epoch curves: "
+                        "the development subjects (default) or the test subjects")
     p.add_argument("--diagnose", action="store_true",
                    help="where identity is lost: blur, reconstruction, translation, z probe (frames 0, 3, 6)")
     p.add_argument("--no-progress", action="store_true")
@@ -106,7 +116,8 @@ def main(argv=None) -> dict:
             p.error(f"--{name.replace('_', '-')} must be >= {low}, got {v}")
 
     if args.feature_1nn and args.data_dir:
-        p.error("--feature-1nn scores the synthetic evaluation subjects: it needs the synthetic pool, not --data-dir")
+        p.error("--feature-1nn scores synthetic held-out subjects: it needs the synthetic pool, not --data-dir")
+    held_pool = SUBJECT_SETS[args.subject_set]
     cfg = caae_config.preset(args.preset)
     if args.epochs is not None:
         cfg = cfg.replace(epochs=args.epochs)
@@ -145,8 +156,8 @@ def main(argv=None) -> dict:
     identity_seconds = round(time.time() - t_id, 1)
     curves = Curves(ckpt)    # TensorBoard events + curves.png in the checkpoint folder
     heldout = None
-    if not args.data_dir:    # held-out figures per epoch: every 12th face of the evaluation pool
-        ev_pool = synthetic_pool(cfg, "eval", args.data_seed, preset=args.synthetic)
+    if not args.data_dir:    # held-out figures per epoch: every 12th face of the held-out subjects
+        ev_pool = synthetic_pool(cfg, held_pool, args.data_seed, preset=args.synthetic)
         heldout = (ev_pool["image"][::12], ev_pool["expression"][::12])
     t0 = time.time()
 
@@ -175,10 +186,11 @@ def main(argv=None) -> dict:
                                 "synthetic_preset": args.synthetic}
         save_grid(params, args.grid, seed=args.data_seed, preset=args.synthetic)
         report["grid"] = relative(args.grid)
+    report["subject_set"] = args.subject_set   # the held-out subjects of every held-out figure
     if args.evaluate:
         t1 = time.time()
-        ev = synthetic_pool(cfg, "eval", args.data_seed, preset=args.synthetic)
-        ids = sample_identities(args.data_seed, int(ev["subject"].max()) + 1, "eval")
+        ev = synthetic_pool(cfg, held_pool, args.data_seed, preset=args.synthetic)
+        ids = sample_identities(args.data_seed, int(ev["subject"].max()) + 1, held_pool)
         # The judges (classifiers, probe) depend on the data, not on the training seed, so
         # that runs of several training seeds are scored by the same classifiers.
         clf_seed = args.data_seed if args.classifier_seed is None else args.classifier_seed
@@ -187,11 +199,12 @@ def main(argv=None) -> dict:
         report["evaluation_seconds"] = round(time.time() - t1, 1)
         print({k: round(v, 4) for k, v in report["evaluation"].items() if not isinstance(v, list)})
     if args.feature_1nn:
-        report["feature_1nn"] = feature_1nn(params, data["image"], SyntheticConfig(preset=args.synthetic))
+        report["feature_1nn"] = feature_1nn(params, data["image"], SyntheticConfig(preset=args.synthetic),
+                                            pool=held_pool)
         print(f"feature 1-NN {report['feature_1nn']['mean']:.3f} "
               f"(worst subject {report['feature_1nn']['min']:.3f})", flush=True)
     if args.diagnose:
-        ev = synthetic_pool(cfg, "eval", args.data_seed, preset=args.synthetic)
+        ev = synthetic_pool(cfg, held_pool, args.data_seed, preset=args.synthetic)
         report["identity_diagnosis"] = identity_diagnosis(params, ev, seed=args.data_seed, frames=(0, 3, 6))
         print({k: v if isinstance(v, list) else round(v, 4) for k, v in report["identity_diagnosis"].items()})
     save_json(args.metrics.format(preset=cfg.name), report)

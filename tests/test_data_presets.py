@@ -41,7 +41,9 @@ def test_posed_clip_rises_from_the_subjects_neutral_face(posed):
     lvl = intensity[:, :5]  # expressive classes
     onset = lvl[..., 0] / lvl.max(-1)
     assert (onset < 0.3).mean() > 0.5, onset  # most clips are caught rising from neutral
-    assert (lvl[..., 0] <= lvl[..., 2]).all()  # the first frames are the onset, below the hold
+    # the first frames are the onset, below the hold (up to the hold's ±5% wobble: a clip
+    # with the shortest lead-in and rise is at its apex by the first kept frame)
+    assert (lvl[..., 0] <= lvl[..., 2] * 1.05 / 0.95).all()
     near = onset < 0.05
     assert near.sum() >= 5 and dist[:, :5, :, 0][near].max() < 1.0, dist[:, :5, :, 0][near]
     happy = INDEX["Happiness"]
@@ -60,30 +62,50 @@ def test_posed_clip_rises_from_the_subjects_neutral_face(posed):
 
 def test_posed_frames_are_the_references_and_held_out_clips_are_second_takes():
     """Frame times are the reference's RAVDESS windows over a 30 fps clip; a held-out clip
-    repeats the performance (apex, timing, statement, length) of one of its training clips."""
+    is a second take of one of its training clips (``plan["twin"]``): the same intensity
+    level, statement and length, but a performance of its own — apex within
+    ``take_apex``, its own timing, speech onset and phase, and head pose."""
     from clifer_jax.data.frames import sample_frames
 
-    cfg = sy.SyntheticConfig(preset="posed", n_subjects=3, clips_per_class=4, frames_per_clip=8)
+    cfg = sy.SyntheticConfig(preset="posed", n_subjects=6, clips_per_class=4, frames_per_clip=8)
     times = sy._reference_times("ravdess", 8, np.arange(15)[None, :])[0]  # [15 lengths, 8]
     for extra, t in enumerate(times):
         np.testing.assert_allclose(t * (90 + extra) - 0.5, sample_frames(90, "ravdess"), atol=1e-9)
     pl = sy.plan(cfg)
-    lvl = pl["intensity"][:, :5]  # [S, 5, K, F]
-    apex = lvl.max(-1)
-    held, train = apex[..., 3], apex[..., :3]
-    # the held-out take is within a few per cent of a training take's apex (the wobble and
-    # jitter), far closer than independent clips would be.
-    rel = np.abs(train / held[..., None] - 1).min(-1)
-    assert np.median(rel) < 0.06, rel
-    off = sy.plan(dataclasses.replace(cfg, preset=sy.preset("posed", repetition=False)))
-    rel_off = np.abs(off["intensity"][:, :5].max(-1)[..., :3] / off["intensity"][:, :5].max(-1)[..., 3:] - 1).min(-1)
-    assert np.median(rel_off) > np.median(rel)
+    twin = pl["twin"]
+    assert twin.shape == (6, 6, 1) and twin.min() >= 0 and twin.max() <= 2
+
+    def of_twin(a):  # [S, C, K, ...] -> the twin's [S, C, ...]
+        return np.take_along_axis(a[:, :, :3], twin.reshape(6, 6, 1, *(1,) * (a.ndim - 3)), 2)[:, :, 0]
+    # the same intensity level (strong or normal) and whether it speaks
+    np.testing.assert_array_equal(pl["strong"][:, :, 3], of_twin(pl["strong"]))
+    jaw = pl["nuisance"].jaw
+    np.testing.assert_array_equal((jaw[:, :, 3] > 0).any(-1), (of_twin(jaw) > 0).any(-1))
+    # but its own speech (onset and phase): the jaw moves otherwise
+    both = (jaw[:, :, 3] > 0).any(-1) & (of_twin(jaw) > 0).any(-1)
+    assert both.sum() >= 5 and np.abs(jaw[:, :, 3] - of_twin(jaw)).mean(-1)[both].min() > 1e-3
+    # apex: the peak intensity within take_apex (12%) of the twin's, up to the hold's wobble
+    peak = pl["intensity"].max(-1)[..., None]  # [S, C, K, 1]
+    rel = np.abs(peak[:, :5, 3, 0] / of_twin(peak)[:, :5, 0] - 1)  # expressive classes
+    assert rel.max() < 0.12 * 1.05 / 0.95 + 0.05 and np.median(rel) < 0.08, rel
+    # timing: frame by frame, closer to its twin than to the other takes, but not a copy
+    rep = df.repetition_distance(pl["aus"], twin)
+    copy = sy.plan(dataclasses.replace(cfg, preset=sy.preset("posed", take_timing=0.0, take_apex=0.0)))
+    rep_copy = df.repetition_distance(copy["aus"], copy["twin"])
+    assert rep_copy["ratio"] < 0.2 and 0.3 < rep["ratio"] < 0.8, (rep, rep_copy)
+    # head pose changes from clip to clip by several degrees within a subject
+    yaw = np.rad2deg(pl["nuisance"].head_yaw.mean(-1))  # [S, C, K]
+    assert 2.0 < (yaw - yaw.mean((1, 2), keepdims=True)).std() < 4.5
     # Turning repetitions off changes only the held-out clips' performance.
+    off = sy.plan(dataclasses.replace(cfg, preset=sy.preset("posed", repetition=False)))
     np.testing.assert_array_equal(off["aus"][:, :, :3], pl["aus"][:, :, :3])
+    assert (off["twin"] == -1).all()
     with pytest.raises(ValueError, match="sampling"):
         sy.preset("posed", sampling="uniform")
     with pytest.raises(ValueError, match="repetition"):
         sy.preset("posed", repetition="no")
+    with pytest.raises(ValueError, match="take_timing"):
+        sy.preset("posed", take_timing=-0.1)
 
 
 def test_easy_preset_keeps_the_original_ramp():
@@ -202,6 +224,27 @@ def test_distance_ratio_and_low_intensity_by_hand():
     assert df.low_intensity_share(inten, expr) == pytest.approx(0.5)
     with pytest.raises(ValueError, match="threshold"):
         df.low_intensity_share(inten, expr, threshold=0)
+
+
+def test_repetition_distance_by_hand():
+    # One subject, one class, clips 0 and 1 train, clip 2 held out repeating clip 1; two
+    # frames of a 1-D feature: held-out (5, 5), twin (4, 6), other (0, 10).
+    x = np.array([[[[0.0, 10.0], [4.0, 6.0], [5.0, 5.0]]]])[..., None]  # [1, 1, 3, 2, 1]
+    res = df.repetition_distance(x, np.array([[[1]]]))
+    assert res == {"twin": pytest.approx(1.0), "other": pytest.approx(5.0), "ratio": pytest.approx(0.2)}
+    # Three training clips, the twin's distance against the mean of the two others; a
+    # held-out clip without a twin (-1) is left out.
+    x = np.array([[[[0.0], [2.0], [4.0], [1.0], [9.0]]]])[..., None]  # [1, 1, 5, 1, 1]
+    res = df.repetition_distance(x, np.array([[[0, -1]]]))
+    assert res["twin"] == pytest.approx(1.0) and res["other"] == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="no held-out clip has a twin"):
+        df.repetition_distance(x, np.array([[[-1, -1]]]))
+    with pytest.raises(ValueError, match="two training clips"):
+        df.repetition_distance(x[:, :, :2], np.array([[[0]]]))
+    with pytest.raises(ValueError, match="twin must"):
+        df.repetition_distance(x, np.array([[[3, 0]]]))
+    with pytest.raises(ValueError, match="S, C"):
+        df.repetition_distance(x, np.array([[0, 0]]))
 
 
 def test_domain_gap_by_hand():

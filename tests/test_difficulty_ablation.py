@@ -15,6 +15,20 @@ def test_ablation_table_and_errors(capsys):
     assert difficulty_ablation.main(["--subjects", "0"]) == 2
 
 
+def test_development_subjects_by_default_and_the_second_takes_distance(capsys):
+    from clifer_jax.data import synthetic
+
+    assert difficulty_ablation.main(["--subjects", "2", "--preset", "easy"]) == 0
+    assert capsys.readouterr().out.startswith("dev subjects (2)")
+    assert difficulty_ablation.main(["--subjects", "2", "--preset", "easy", "--subject-set", "test"]) == 0
+    assert capsys.readouterr().out.startswith("test subjects (2)")
+    dev = difficulty_ablation.measure(synthetic.preset("posed"), 2)
+    test = difficulty_ablation.measure(synthetic.preset("posed"), 2, pool="eval")
+    assert dev != test and set(dev) == {"pixel_1nn", "au_1nn", "repetition"}
+    assert 0 < dev["repetition"]["aus"]["ratio"] < 1
+    assert "repetition" not in difficulty_ablation.measure(synthetic.preset("posed", repetition=False), 2)
+
+
 def test_true_au_1nn_is_perfect_without_dynamics_and_bounded_by_the_onset():
     """With the easy ramp every frame shows its class: 1-NN on the true AUs is 1. Posed
     clips keep frames of the neutral lead-in, which no feature can tell apart."""

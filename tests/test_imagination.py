@@ -29,36 +29,44 @@ def _arrays(cfg):
     return loading.to_subject_arrays(synthetic.generate(cfg), split="train")
 
 
-def test_oracle_redraws_an_easy_sample_exactly_for_its_own_class():
-    """"easy" frames are level × prototype of their class: the oracle for target = the
-    sample's own class must be the very frame, and its feature the frame's feature."""
-    cfg = synthetic.SyntheticConfig(image_size=32, n_subjects=2, clips_per_class=2, frames_per_clip=2,
+def test_oracle_redraws_an_easy_apex_frame_exactly_for_its_own_class():
+    """"easy" frames are level × prototype of their class; with one training clip per class,
+    the subject's level for a class is that clip's apex, so the oracle for target = the
+    sample's own class redraws the apex frame exactly (and its feature is the frame's)."""
+    cfg = synthetic.SyntheticConfig(image_size=32, n_subjects=2, clips_per_class=2, frames_per_clip=3,
                                     preset="easy", seed=1)
     tr = _arrays(cfg)
     imgs = imagination.oracle_images(cfg, tr.subjects, tr.y, tr.clip, tr.frame, tr.mask)
     assert imgs.shape == tr.x.shape[:3] + (6, 32, 32, 1)
     table = imagination.oracle_table(cfg, tr.subjects, tr.y, tr.clip, tr.frame, tr.mask, _encode)
+    apex = tr.frame == cfg.frames_per_clip - 1            # the easy ramp peaks at its last frame
     for ci, c in enumerate(tr.classes):
         if c == INDEX["Neutral"]:
             continue
-        m = tr.mask[:, ci]
+        m = tr.mask[:, ci] & apex[:, ci]
+        assert m.any()
         np.testing.assert_array_equal(imgs[:, ci][m][:, c], tr.x[:, ci][m])
         np.testing.assert_allclose(table[:, ci][m][:, c], _encode(tr.x[:, ci][m]), rtol=1e-5, atol=1e-5)
-    # other targets differ from the source frame (the expression changed)
+    # an onset frame (half the apex) is imagined at the apex, not at its own intensity
     ci = tr.classes.index(INDEX["Happiness"])
+    onset = tr.mask[:, ci] & (tr.frame[:, ci] == 0)
+    assert np.abs(imgs[:, ci][onset][:, INDEX["Happiness"]].astype(int) - tr.x[:, ci][onset].astype(int)).mean() > 0.5
+    # other targets differ from the source frame (the expression changed)
     assert np.abs(imgs[:, ci, 0, INDEX["Surprise"]].astype(int) - tr.x[:, ci, 0].astype(int)).mean() > 1.0
 
 
 def test_oracle_is_the_true_render_of_a_posed_sample_with_known_parameters():
-    """A posed Sadness frame imagined as Happiness: subject s, Happiness's prototype at the
-    frame's intensity, the frame's own pose, light, speech and noise."""
+    """A posed Sadness frame imagined as Happiness: subject s, Happiness's prototype at s's
+    own Happiness intensity (the mean peak of its training clips), the frame's own pose,
+    light, speech and noise."""
     cfg = synthetic.SyntheticConfig(image_size=32, n_subjects=3, clips_per_class=3, frames_per_clip=3, seed=2)
     tr = _arrays(cfg)
     pl = synthetic.plan(cfg)
     s, ci, l = 2, tr.classes.index(INDEX["Sadness"]), 4
     k, f = int(tr.clip[s, ci, l]), int(tr.frame[s, ci, l])
     sid, cls = tr.subjects[s], INDEX["Sadness"]
-    level = pl["intensity"][sid, cls, k, f]
+    train_clips = cfg.clips_per_class - cfg.test_clips_per_class
+    level = np.mean([pl["intensity"][sid, INDEX["Happiness"], j].max() for j in range(train_clips)])
     nui = pl["nuisance"]
     one = type(nui)(**{n: None if getattr(nui, n) is None else np.asarray(getattr(nui, n))[sid, cls, k, f]
                        for n in nui.__dataclass_fields__})
@@ -69,11 +77,12 @@ def test_oracle_is_the_true_render_of_a_posed_sample_with_known_parameters():
     assert np.all(table[~tr.mask] == 0)
 
 
-def test_oracle_levels_give_neutral_samples_the_subjects_mean_intensity():
-    y = np.array([[[0, 0], [5, 5]]])
-    mask = np.array([[[True, False], [True, True]]])
-    lv = imagination.oracle_levels(np.array([[[0.6, 0.9], [0.0, 0.0]]]), y, mask)
-    np.testing.assert_allclose(lv, [[[0.6, 0.9], [0.6, 0.6]]])
+def test_oracle_levels_are_the_mean_peak_of_the_training_clips():
+    intensity = np.zeros((1, 2, 3, 2), np.float32)
+    intensity[0, 0, :, :] = [[0.2, 0.6], [0.9, 0.4], [1.0, 1.0]]   # clip 2 is held out
+    np.testing.assert_allclose(imagination.oracle_levels(intensity, 2), [[0.75, 0.0]])
+    with pytest.raises(ValueError, match="train_clips"):
+        imagination.oracle_levels(intensity, 0)
 
 
 def _gdm_state(seed=0, L=6, D=4):
@@ -143,8 +152,11 @@ def test_none_run_ignores_the_imagination_and_differs_from_caae():
     plain = study.make_run("clifer", gcfg, clifer_config=clifer.CLIFERConfig(imagination="none"))
     a = study.run_subjects(none, key, data, order)
     b = study.run_subjects(plain, key, data, order)
+    # the registered ablation `clifer_none` is CLIFER with imagination "none", whatever the config says
+    registered = study.run_subjects(study.make_run("clifer_none", gcfg, imagine_fn=nan_imagine), key, data, order)
     for m in ("episodic", "semantic"):
         np.testing.assert_array_equal(a[m], b[m])
+        np.testing.assert_array_equal(a[m], registered[m])
     # with a real imagination (every imagined sample = the class's mean shift) the memories change
     caae = study.make_run("clifer", gcfg, imagine_fn=lambda p, v, c: v * 0 + c[:, None].astype(v.dtype))
     c_ = study.run_subjects(caae, key, data, order)
@@ -158,6 +170,9 @@ def test_modes_are_checked_and_oracle_is_refused_on_real_data():
         imagination.check_mode("oracle", "ravdess")
     with pytest.raises(ValueError, match="only the synthetic"):
         StudyConfig(dataset="mmi", clifer=clifer.CLIFERConfig(imagination="oracle"))
+    with pytest.raises(ValueError, match="only the synthetic"):
+        StudyConfig(dataset="mmi", models=("gdm", "clifer_oracle"))
+    StudyConfig(dataset="mmi", models=("gdm",), clifer=clifer.CLIFERConfig(imagination="oracle"))  # unused
     for mode in ("caae", "none"):
         StudyConfig(dataset="baum1").set(f"clifer.imagination={mode}")
     with pytest.raises(ValueError, match="imagination"):
@@ -166,13 +181,25 @@ def test_modes_are_checked_and_oracle_is_refused_on_real_data():
         study.make_run("clifer", gdm.GDMConfig(dim=4, capacity=8, semantic_capacity=4))
 
 
-def test_runner_records_the_mode_and_runs_the_oracle(tmp_path):
-    cfg = StudyConfig(models=("clifer",), seed=3).with_caae_preset("tiny").set(
+def test_runner_runs_the_ablations_beside_clifer_and_compares_them_paired(tmp_path):
+    """`clifer_none` and `clifer_oracle` run beside CLIFER in one study; the oracle table is
+    encoded once; results.json holds their paired differences with CLIFER."""
+    cfg = StudyConfig(models=("clifer", "clifer_none", "clifer_oracle"), seed=3).with_caae_preset("tiny").set(
         "synthetic.n_subjects=2", "caae_pool.identities=6", "synthetic.clips_per_class=2",
-        "synthetic.frames_per_clip=3", "synthetic.seed=3", "clifer.imagination=oracle")
+        "synthetic.frames_per_clip=3", "synthetic.seed=3")
     res = study.run(cfg, tmp_path, progress=False, log=lambda *_: None)
-    assert res["imagination"] == "oracle"
-    assert json.loads((tmp_path / "results.json").read_text())["config"]["clifer"]["imagination"] == "oracle"
+    assert res["imagination"] == "caae"
     assert (tmp_path / "units" / "oracle" / "done").exists()
-    f1 = res["models"]["clifer"]["episodic"]["exp2_f1"]["mean"]
-    assert len(f1) == 6 and all(0.0 <= v <= 1.0 for v in f1)
+    for model in cfg.models:
+        f1 = res["models"][model]["episodic"]["exp2_f1"]["mean"]
+        assert len(f1) == 6 and all(0.0 <= v <= 1.0 for v in f1)
+    pairs = {(r["a"], r["b"]) for r in res["paired"]["exp2_f1_final"]}
+    assert {("clifer/semantic", "clifer_none/semantic"), ("clifer_oracle/semantic", "clifer/semantic")} <= pairs
+    # every model without imagination scores 1.0 at step 1 of Exp. 1; the ablation does too
+    assert res["models"]["clifer_none"]["episodic"]["exp1_f1"]["mean"][0] == 1.0
+    # the same study with CLIFER's own imagination set to "oracle" gives clifer_oracle's numbers
+    same = study.run(cfg.replace(models=("clifer",)).set("clifer.imagination=oracle"), tmp_path / "o",
+                     progress=False, log=lambda *_: None)
+    for memory in ("episodic", "semantic"):      # the GDM family is deterministic: the key is unused
+        assert same["models"]["clifer"][memory]["exp2_f1"] == res["models"]["clifer_oracle"][memory]["exp2_f1"]
+    assert json.loads((tmp_path / "o" / "results.json").read_text())["config"]["clifer"]["imagination"] == "oracle"

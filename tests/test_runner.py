@@ -9,7 +9,7 @@ import orbax.checkpoint as ocp
 import pytest
 from scipy import stats
 
-from clifer_jax import cli, study
+from clifer_jax import cli, metrics, study
 from clifer_jax.study import orders, report, runner
 from clifer_jax.study import data as study_data
 from clifer_jax.study.config import StudyConfig
@@ -105,16 +105,21 @@ def test_bad_input_gives_clear_errors(tmp_path, capsys):
     assert "unknown synthetic preset 'studio'" in capsys.readouterr().err
 
 
-def test_order_study_runs_six_orders_and_tests_them(tmp_path):
-    cfg = TINY.replace(models=("gdm",), order_study=True, order_models=("gdm",))
+def test_order_study_runs_each_class_first_with_several_tails_and_tests_them(tmp_path):
+    cfg = TINY.replace(models=("gdm",), order_study=True, order_models=("gdm",), order_tails=2)
     results = run_experiment(cfg, tmp_path, progress=False, log=lambda *_: None)
     study = results["order_study"]["gdm"]["episodic"]
-    assert len(study["orders"]) == 6
+    assert len(study["orders"]) == 12 and study["tails"] == 2
     firsts = sorted(o[0] for o in study["orders"].values())
-    assert firsts == sorted(["Anger", "Sadness", "Happiness", "Surprise", "Fear", "Neutral"])
+    assert firsts == sorted(["Anger", "Sadness", "Happiness", "Surprise", "Fear", "Neutral"] * 2)
     for key in ("exp2_f1_first_step", "exp2_f1_last_step"):
         groups = study[key]["per_order"]
         assert len(groups) == 6 and all(len(v) == 2 for v in groups.values())
+        tails = study[key]["per_tail_order"]
+        assert len(tails) == 12
+        # a first class's group is the mean of its tails, subject by subject
+        np.testing.assert_allclose(groups["first-Anger"],
+                                   np.mean([tails["first-Anger_t1"], tails["first-Anger_t2"]], axis=0))
         assert "H" in study[key] and "p" in study[key]
         assert set(study[key]["friedman"]) == {"statistic", "p_value", "kendall_w"}
         assert len(study[key]["posthoc"]) == 15
@@ -175,23 +180,32 @@ def test_library_reproduces_the_runs_scores_step_by_step(uninterrupted):
 
 
 @pytest.mark.slow
-def test_several_caae_seeds_report_figures_over_seeds(tmp_path):
-    import numpy as np
-
-    cfg = TINY.replace(models=("gdm", "clifer"), caae_seeds=(3, 5))
+def test_data_seeds_by_caae_seeds_report_figures_over_both(tmp_path):
+    cfg = TINY.replace(models=("gdm", "clifer"), caae_seeds=(3, 5), data_seeds=(3, 4))
     results = run_experiment(cfg, tmp_path, progress=False, log=lambda *_: None)
-    assert results["caae_seeds"] == [3, 5]
-    over = results["over_caae_seeds"]
+    assert results["caae_seeds"] == [3, 5] and results["data_seeds"] == [3, 4]
+    over = results["over_seeds"]
     assert set(over) == {"gdm", "clifer"} and set(over["clifer"]) == {"episodic", "semantic"}
     for fig in ("exp1_f1_avg", "exp2_f1_first_step", "exp2_f1_final", "backward_transfer", "forward_transfer"):
         e = over["clifer"]["episodic"][fig]
-        assert len(e["per_seed"]) == 2 and np.isclose(e["mean"], np.mean(e["per_seed"]))
-    # The first seed's figures are the headline ones.
+        cells = np.asarray(e["per_cell"])
+        assert cells.shape == (2, 2) and np.isclose(e["mean"], cells.mean())
+        assert np.isclose(e["ci95"], metrics.crossed_mean_ci(cells)[1], equal_nan=True)
+    # The first cell's figures are the headline ones.
     head = results["models"]["clifer"]["episodic"]["exp2_f1"]["mean"][-1]
-    assert np.isclose(over["clifer"]["episodic"]["exp2_f1_final"]["per_seed"][0], head)
-    assert (tmp_path / "caae-seed5").exists() and (tmp_path / "units" / "clifer@default~caae5" / "done").exists()
-    with pytest.raises(ValueError, match="caae_seeds"):
-        TINY.replace(caae_seeds=(1, 1))
+    assert np.isclose(over["clifer"]["episodic"]["exp2_f1_final"]["per_cell"][0][0], head)
+    # One CAAE per CAAE seed serves every data seed; each cell has its own features.
+    assert (tmp_path / "caae-seed5").exists() and not list(tmp_path.glob("caae*data*"))
+    for unit in ("clifer@default~caae5", "clifer@default~data4", "clifer@default~data4~caae5",
+                 "features~data4~caae5"):
+        assert (tmp_path / "units" / unit / "done").exists()
+    # A data seed draws other subjects: its features differ from the first seed's.
+    a = ocp.PyTreeCheckpointer().restore(tmp_path / "units" / "features" / "data")["test"]
+    b = ocp.PyTreeCheckpointer().restore(tmp_path / "units" / "features~data4" / "data")["test"]
+    assert a.shape == b.shape and not np.allclose(a, b)
+    for bad in (dict(caae_seeds=(1, 1)), dict(data_seeds=(2, 2)), dict(data_seeds=())):
+        with pytest.raises(ValueError, match="seeds"):
+            TINY.replace(**bad)
 class FakeStore:
     """Predictions made up per unit: the `collect` step alone, on figures known by hand."""
 
@@ -211,13 +225,13 @@ def hand_case(order_study=False):
     y_test = np.broadcast_to(np.arange(c)[None, :, None], (2, c, 1)).astype(np.int32)
     data = SimpleNamespace(y_test=y_test, mask_test=np.ones((2, c, 1), bool))
     train = SimpleNamespace(subjects=np.array([10, 11]), classes=tuple(range(c)))
-    by_name = {"default": cfg.order, **orders.orders(cfg.order, cfg.seed)}
+    by_name = {"default": cfg.order, **orders.orders(cfg.order, cfg.seed, cfg.order_tails)}
 
     def preds(name):
         model, order_name = name.split("@")
         order = by_name[order_name]
         p = np.broadcast_to(np.arange(c)[None, None, :, None], (2, c, c, 1)).copy()
-        if order_name != "first-Neutral":
+        if orders.first_class(order_name) != "first-Neutral":
             p[1] = order[0]
         out = {m: p for m in ("episodic", "semantic")} if model == "gdm" else {"mlp": p}
         if model == "mlp_joint":
@@ -231,8 +245,9 @@ def test_collect_reports_experiment_1_over_steps_and_mlp_fit():
     cfg, store, data, train = hand_case()
     out = runner.collect(cfg, store, data, train)
     # subject 1 at step t: t + 1 classes seen, all predicted as the first one:
-    # its F1 is 2 / (2 + t) (1 TP, t FP), the others 0, so macro-F1 = 2 / ((2 + t)(t + 1))
-    s1 = np.mean([2 / ((2 + t) * (t + 1)) for t in range(6)])
+    # its F1 is 2 / (2 + t) (1 TP, t FP), the others 0, so macro-F1 = 2 / ((2 + t)(t + 1));
+    # the headline averages steps 2..6 (t = 1..5): step 1 is 1.0 for every model
+    s1 = np.mean([2 / ((2 + t) * (t + 1)) for t in range(1, 6)])
     for model, memory in (("gdm", "episodic"), ("gdm", "semantic"), ("mlp_joint", "mlp")):
         e = out["models"][model][memory]["exp1_f1_avg"]
         assert e["per_subject"] == pytest.approx([1.0, s1])
@@ -254,6 +269,7 @@ def test_collect_order_study_statistics_and_report(tmp_path):
     assert e["friedman"]["statistic"] == pytest.approx(want.statistic)
     assert e["friedman"]["p_value"] == pytest.approx(want.pvalue)
     assert len(e["posthoc"]) == 15 and all({"a", "b", "p_holm"} <= set(r) for r in e["posthoc"])
+    assert len(e["per_tail_order"]) == 6 * cfg.order_tails
     assert e["best_order"]["order"] == "first-Neutral" and e["neutral_first"]["is_best"]
     assert not e["best_order"]["significantly_best"]        # 2 subjects: nothing is significant
     md = report.markdown(out)

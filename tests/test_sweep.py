@@ -98,7 +98,7 @@ def test_grid_and_errors():
 
 def test_model_keys_are_stable():
     """A model's key depends on its registry id only (adding a model changes no other key)."""
-    assert [study.REGISTRY[m].key_id for m in study.MODELS] == [0, 1, 2, 3, 4]
+    assert [study.REGISTRY[m].key_id for m in study.MODELS] == [0, 1, 2, 3, 4, 5, 6]
     k = study.model_key(7, "gdm_replay")
     assert jnp.array_equal(jax.random.key_data(k),
                            jax.random.key_data(jax.random.fold_in(jax.random.key(7), 3)))

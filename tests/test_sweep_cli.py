@@ -27,9 +27,11 @@ def _unit(folder, name):
 
 def test_sweep_point_equals_single_run_with_set(tmp_path, capsys):
     run_dir, sweep_dir = tmp_path / "run", tmp_path / "sweep"
-    assert cli.main(["run", *TINY, "--models", "gdm", "--set", f"{A_T}=0.6",
+    # a sweep screens on the development subjects: the run it equals is a run on them too
+    assert cli.main(["run", *TINY, "--models", "gdm", "--set", f"{A_T}=0.6", "--subject-set", "dev",
                      "--set", f"{H_T}=0.3", "--out", str(run_dir)]) == 0
     cfg = json.loads((run_dir / "config.json").read_text())
+    assert cfg["subject_set"] == "dev"
     p = cfg["gdm_params"]
     assert p["episodic"]["activity_threshold"] == 0.6 and p["semantic"]["habituation_threshold"] == 0.3
     assert cfg["mlp"]["epochs"] == 20 and cfg["caae"]["name"] == "tiny"   # the whole tree
@@ -37,6 +39,7 @@ def test_sweep_point_equals_single_run_with_set(tmp_path, capsys):
             "--grid", f"{A_T}=0.3,0.6", "--caae-dir", str(run_dir / "caae"),
             "--out", str(sweep_dir)]
     assert cli.main(args) == 0
+    assert json.loads((sweep_dir / "config.json").read_text())["subject_set"] == "dev"   # its default
     single, swept = _unit(run_dir, "gdm@default"), _unit(sweep_dir, "sweep-gdm")
     for memory in ("episodic", "semantic"):
         assert swept[memory].shape[:2] == (2, 2)                         # [points, subjects]

@@ -1,6 +1,8 @@
 """Checks of a trained CAAE against the ground truth the synthetic renderer draws (docs/caae.md).
 
-On held-out identities (the synthetic "eval" pool, disjoint from the CAAE's training pool):
+On held-out identities, disjoint from the CAAE's training pool (a synthetic pool drawn like
+the test subjects: `experiments.train_caae` uses the development subjects, "dev", unless
+`--subject-set test` asks for the test subjects, "eval"):
 
 * expression transfer: a CNN expression classifier trained on real rendered faces (train
   clips) labels translate(face, c) as c — fraction over (face, c) pairs; and the same
@@ -181,8 +183,9 @@ def evaluate(
 ) -> dict:
     """The issue's figures for a trained CAAE on held-out synthetic identities.
 
-    data: `clifer_jax.data.synthetic.generate(config, pool="eval")` (rendered at the CAAE's
-    image size); identities: `sample_identities(config.seed, n_subjects, "eval")`.
+    data: `clifer_jax.data.synthetic.generate(config, pool)` (rendered at the CAAE's image
+    size; pool "dev", the development subjects, or "eval", the test subjects); identities:
+    `sample_identities(config.seed, n_subjects, pool)` of the same pool.
     frames: which frame indices of held-out clips serve as sources (default: all).
     Returns a dict of floats (fractions in [0, 1], PSNR in dB), and the two judges'
     readings of the translations as [6, 6] nested lists (`transfer_confusion*`: row c

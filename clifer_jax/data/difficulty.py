@@ -11,6 +11,8 @@ over subjects and samples.
   distance between samples of the same class, within a subject (1: classes overlap);
 * ``low_intensity_share``: share of expressive (non-Neutral) frames below a fraction of
   their class's full intensity (synthetic data records it);
+* ``repetition_distance``: how close a held-out clip is to the training clip it repeats
+  (its twin, a second take) against the class's other training clips, frame by frame;
 * ``domain_gap``: an expression classifier (nearest class mean on each face's change from
   its own Neutral) fitted on the CAAE's pool and on a gap-free pool of the same size, both
   scored on the evaluation subjects.
@@ -149,3 +151,46 @@ def domain_gap(pool: dict, reference: dict, evaluation: dict) -> dict:
     out = {f"{k}_to_eval": nearest_class_mean(*feats[k], ex, ey) for k in ("pool", "reference")}
     out["gap"] = out["reference_to_eval"] - out["pool_to_eval"]
     return out
+
+
+def repetition_distance(x, twin) -> dict:
+    """How much a held-out clip resembles the training clip it repeats (its twin).
+
+    ``x`` [S, C, K, F, ...]: a per-frame feature (action units, pixels, ...) of every clip,
+    the last T clips of each (subject, class) held out; ``twin`` int [S, C, T]: the
+    training clip (0..K-T-1) that held-out clip K-T+j repeats, -1 where it repeats none
+    (those are left out). For every frame of a held-out clip with a twin: the Euclidean
+    distance to the same frame of its twin, and the mean distance to the same frame of the
+    class's other training clips. Returns ``{"twin", "other", "ratio"}``: the two
+    distances averaged over those frames and ``twin / other`` (1: a held-out clip is no
+    closer to its twin than to any other take of its class).
+    """
+    x = np.asarray(x)
+    twin = np.asarray(twin)
+    if x.ndim < 4 or twin.ndim != 3 or twin.shape[:2] != x.shape[:2]:
+        raise ValueError(f"repetition_distance: x must be [S, C, K, F, ...] and twin [S, C, T] "
+                         f"with the same S, C; got {x.shape} and {twin.shape}")
+    S, C, K, F = x.shape[:4]
+    T = twin.shape[2]
+    n_train = K - T
+    if not 0 < T < K:
+        raise ValueError(f"repetition_distance: {T} held-out clips of {K}: need 0 < T < K")
+    if n_train < 2:
+        raise ValueError(f"repetition_distance needs two training clips per class to compare "
+                         f"a twin with another clip, got {n_train}")
+    if not np.issubdtype(twin.dtype, np.integer) or twin.min() < -1 or twin.max() >= n_train:
+        raise ValueError(f"twin must hold training clip indices in 0..{n_train - 1} or -1")
+    valid = twin >= 0
+    if not valid.any():
+        raise ValueError("repetition_distance: no held-out clip has a twin (repetition off?)")
+    x = x.reshape(S, C, K, F, -1).astype(np.float64)
+    if not np.isfinite(x).all():
+        raise ValueError("repetition_distance: x contains NaN or inf")
+    held, train = x[:, :, n_train:], x[:, :, :n_train]          # [S, C, T, F, D], [S, C, N, F, D]
+    d = np.stack([np.sqrt(((held - train[:, :, n, None]) ** 2).sum(-1))   # [S, C, T, N, F]
+                  for n in range(n_train)], axis=3)
+    is_twin = np.arange(n_train)[None, None, None, :] == twin[..., None]    # [S, C, T, N]
+    d_twin = (d * is_twin[..., None]).sum(3)                                 # [S, C, T, F]
+    d_other = (d * ~is_twin[..., None]).sum(3) / (n_train - 1)
+    t, o = float(d_twin[valid].mean()), float(d_other[valid].mean())
+    return {"twin": t, "other": o, "ratio": t / o if o > 0 else float("nan")}

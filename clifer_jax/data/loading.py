@@ -18,7 +18,12 @@ from clifer_jax.classes import EXPRESSIONS, NUM_CLASSES
 from clifer_jax.data import synthetic
 from clifer_jax.data.report import log
 
-DATASETS: tuple[str, ...] = ("synthetic", "synthetic_train", "ravdess", "mmi", "baum1")
+DATASETS: tuple[str, ...] = ("synthetic", "synthetic_dev", "synthetic_train", "ravdess", "mmi",
+                             "baum1")
+# The synthetic datasets and their pools (synthetic.POOLS): test subjects, development
+# subjects (drawn like them, for screening), the CAAE's identities.
+SYNTHETIC_POOLS: dict[str, str] = {"synthetic": "eval", "synthetic_dev": "dev",
+                                   "synthetic_train": "train"}
 SPLITS: tuple[str, ...] = ("train", "test", "all")
 _SPLIT_CODE = {"train": 0, "test": 1}
 
@@ -186,13 +191,16 @@ def load_subjects(name: str, split: str, *, data_dir: str | os.PathLike | None =
                   classes=None, drop_incomplete: bool = False) -> SubjectArrays:
     """Per-subject, per-class arrays of a dataset split, ready for the continual loop.
 
-    ``name``: ``"synthetic"`` (evaluation subjects), ``"synthetic_train"`` (the disjoint
-    CAAE identity pool), ``"ravdess"``, ``"mmi"`` or ``"baum1"``. ``split``: ``"train"``,
-    ``"test"`` or ``"all"``. Synthetic data without ``data_dir`` is generated in memory
-    from ``config`` (a ``SyntheticConfig``; default one) — nothing to prepare. Otherwise
-    the TFDS builder under ``data_dir`` is read (and built first if needed; the real
-    datasets need ``manual_dir``, see docs/data.md). ``config`` for those: a builder config
-    name (``"gray64"``, the default, or ``"rgb96"``) or a ``tfds_builders.ImageConfig``.
+    ``name``: ``"synthetic"`` (the test subjects), ``"synthetic_dev"`` (development
+    subjects: drawn like the test subjects from a stream of their own, for screening and
+    calibration), ``"synthetic_train"`` (the disjoint CAAE identity pool), ``"ravdess"``,
+    ``"mmi"`` or ``"baum1"``. ``split``: ``"train"``, ``"test"`` or ``"all"``. Synthetic
+    data without ``data_dir`` is generated in memory from ``config`` (a
+    ``SyntheticConfig``; default one) — nothing to prepare. Otherwise the TFDS builder
+    under ``data_dir`` is read (and built first if needed; the real datasets need
+    ``manual_dir``, see docs/data.md); ``"synthetic_dev"`` is only generated in memory.
+    ``config`` for those: a builder config name (``"gray64"``, the default, or
+    ``"rgb96"``) or a ``tfds_builders.ImageConfig``.
     ``classes`` and ``drop_incomplete`` as in ``to_subject_arrays``.
     """
     if name not in DATASETS:
@@ -205,9 +213,12 @@ def load_subjects(name: str, split: str, *, data_dir: str | os.PathLike | None =
         if not isinstance(config, synthetic.SyntheticConfig):
             raise TypeError(f"config for {name} must be a SyntheticConfig, got {config!r}")
         if data_dir is None:
-            pool = "train" if name == "synthetic_train" else "eval"
-            return to_subject_arrays(synthetic.generate(config, pool), split=split,
-                                     classes=classes, drop_incomplete=drop_incomplete)
+            records = synthetic.generate(config, SYNTHETIC_POOLS[name])
+            return to_subject_arrays(records, split=split, classes=classes,
+                                     drop_incomplete=drop_incomplete)
+        if name == "synthetic_dev":
+            raise ValueError("synthetic_dev has no TFDS build: it is generated in memory "
+                             "(call load_subjects without data_dir)")
     records = read_records(name, split, data_dir=data_dir, manual_dir=manual_dir, config=config)
     return to_subject_arrays(records, split=split, classes=classes,
                              drop_incomplete=drop_incomplete)
@@ -222,5 +233,5 @@ def describe(arrays: SubjectArrays) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["DATASETS", "SPLITS", "SubjectArrays", "describe", "load_subjects", "read_records",
-           "to_subject_arrays"]
+__all__ = ["DATASETS", "SPLITS", "SYNTHETIC_POOLS", "SubjectArrays", "describe", "load_subjects",
+           "read_records", "to_subject_arrays"]

@@ -8,8 +8,10 @@ neutral, hold the apex and relax), ``"spontaneous"`` (BAUM-1s-like: subtle, blen
 occluded, blurred) and ``"easy"`` (the original data: a ramp from half the apex to the
 apex, nearly frontal). Every number is drawn from ``numpy.random.default_rng`` streams
 keyed by ``(seed, pool, subject, purpose)``, so subject ``i`` is the same face whatever
-the number of subjects or the preset, and the ``"eval"`` and ``"train"`` pools never
-share a stream.
+the number of subjects or the preset, and the pools never share a stream: ``"eval"`` (the
+test subjects results are reported on), ``"dev"`` (development subjects drawn by the same
+laws, for screening and calibration) and ``"train"`` (the CAAE's identities, with a
+domain gap).
 """
 
 from __future__ import annotations
@@ -38,7 +40,9 @@ __all__ = [
     "prototype_aus", "render", "sample_identities", "sample_nuisance",
 ]
 
-POOLS: dict[str, int] = {"eval": 0, "train": 1}
+# Stream keys of the pools: "eval" (test subjects), "train" (the CAAE's identities) and
+# "dev" (development subjects: the laws of "eval", disjoint from both).
+POOLS: dict[str, int] = {"eval": 0, "train": 1, "dev": 2}
 SAMPLINGS: tuple[str, ...] = ("ravdess", "baum", "mmi", "spread")
 _CLIP_JITTER = 0.25  # per-clip deviations relative to ``sample_nuisance`` at strength 1
 _FRAME_JITTER = 0.15  # per-frame deviations on top of the clip's
@@ -124,7 +128,8 @@ def _perturb_style(row: dict, rng: np.random.Generator, gap: float) -> dict:
 
 
 def sample_identities(seed: int, n: int, pool: str = "eval", gap: float = 0.0) -> Identity:
-    """``n`` subjects (fields with leading shape [n]) of a pool: ``"eval"`` or ``"train"``.
+    """``n`` subjects (fields with leading shape [n]) of a pool: ``"eval"`` (test
+    subjects), ``"dev"`` (development subjects) or ``"train"`` (the CAAE's identities).
 
     Subject ``i`` depends only on ``(seed, pool, i)``; the pools use different streams.
     ``gap`` > 0 (the ``"train"`` pool of the posed and spontaneous presets) draws the
@@ -161,15 +166,21 @@ class Preset:
     video, as the reference keeps them (``frames.sample_frames``: ``"ravdess"``,
     ``"baum"`` or ``"mmi"``; the clip lasts the fewest 15-frame windows that yield the
     clip's frames, plus 0–14 frames), or ``"spread"``: one frame per equal slice of the
-    clip. ``repetition``: each held-out clip is a second take of a training clip (as
-    RAVDESS's held-out repetitions): the same intensity, blend, timing, statement and clip
-    length within a few per cent, its own pose and lighting. Apex intensity:
+    clip. ``repetition``: each held-out clip is a second take of a training clip, its
+    twin (as RAVDESS's held-out repetitions): the same intensity level and statement
+    (whether it speaks, its rate within 5%) and the same clip length; its apex the twin's
+    within ± ``take_apex`` × the middle of the apex range, its lead-in, rise, end of the
+    hold and final level the twin's moved by a normal deviation of ``take_timing`` × the
+    typical lead-in, rise, hold and level (each reflected back into its range, so second
+    takes follow the law of every clip); its own speech onset and phase, pose and
+    lighting. Apex intensity:
     ``apex`` for normal clips, ``apex_strong`` for the ``strong_share`` of strong ones
     (Neutral has none). ``blend``: weight of a second class's prototype mixed in.
     ``speech_share`` of clips speak: jaw (``speech`` amplitude, AU26 units) and lips
-    move at syllable rate, whatever the class. Head pose per clip: yaw and pitch with
-    standard deviation ``pose_deg`` (clipped to 2.5×) plus a drift across the clip;
-    ``light`` strength per clip in a random direction; ``occlusion_share`` of clips
+    move at syllable rate, whatever the class. Head pose: a habitual yaw per subject,
+    uniform in ±``pose_deg`` (pitch 0.7×), plus per clip a change of standard deviation
+    ``clip_pose_deg`` (pitch 0.7×) and a drift across the clip (standard deviation half
+    that); ``light`` strength per clip in a random direction; ``occlusion_share`` of clips
     have a hand, hair or glasses; ``blur`` edge widening per clip; ``blocks`` the block
     (compression) noise and ``noise`` the pixel noise. ``gap`` is the domain gap of the
     ``"train"`` pool: perturbed prototypes and styles, ``gap_pose`` × the pose and the
@@ -200,10 +211,12 @@ class Preset:
     align: float = 0.1
     light_spread: float = 0.1
     light_jitter: float = 0.01
-    clip_pose_deg: float = 0.5
+    clip_pose_deg: float = 3.0
     photometric: float = 0.1
     sampling: str = "ravdess"
     repetition: bool = True
+    take_timing: float = 0.25
+    take_apex: float = 0.12
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
@@ -221,6 +234,8 @@ class Preset:
             "speech": 0 <= self.speech <= 1,
             "pose_deg": 0 <= self.pose_deg <= 30,
             "clip_pose_deg": 0 <= self.clip_pose_deg <= 15,
+            "take_timing": 0 <= self.take_timing <= 1,
+            "take_apex": 0 <= self.take_apex <= 0.5,
             "light_jitter": 0 <= self.light_jitter <= 0.5,
             "blocks": 0 <= self.blocks <= 0.2,
             "noise": 0 <= self.noise <= 0.2,
@@ -273,10 +288,11 @@ class SyntheticConfig:
 
     Each (subject, class) has ``clips_per_class`` clips of ``frames_per_clip`` frames; its
     last ``test_clips_per_class`` clips form the test split, the others the train split.
-    A pool holds ``n_subjects`` identities: the evaluation subjects (pool ``"eval"``) or
-    the CAAE's disjoint training identities (pool ``"train"``; ``caae.pool.PoolConfig``
-    sets its size). ``preset``: how clips behave, a name in
-    ``PRESETS`` (``"posed"``, ``"spontaneous"``, ``"easy"``) or a ``Preset``.
+    A pool holds ``n_subjects`` identities: the test subjects (pool ``"eval"``), the
+    development subjects (pool ``"dev"``, drawn like them) or the CAAE's disjoint training
+    identities (pool ``"train"``; ``caae.pool.PoolConfig`` sets its size). ``preset``: how
+    clips behave, a name in ``PRESETS`` (``"posed"``, ``"spontaneous"``, ``"easy"``) or a
+    ``Preset``.
     ``nuisance`` scales pose, lighting, blur and noise (0: every frame in the canonical
     view; speech and occlusions stay).
 
@@ -377,12 +393,22 @@ def _reference_times(scheme: str, F: int, extra: np.ndarray) -> np.ndarray:
     return ((idx + 0.5)[None, None, :] / n[..., None]).astype(np.float64)
 
 
+def _fold(x: np.ndarray, lo, hi) -> np.ndarray:
+    """``x`` reflected back into [lo, hi] at the bounds (as often as needed)."""
+    w = np.maximum(np.asarray(hi, np.float64) - lo, 1e-12)
+    z = np.mod(x - lo, 2 * w)
+    return lo + np.where(z > w, 2 * w - z, z)
+
+
 class _Takes:
     """Held-out clips as second takes (RAVDESS's repetitions): each of a class's last
-    ``test_clips_per_class`` clips repeats one of its training clips' performance — intensity,
-    blend, timing and statement (speech) — within a relative ``jitter``, and its length (the
-    same statement: the same frames kept, the expression's timing in them shifted by the
-    jitter); pose and lighting stay the clip's own. The identity when ``on`` is False. Draws come from a
+    ``test_clips_per_class`` clips repeats one of its training clips (``src`` [C, T], its
+    twin). ``__call__`` copies the twin's value (intensity level, statement, clip
+    length); ``vary`` draws a new take around the twin's value: the twin's plus a
+    symmetric deviation, reflected back into the preset's range, so that a second take
+    follows the same law as any clip (the two takes are exchangeable, as RAVDESS's
+    repetitions 01 and 02 are). What neither touches (speech onset and phase, pose,
+    lighting) stays the clip's own. The identity when ``on`` is False. Draws come from a
     stream of their own (``rng``), the same whether ``on`` or not, so turning it off
     changes the held-out clips only. ``extra`` [C, K]: each clip's frames beyond its whole
     windows (``_reference_times``)."""
@@ -395,14 +421,26 @@ class _Takes:
         self.extra = rng.integers(0, WINDOW, (NUM_CLASSES, K))
         self.rng = np.random.default_rng(rng.integers(0, 2**63))
 
-    def __call__(self, a: np.ndarray, jitter: float = 0.0) -> np.ndarray:
+    def __call__(self, a: np.ndarray) -> np.ndarray:
         if not self.on:
             return a
         a = a.copy()
         rows = np.arange(a.shape[0])[:, None]
         a[rows, self.test] = a[rows, self.src]
-        if jitter > 0:
-            a[:, self.test] = a[:, self.test] * self.rng.uniform(1 - jitter, 1 + jitter, a[:, self.test].shape)
+        return a
+
+    def vary(self, a: np.ndarray, lo, hi, scale, law: str = "normal") -> np.ndarray:
+        """``a`` with each held-out clip's value its twin's plus a deviation — normal with
+        standard deviation ``scale``, or uniform in ±``scale`` — reflected into [lo, hi]
+        (``lo``, ``hi``, ``scale``: scalars or arrays that broadcast to ``a``)."""
+        if not self.on:
+            return a
+        a = self(a)
+        pick = lambda v: np.broadcast_to(v, a.shape)[:, self.test]  # noqa: E731
+        shape = a[:, self.test].shape
+        d = (self.rng.normal(0.0, 1.0, shape) if law == "normal"
+             else self.rng.uniform(-1.0, 1.0, shape)) * pick(scale)
+        a[:, self.test] = _fold(a[:, self.test] + d, pick(lo), pick(hi))
         return a
 
 
@@ -423,17 +461,28 @@ def _video_plan(config: SyntheticConfig, rng: np.random.Generator, train_pool: b
         protos = np.clip(protos * scale + extra * (protos == 0), 0.0, 1.2)
         protos[INDEX_NEUTRAL] = 0.0
     take = _Takes(config, P.repetition, takes_rng)
+    mid = lambda r: 0.5 * (r[0] + r[1])  # noqa: E731
     strong = take((rng.random((C, K)) < P.strong_share) & (np.arange(C) != INDEX_NEUTRAL)[:, None])
-    apex = take(np.where(strong, U(P.apex_strong, (C, K)), U(P.apex, (C, K))), 0.05)
+    apex = np.where(strong, U(P.apex_strong, (C, K)), U(P.apex, (C, K)))
+    apex = take.vary(apex, np.where(strong, P.apex_strong[0], P.apex[0]),  # within take_apex
+                     np.where(strong, P.apex_strong[1], P.apex[1]),
+                     P.take_apex * np.where(strong, mid(P.apex_strong), mid(P.apex)), "uniform")
     second = take((np.arange(C)[:, None] + rng.integers(1, C, (C, K))) % C)
-    blend = take(U(P.blend, (C, K)), 0.1)
+    blend = take.vary(U(P.blend, (C, K)), *P.blend, 0.1 * mid(P.blend), "uniform")
 
     # Timing: neutral → apex → offset; the frames the reference keeps from the video.
     t = (np.arange(F) + 0.5 + rng.uniform(-0.25, 0.25, (C, K, F))) / F
     if P.sampling != "spread":  # the reference's windows over a 30 fps video
         t = _reference_times(P.sampling, F, take(take.extra))
-    lead, rise = take(U(P.lead, (C, K, 1)), 0.1), take(U(P.rise, (C, K, 1)), 0.1)
-    hold, end = take(U(P.hold_end, (C, K, 1)), 0.05), take(U(P.end, (C, K, 1)), 0.1)
+    # A second take's lead-in, rise, end of the hold and final level: its twin's, each
+    # moved by take_timing × the typical lead-in, rise, hold (hold_end - lead - rise) and
+    # level, within the preset's ranges.
+    sd = P.take_timing
+    lead = take.vary(U(P.lead, (C, K, 1)), *P.lead, sd * mid(P.lead))
+    rise = take.vary(U(P.rise, (C, K, 1)), *P.rise, sd * mid(P.rise))
+    hold = take.vary(U(P.hold_end, (C, K, 1)), *P.hold_end,
+                     sd * (mid(P.hold_end) - mid(P.lead) - mid(P.rise)))
+    end = take.vary(U(P.end, (C, K, 1)), *P.end, sd * mid(P.end))
     up = _smooth((t - lead) / rise)
     down = 1.0 - (1.0 - end) * _smooth((t - hold) / np.maximum(1.0 - hold, 1e-3))
     wobble = 1.0 + 0.05 * np.sin(2 * np.pi * (2 * t + rng.random((C, K, 1))))
@@ -442,13 +491,15 @@ def _video_plan(config: SyntheticConfig, rng: np.random.Generator, train_pool: b
                               + blend[..., None, None] * protos[second][:, :, None, :])
     intensity = np.where((np.arange(C) == INDEX_NEUTRAL)[:, None, None], 0.0, level)
 
-    # Speech: syllable-rate jaw and lip movement from just after the onset.
+    # Speech: syllable-rate jaw and lip movement from just after the onset. A second take
+    # says its twin's statement at its rate (within 5%), but starts, ends and articulates
+    # (phase) on its own.
     speaks = take(rng.random((C, K, 1)) < P.speech_share)
-    t0 = lead + take(rng.uniform(0.0, 0.1, (C, K, 1)))
-    t1 = take(rng.uniform(0.75, 0.95, (C, K, 1)), 0.03)
+    t0 = lead + rng.uniform(0.0, 0.1, (C, K, 1))
+    t1 = rng.uniform(0.75, 0.95, (C, K, 1))
     on = speaks * (t > t0) * (t < t1)
-    rate = take(rng.uniform(3.0, 6.0, (C, K, 1)), 0.05)
-    ph = take(rng.random((C, K, 2)))
+    rate = take.vary(rng.uniform(3.0, 6.0, (C, K, 1)), 3.0, 6.0, 0.05 * 4.5, "uniform")
+    ph = rng.random((C, K, 2))
     jaw = on * P.speech * (0.5 + 0.5 * np.sin(2 * np.pi * (rate * t + ph[..., :1])))
     lips = on * 0.6 * P.speech * (0.5 + 0.5 * np.sin(2 * np.pi * (0.7 * rate * t + ph[..., 1:])))
 
@@ -485,14 +536,18 @@ def _video_plan(config: SyntheticConfig, rng: np.random.Generator, train_pool: b
         occluder=b(occ), occ_u=b(occ_u), occ_v=b(occ_v), occ_size=b(rng.uniform(0.3, 0.45, (C, K, 1))),
         blur=b(U(P.blur, (C, K, 1)) * s), blocks=b(P.blocks * s),
     )
-    return aus.astype(np.float32), intensity.astype(np.float32), strong, nuisance
+    twin = take.src if take.on else np.full((C, config.test_clips_per_class), -1)
+    return aus.astype(np.float32), intensity.astype(np.float32), strong, nuisance, twin
 
 
 def plan(config: SyntheticConfig = SyntheticConfig(), pool: str = "eval") -> dict:
     """Everything ``generate`` draws, without rendering: ``identity`` (batch [S, 1, 1, 1]),
     ``aus`` [S, C, K, F, 11] (intended), ``intensity`` [S, C, K, F] (the main class's
     level relative to its full prototype; 0 for Neutral), ``strong`` [S, C, K] and
-    ``nuisance`` (fields [S, C, K, F]). ``render(identity, aus, nuisance)`` draws the pool.
+    ``nuisance`` (fields [S, C, K, F]) and ``twin`` int [S, C, T] (T =
+    ``test_clips_per_class``): the training clip that each held-out clip (clip K - T + j)
+    repeats as a second take (``Preset.repetition``), -1 where held-out clips are
+    independent. ``render(identity, aus, nuisance)`` draws the pool.
     """
     if not isinstance(config, SyntheticConfig):
         raise TypeError(f"config must be a SyntheticConfig, got {type(config).__name__}")
@@ -501,12 +556,12 @@ def plan(config: SyntheticConfig = SyntheticConfig(), pool: str = "eval") -> dic
     S = config.n_subjects
     train_pool = pid == POOLS["train"]
     ids = sample_identities(config.seed, S, pool, gap=P.gap if train_pool and P.dynamics else 0.0)
-    aus, intensity, strong, nuis = [], [], [], []
+    aus, intensity, strong, nuis, twins = [], [], [], [], []
     for s in range(S):
         if P.dynamics:
             rng = np.random.default_rng([config.seed, pid, s, 3])
-            a, i, st, nu = _video_plan(config, rng, train_pool,
-                                       np.random.default_rng([config.seed, pid, s, 4]))
+            a, i, st, nu, tw = _video_plan(config, rng, train_pool,
+                                           np.random.default_rng([config.seed, pid, s, 4]))
         else:
             rng = np.random.default_rng([config.seed, pid, s, 1])
             level = _clip_plan(config, rng)
@@ -514,16 +569,19 @@ def plan(config: SyntheticConfig = SyntheticConfig(), pool: str = "eval") -> dic
             a = level[..., None] * PROTOTYPES[:, None, None, :]
             i = np.where((np.arange(NUM_CLASSES) == INDEX_NEUTRAL)[:, None, None], 0.0, level)
             st = np.zeros(level.shape[:2], bool)
+            tw = np.full((NUM_CLASSES, config.test_clips_per_class), -1)
         aus.append(a)
         intensity.append(i)
         strong.append(st)
         nuis.append(nu)
+        twins.append(tw)
     nuisance = Nuisance(**{k: np.stack([getattr(n, k) for n in nuis])
                            for k in Nuisance.__dataclass_fields__})
     return {"identity": ids.take((slice(None), None, None, None)),
             "aus": np.stack(aus).astype(np.float32),
             "intensity": np.stack(intensity).astype(np.float32),
-            "strong": np.stack(strong), "nuisance": nuisance}
+            "strong": np.stack(strong), "nuisance": nuisance,
+            "twin": np.stack(twins).astype(np.int32)}
 
 
 def generate(config: SyntheticConfig = SyntheticConfig(), pool: str = "eval") -> dict:

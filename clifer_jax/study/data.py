@@ -38,8 +38,10 @@ def load_data(cfg: StudyConfig, progress: bool = True) -> tuple[loading.SubjectA
 
         tfds_builders.disable_progress_bars()
     kwargs = {}
+    name = cfg.dataset
     if cfg.dataset == "synthetic":
         kwargs["config"] = cfg.synthetic
+        name = "synthetic_dev" if synthetic_pool_name(cfg) == "dev" else "synthetic"
     else:
         if cfg.data_dir is None and cfg.manual_dir is None:
             raise StudyError(
@@ -48,8 +50,8 @@ def load_data(cfg: StudyConfig, progress: bool = True) -> tuple[loading.SubjectA
                 f"see docs/data.md")
         kwargs.update(data_dir=cfg.data_dir, manual_dir=cfg.manual_dir, config=image_config(cfg.caae))
     try:
-        train = loading.load_subjects(cfg.dataset, "train", **kwargs)
-        test = train if cfg.protocol == "reference" else loading.load_subjects(cfg.dataset, "test", **kwargs)
+        train = loading.load_subjects(name, "train", **kwargs)
+        test = train if cfg.protocol == "reference" else loading.load_subjects(name, "test", **kwargs)
     except (FileNotFoundError, ValueError) as e:
         raise StudyError(f"cannot load dataset {cfg.dataset!r}: {_reworded(e)}") from e
     missing = sorted(set(cfg.order) - set(train.classes))
@@ -65,6 +67,12 @@ def load_data(cfg: StudyConfig, progress: bool = True) -> tuple[loading.SubjectA
         raise StudyError(f"images are {tuple(train.x.shape[-3:])} but the CAAE ({cfg.caae.name!r} "
                          f"preset) takes {cfg.caae.image_shape}; choose --caae-preset accordingly")
     return train, test
+
+
+def synthetic_pool_name(cfg: StudyConfig) -> str:
+    """The synthetic pool of the study's evaluation subjects: "dev" for the development
+    subjects, "eval" for the test subjects (`StudyConfig.subject_set`; unresolved: "test")."""
+    return "dev" if cfg.subject_set == "dev" else "eval"
 
 
 def first_subjects(a: loading.SubjectArrays, n: int) -> loading.SubjectArrays:

@@ -27,14 +27,18 @@ from clifer_jax import clifer, gdm, mlp, sharding
 class ModelSpec:
     """What a model is. family: "gdm" (two GWR memories; traced `GDMParams`) or "mlp";
     key_id: folded into the run seed for the model's PRNG key (never reuse or renumber one);
-    replay: GDM pseudo-rehearsal; imagination: CLIFER's imagination step; joint: the MLP
-    retrains on everything seen so far instead of fine-tuning."""
+    replay: GDM pseudo-rehearsal; imagination: CLIFER's imagination step; imagine: where its
+    imagined samples come from when the model fixes it ("none": CLIFER's schedule without
+    imagined samples, the ablation that attributes CLIFER's gains; "oracle": the renderer's
+    true faces), None: the study's `CLIFERConfig.imagination`; joint: the MLP retrains on
+    everything seen so far instead of fine-tuning."""
 
     name: str
     family: str
     key_id: int
     replay: bool = False
     imagination: bool = False
+    imagine: str | None = None
     joint: bool = False
 
     @property
@@ -50,8 +54,13 @@ REGISTRY: dict[str, ModelSpec] = {m.name: m for m in (
     ModelSpec("gdm", "gdm", key_id=2),
     ModelSpec("gdm_replay", "gdm", key_id=3, replay=True),
     ModelSpec("clifer", "gdm", key_id=4, imagination=True),
+    ModelSpec("clifer_none", "gdm", key_id=5, imagination=True, imagine="none"),
+    ModelSpec("clifer_oracle", "gdm", key_id=6, imagination=True, imagine="oracle"),
 )}
 MODELS: tuple[str, ...] = tuple(REGISTRY)
+# The models a study runs unless told otherwise: the oracle needs the renderer (synthetic
+# data only) and encodes every imagined face, so it runs on request.
+DEFAULT_MODELS: tuple[str, ...] = tuple(n for n in MODELS if n != "clifer_oracle")
 GDM_MODELS: tuple[str, ...] = tuple(n for n, m in REGISTRY.items() if m.family == "gdm")
 
 
@@ -60,6 +69,15 @@ def spec(model: str) -> ModelSpec:
     if model not in REGISTRY:
         raise ValueError(f"unknown model {model!r}; expected one of {MODELS}")
     return REGISTRY[model]
+
+
+def imagination(model: str, clifer_config: clifer.CLIFERConfig) -> str | None:
+    """Where `model`'s imagined samples come from in a study whose CLIFER config is
+    `clifer_config` ("caae", "oracle" or "none"); None for a model that does not imagine."""
+    m = spec(model)
+    if not m.imagination:
+        return None
+    return m.imagine if m.imagine is not None else clifer_config.imagination
 
 
 def model_key(seed: int, model: str) -> jax.Array:
@@ -159,6 +177,8 @@ def make_run(model: str, gdm_config: gdm.GDMConfig | None = None, mlp_config: ml
             raise ValueError(f"model {model!r} needs a GDMConfig with dim and capacity set "
                              f"(`GDMConfig.for_data`), got {gdm_config}")
         ccfg = clifer_config or clifer.CLIFERConfig()
+        if m.imagine is not None:
+            ccfg = dataclasses.replace(ccfg, imagination=m.imagine)
         if m.imagination and ccfg.imagination == "caae" and imagine_fn is None:
             raise ValueError(f"model {model!r} with imagination 'caae' needs an imagine_fn(params, z, c)")
         return _gdm_run(m, gdm_config, imagine_fn, ccfg)

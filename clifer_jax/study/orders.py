@@ -8,6 +8,7 @@ independent groups).
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Mapping, Sequence
 
@@ -15,18 +16,48 @@ import numpy as np
 from scipy import stats
 
 from clifer_jax.classes import EXPRESSIONS
+from clifer_jax.metrics import holm  # its home is metrics; orders.holm stays importable
 from clifer_jax.validate import finite_array
 
 
-def orders(order, seed: int) -> dict[str, tuple[int, ...]]:
-    """The order study's orders: for each class of `order`, one order that starts with it,
-    the rest shuffled by a generator seeded with `seed`; named "first-<Class>"."""
+def orders(order, seed: int, tails: int = 1) -> dict[str, tuple[int, ...]]:
+    """The order study's orders: for each class of `order`, `tails` orders that start with it,
+    each followed by a distinct random permutation of the other classes (a generator seeded
+    with `seed`); named "first-<Class>" with one tail, "first-<Class>_t<i>" (i = 1..tails)
+    with several. `first_class(name)` maps a name back to its first class's group."""
+    tails = int(tails)
+    if tails < 1:
+        raise ValueError(f"tails must be >= 1, got {tails}")
     rng = np.random.default_rng(seed)
     out = {}
     for c in sorted(order):
         rest = [k for k in order if k != c]
-        out[f"first-{EXPRESSIONS[c]}"] = (c, *[int(k) for k in rng.permutation(rest)])
+        if tails > math.factorial(len(rest)):
+            raise ValueError(f"{tails} tails asked for, but only {math.factorial(len(rest))} orders "
+                             f"of the other {len(rest)} classes exist")
+        drawn: list[tuple[int, ...]] = []
+        while len(drawn) < tails:
+            tail = tuple(int(k) for k in rng.permutation(rest))
+            if tail not in drawn:
+                drawn.append(tail)
+        for i, tail in enumerate(drawn):
+            name = f"first-{EXPRESSIONS[c]}" + (f"_t{i + 1}" if tails > 1 else "")
+            out[name] = (c, *tail)
     return out
+
+
+def first_class(name: str) -> str:
+    """The group of an order-study order name: "first-<Class>" (its tail suffix dropped)."""
+    return name.split("_t")[0]
+
+
+def by_first_class(per_order: Mapping[str, Sequence[float]]) -> dict[str, list[float]]:
+    """Per-subject scores of each first class, averaged over its tails: the order study's
+    groups, so that "X first" is compared over the rest of the order, not one tail."""
+    groups: dict[str, list[np.ndarray]] = {}
+    for name, values in per_order.items():
+        groups.setdefault(first_class(name), []).append(np.asarray(values, np.float64))
+    return {g: np.mean(v, axis=0).tolist() for g, v in groups.items()}
 
 
 def kruskal_orders(scores_by_order: Mapping[str, Sequence[float]] | Sequence[Sequence[float]]
@@ -116,32 +147,6 @@ def friedman_orders(scores_by_order: Mapping[str, Sequence[float]]) -> dict[str,
     res = stats.friedmanchisquare(*m.T)
     chi2 = float(res.statistic)
     return {"statistic": chi2, "p_value": float(res.pvalue), "kendall_w": chi2 / (n * (k - 1))}
-
-
-def holm(p_values: Sequence[float]) -> np.ndarray:
-    """Holm's step-down adjustment of m p-values (family-wise error control).
-
-    Sorted ascending, p_(1) ≤ … ≤ p_(m), the adjusted values are
-    p̃_(i) = max_{j ≤ i} min(1, (m − j + 1) · p_(j)) — monotone in the sorted
-    order and capped at 1 — returned in the input's order. Reject H_i at level
-    α exactly when p̃_i ≤ α.
-
-    Args:
-      p_values: [m] in [0, 1].
-    Returns:
-      [m] float64 adjusted p-values.
-    """
-    p = finite_array(p_values, "p_values")
-    if p.ndim != 1:
-        raise ValueError(f"p_values must be 1-D, got shape {p.shape}")
-    if np.any((p < 0) | (p > 1)):
-        raise ValueError(f"p_values must lie in [0, 1], got {p.tolist()}")
-    m = p.size
-    idx = np.argsort(p, kind="stable")
-    stepped = np.minimum(1.0, (m - np.arange(m)) * p[idx])
-    out = np.empty(m)
-    out[idx] = np.maximum.accumulate(stepped)
-    return out
 
 
 def wilcoxon_holm(scores_by_order: Mapping[str, Sequence[float]]) -> list[dict]:

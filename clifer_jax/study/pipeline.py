@@ -22,6 +22,7 @@ from clifer_jax.caae.pool import load_or_train
 from clifer_jax.caae.train import data_fingerprint, restore_params
 from clifer_jax.gdm.config import GDMConfig
 from clifer_jax.mlp import MLPConfig
+from clifer_jax.study import data as study_data
 from clifer_jax.study import models
 from clifer_jax.study.config import StudyConfig
 from clifer_jax.study.store import StudyError
@@ -94,7 +95,7 @@ def oracle_table(cfg: StudyConfig, params: CAAEParams, feats: dict, train) -> np
     return imagination.oracle_table(
         cfg.synthetic, train.subjects, train.y, train.clip, train.frame, train.mask,
         lambda im: features.encode(params, transform, im), channels=cfg.caae.channels,
-        image_size=cfg.caae.image_size)
+        image_size=cfg.caae.image_size, pool=study_data.synthetic_pool_name(cfg))
 
 
 def model_configs(cfg: StudyConfig, data: models.SubjectData) -> tuple[GDMConfig, MLPConfig]:

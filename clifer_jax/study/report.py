@@ -54,11 +54,16 @@ def markdown(results: dict) -> str:
            f"{len(results['subjects'])} subjects, backend {results['backend']}, seed {results['config']['seed']}.",
            f"Class order: {', '.join(order)}. Scores: macro-F1, mean ± 95% CI over subjects (t-distribution).",
            ""]
+    steps = exp1_steps(len(order))
     out += ["## Headline", "",
-            "Exp. 1 F1 is each subject's Experiment 1 F1 (classes seen so far) averaged over the "
-            "steps; at the last step Experiment 1 and 2 test the same classes, so their final "
-            "figures coincide and only Experiment 2's is shown.", "",
-            "| model | memory | Exp. 1 F1, avg over steps | Exp. 2 F1, step 1 | Exp. 2 F1, final | "
+            f"Exp. 1 F1 is each subject's Experiment 1 F1 (classes seen so far) averaged over {steps}"
+            f"{' (at step 1 every model without imagination scores 1.0 on the one class it has seen)' if len(order) > 1 else ''}; "
+            "at the last step Experiment 1 and 2 test the same classes, so their final "
+            "figures coincide and only Experiment 2's is shown. FWT's baseline is chance (1/C): a "
+            "model that cannot answer for an unseen class has FWT −1/C."
+            + (" Whether two models differ is read from the paired comparisons below, not from "
+               "whether these CIs over subjects overlap." if results.get("paired") else ""), "",
+            f"| model | memory | Exp. 1 F1, avg over {steps} | Exp. 2 F1, step 1 | Exp. 2 F1, final | "
             "Exp. 2 acc, final | ACC | BWT | FWT |",
             "|---|---|---|---|---|---|---|---|---|"]
     for model, memory, s in lines(results):
@@ -106,8 +111,12 @@ def markdown(results: dict) -> str:
                         out.append(f"| {model} | {memory} | {exp[:4]} | {step.replace('_', ' ')} | "
                                    f"{fcells} | {_pairs(r)} | {bcell} | {_neutral(r)} | "
                                    f"{r['H']:.2f} | {r['p']:.3g} |")
+    out += paired_lines(results.get("paired"), len(order))
     out += difficulty_lines(results.get("difficulty"))
-    out += seed_lines(results.get("over_caae_seeds"), results.get("caae_seeds"))
+    if results.get("over_seeds"):
+        out += seed_lines(results["over_seeds"], results.get("caae_seeds"), results.get("data_seeds"))
+    else:   # results.json of runs made before the grid of data seeds × CAAE seeds
+        out += seed_lines(results.get("over_caae_seeds"), results.get("caae_seeds"))
     b = results.get("data_build")
     if b and "faces_detected" in b:
         total = b["faces_detected"] + b.get("centre_crop_fallbacks", 0)
@@ -130,6 +139,41 @@ SEED_FIGURES = {"exp1_f1_avg": "Exp. 1 F1, avg", "exp2_f1_first_step": "Exp. 2 F
                 "exp2_f1_final": "Exp. 2 F1, final", "backward_transfer": "BWT", "forward_transfer": "FWT"}
 
 
+def exp1_steps(t: int) -> str:
+    """The steps Experiment 1's headline averages (`scores.exp1_average`): "steps 2–T"."""
+    return f"steps 2–{t}" if t > 2 else ("step 2" if t == 2 else "step 1")
+
+
+def _p_text(p) -> str:
+    return "—" if p is None or not np.isfinite(p) else (f"{p:.2g}" if p < 0.001 else f"{p:.3f}")
+
+
+def paired_lines(paired: dict | None, steps: int = 6, alpha: float = 0.05) -> list[str]:
+    """results["paired"] (`scores.paired_comparisons`) as one table per headline figure:
+    per pair the mean of the per-subject differences a − b ± the 95% t-interval, the
+    Wilcoxon signed-rank p and Holm's p within the figure; pairs at Holm p < alpha in bold."""
+    if not paired:
+        return []
+    out = ["", "## Paired comparisons (same subjects)", "",
+           "Per pair a − b: the mean of the per-subject differences ± 95% CI (t-interval of the "
+           "differences), the two-sided Wilcoxon signed-rank p, and Holm's p over the pairs of that "
+           f"figure. **Bold**: Holm p < {alpha:g} (the pair differs, the family-wise error held at "
+           f"{alpha:g}); the sign says which is higher."]
+    names = {**SEED_FIGURES, "exp1_f1_avg": f"Exp. 1 F1, avg over {exp1_steps(steps)}"}
+    for fig, rows in paired.items():
+        if not rows:
+            continue
+        out += ["", f"### {names.get(fig, fig)}", "", "| a | b | a − b (mean ± 95% CI) | p | Holm p |",
+                "|---|---|---|---|---|"]
+        for r in rows:
+            diff = ("—" if not np.isfinite(r["mean"]) else
+                    f"{r['mean']:+.3f} ± {r['ci95']:.3f}" if np.isfinite(r["ci95"]) else f"{r['mean']:+.3f}")
+            sig = r.get("p_holm") is not None and np.isfinite(r["p_holm"]) and r["p_holm"] < alpha
+            b = "**" if sig else ""
+            out.append(f"| {r['a']} | {r['b']} | {b}{diff}{b} | {_p_text(r['p'])} | {b}{_p_text(r.get('p_holm'))}{b} |")
+    return out
+
+
 def difficulty_lines(d: dict | None) -> list[str]:
     """The data's difficulty (docs/data.md) as a short markdown section."""
     if not d:
@@ -149,18 +193,55 @@ def difficulty_lines(d: dict | None) -> list[str]:
     return ["", head, "", "| measure | value |", "|---|---|"] + [f"| {a} | {b} |" for a, b in rows]
 
 
-def seed_lines(over: dict | None, seeds) -> list[str]:
-    """Figures over CAAE training seeds: mean ± 95% CI over seeds of the subject means."""
+def seed_lines(over: dict | None, seeds=None, data_seeds=None) -> list[str]:
+    """The figures over seeds. results["over_seeds"] (`scores.over_seed_grid`: per figure
+    "per_cell" [data seeds][CAAE seeds]): the mean over the cells of each cell's mean over
+    subjects ± the crossed random-effects 95% CI, the cells in brackets. The old
+    results["over_caae_seeds"] layout (per figure "per_seed") is rendered as before."""
     if not over:
         return []
-    out = ["", f"## Over CAAE seeds {', '.join(map(str, seeds or []))}", "",
-           "Mean ± 95% CI over seeds of each seed's mean over subjects; per seed in brackets.", "",
+    first = next(iter(next(iter(over.values())).values()))
+    some = next(iter(first.values()))
+    if "per_cell" not in some:          # {model: {memory: {figure: {mean, ci95, per_seed}}}}
+        out = ["", f"## Over CAAE seeds {', '.join(map(str, seeds or []))}", "",
+               "Mean ± 95% CI over seeds of each seed's mean over subjects; per seed in brackets.", "",
+               "| model | memory | " + " | ".join(SEED_FIGURES.values()) + " |",
+               "|---|---|" + "---|" * len(SEED_FIGURES)]
+        for model, mems in over.items():
+            for memory, e in mems.items():
+                cells = [f"{mean_ci_text(e[k]['mean'], e[k]['ci95'])} ({' / '.join(f'{v:.2f}' for v in e[k]['per_seed'])})"
+                         for k in SEED_FIGURES]
+                out.append(f"| {model} | {memory} | " + " | ".join(cells) + " |")
+        return out
+    a, b = len(some["per_cell"]), len(some["per_cell"][0])
+    seeds = list(seeds) if seeds else list(some.get("caae_seeds", range(b)))
+    data_seeds = list(data_seeds) if data_seeds else list(some.get("data_seeds", range(a)))
+    def fmt(xs) -> str:
+        return ", ".join(map(str, xs))
+
+    if a == 1:
+        head = f"## Over CAAE seeds {fmt(seeds)} (data seed {fmt(data_seeds)})"
+        how = ("Mean ± 95% CI (t-interval) over CAAE seeds of each seed's mean over the same "
+               "subjects; per seed in brackets.")
+    elif b == 1:
+        head = f"## Over data seeds {fmt(data_seeds)} (CAAE seed {fmt(seeds)})"
+        how = ("Mean ± 95% CI (t-interval) over data seeds of each seed's mean over its subjects; "
+               "per seed in brackets.")
+    else:
+        head = f"## Over data seeds {fmt(data_seeds)} × CAAE seeds {fmt(seeds)}"
+        how = (f"Mean over the {a} × {b} cells of each cell's mean over subjects ± 95% CI of the "
+               "two-way crossed random-effects model (data seed × CAAE seed, Satterthwaite degrees "
+               "of freedom; docs/metrics.md), so it covers both seeds' variation. Per cell in "
+               "brackets: CAAE seeds separated by /, data seeds by ;.")
+    out = ["", head, "", how, "",
            "| model | memory | " + " | ".join(SEED_FIGURES.values()) + " |",
            "|---|---|" + "---|" * len(SEED_FIGURES)]
     for model, mems in over.items():
         for memory, e in mems.items():
-            cells = [f"{mean_ci_text(e[k]['mean'], e[k]['ci95'])} ({' / '.join(f'{v:.2f}' for v in e[k]['per_seed'])})"
-                     for k in SEED_FIGURES]
+            cells = []
+            for k in SEED_FIGURES:
+                per = "; ".join(" / ".join(f"{v:.2f}" for v in row) for row in e[k]["per_cell"])
+                cells.append(f"{mean_ci_text(e[k]['mean'], e[k]['ci95'])} ({per})")
             out.append(f"| {model} | {memory} | " + " | ".join(cells) + " |")
     return out
 

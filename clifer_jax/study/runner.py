@@ -11,6 +11,8 @@ at the end.
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import numpy as np
 from tqdm import tqdm
@@ -24,17 +26,27 @@ from clifer_jax.study.store import Store, StudyError, arrays_sha256, open_run
 
 
 def units(cfg: StudyConfig) -> list[tuple[str, str, tuple[int, ...]]]:
-    """(model, order name, order) for every unit of work of the run."""
+    """(model, order name, order) for every unit of work of the run's headline cell."""
     out = [(m, "default", tuple(cfg.order)) for m in cfg.models]
     if cfg.order_study:
-        for name, order in orders.orders(cfg.order, cfg.seed).items():
+        for name, order in orders.orders(cfg.order, cfg.seed, cfg.order_tails).items():
             out += [(m, name, order) for m in cfg.order_models]
     return out
 
 
-def seed_tag(cfg: StudyConfig, caae_seed: int) -> str:
-    """Suffix of the units of a CAAE seed: "" for the first, "~caae<N>" for the others."""
-    return "" if caae_seed == pipeline.caae_seeds(cfg)[0] else f"~caae{caae_seed}"
+def seed_tag(cfg: StudyConfig, caae_seed: int, data_seed: int | None = None) -> str:
+    """Suffix of the units of a (CAAE seed, data seed) cell: "" for the first of both, else
+    "~data<D>" and/or "~caae<N>" for the seeds that are not the first."""
+    data = "" if data_seed is None or data_seed == cfg.data_seed_list()[0] else f"~data{data_seed}"
+    caae = "" if caae_seed == pipeline.caae_seeds(cfg)[0] else f"~caae{caae_seed}"
+    return data + caae
+
+
+def for_data_seed(cfg: StudyConfig, data_seed: int) -> StudyConfig:
+    """The study on the evaluation subjects of synthetic data seed `data_seed`."""
+    if cfg.dataset != "synthetic" or data_seed == cfg.synthetic.seed:
+        return cfg
+    return cfg.replace(synthetic=dataclasses.replace(cfg.synthetic, seed=data_seed))
 
 
 def check_devices(devices: int | None) -> int | None:
@@ -60,20 +72,28 @@ def prepare(cfg: StudyConfig, log=print, progress: bool = True):
     return train, test, build
 
 
+def needs_oracle(cfg: StudyConfig) -> bool:
+    """Whether a model of the run imagines with the renderer's true faces."""
+    return any(models.imagination(m, cfg.clifer) == "oracle"
+               for m in set(cfg.models) | set(cfg.order_models if cfg.order_study else ()))
+
+
 def seed_inputs(cfg: StudyConfig, store: Store, pool: dict, train, test, caae_seed: int, *,
-                progress: bool = True, caae_params=None):
+                progress: bool = True, caae_params=None, data_seed: int | None = None):
     """The CAAE of `caae_seed` (`caae_params` when given, e.g. restored by `load_caae` from a
-    folder the user named; else trained or restored in the run folder) and the memories'
-    features of every subject, stored in the run folder: (SubjectData, imagine_params)."""
-    tag = seed_tag(cfg, caae_seed)
+    folder the user named, or trained earlier in this call; else trained or restored in the
+    run folder) and the memories' features of the subjects of `data_seed` (`train`, `test`),
+    stored in the run folder: (SubjectData, imagine_params, CAAE params)."""
+    tag = seed_tag(cfg, caae_seed, data_seed)
+    caae_tag = seed_tag(cfg, caae_seed)
     if caae_params is not None:
         params = caae_params
     else:
         ckpt = pipeline.caae_folder(store.root, cfg, caae_seed)
         get = lambda: pipeline.train_or_load_caae(cfg, ckpt, caae_seed, pool, progress=progress)  # noqa: E731
         # A finished training keeps the time of the run that did it (a resume only restores).
-        params = get() if f"caae{tag}" in store.timings else store.timed(f"caae{tag}", get)
-    store.check_same_data(arrays_sha256(train, test))
+        params = get() if f"caae{caae_tag}" in store.timings else store.timed(f"caae{caae_tag}", get)
+    store.check_same_data(arrays_sha256(train, test), tag)
     if store.has(f"features{tag}"):
         feats = store.load(f"features{tag}")
     else:
@@ -82,12 +102,12 @@ def seed_inputs(cfg: StudyConfig, store: Store, pool: dict, train, test, caae_se
     features.save(store.root / f"feature_transform{tag}.json", features.stored_transform(feats),
                   cfg.feature_norm)
     data = pipeline.subject_data(feats, train, test)
-    if cfg.clifer.imagination == "oracle":   # the renderer's true faces, encoded once
+    if needs_oracle(cfg):   # the renderer's true faces, encoded once
         if not store.has(f"oracle{tag}"):
             table = store.timed(f"oracle{tag}", lambda: pipeline.oracle_table(cfg, params, feats, train))
             store.save(f"oracle{tag}", {"table": table})
         data = data.replace(imagined=store.load(f"oracle{tag}")["table"])
-    return data, pipeline.imagine_params(params, feats)
+    return data, pipeline.imagine_params(params, feats), params
 
 
 def run(cfg: StudyConfig, out_dir, *, progress: bool = True, max_units: int | None = None,
@@ -95,52 +115,73 @@ def run(cfg: StudyConfig, out_dir, *, progress: bool = True, max_units: int | No
     """Run (or resume) the whole study. Returns the results, or None when `max_units`
     stopped it early (finished units stay checkpointed). `devices`: shard subjects over
     the first n of `jax.devices()` (None: one device); results do not depend on it. A
-    refused study (bad data, no faces) leaves `out_dir` as it found it."""
+    refused study (bad data, no faces) leaves `out_dir` as it found it.
+
+    Cells: every (data seed, CAAE seed) of `cfg.data_seeds` × `cfg.caae_seeds`; the first
+    cell makes the headline results and the order study, every cell runs `cfg.models`."""
+    cfg = cfg.replace(subject_set=cfg.subject_set_for("run"))
     use = check_devices(devices)
-    train, test, build = prepare(cfg, log, progress)
-    pipeline.check_memory(cfg, train)
+    data_seeds, seeds = cfg.data_seed_list(), pipeline.caae_seeds(cfg)
+    inputs = {}
+    for d in data_seeds:
+        inputs[d] = prepare(for_data_seed(cfg, d), log if d == data_seeds[0] else _quiet, progress)
+        pipeline.check_memory(cfg, inputs[d][0])
     store, lock = open_run(out_dir, cfg.to_dict(), StudyConfig().to_dict())  # noqa: F841 - held
     pool = study_data.pool_images(cfg)
-    seeds = pipeline.caae_seeds(cfg)
-    runs = {}            # one run function per model: every order and CAAE seed reuses its compilation
+    runs = {}            # one run function per model: every order and seed reuses its compilation
     done_now = 0
     datas = {}
     for caae_seed in seeds:
-        tag = seed_tag(cfg, caae_seed)
-        data, imagine_args = seed_inputs(cfg, store, pool, train, test, caae_seed, progress=progress)
-        datas[caae_seed] = data
-        gdm_config, mlp_config = pipeline.model_configs(cfg, data)
-        todo = units(cfg) if not tag else [(m, "default", tuple(cfg.order)) for m in cfg.models]
-        bar = tqdm(todo, desc=f"models (CAAE seed {caae_seed})" if len(seeds) > 1 else "models",
-                   disable=not progress)
-        for model, order_name, order in bar:
-            name = f"{model}@{order_name}{tag}"
-            bar.set_postfix_str(name)
-            if store.has(name):
-                continue
-            if max_units is not None and done_now >= max_units:
-                log(f"stopped after {done_now} unit(s); run again to resume")
-                return None
-            if model not in runs:
-                runs[model] = pipeline.make_model_run(cfg, model, gdm_config, mlp_config)
-            preds = store.timed(f"model:{name}", lambda: pipeline.run_model(
-                cfg, model, data, imagine_args, order=order, run=runs[model], devices=use))
-            store.save(name, {k: np.asarray(v) for k, v in preds.items()})
-            done_now += 1
+        caae_params = None
+        for d in data_seeds:
+            tag = seed_tag(cfg, caae_seed, d)
+            train, test, _ = inputs[d]
+            data, imagine_args, caae_params = seed_inputs(
+                for_data_seed(cfg, d), store, pool, train, test, caae_seed, progress=progress, caae_params=caae_params,
+                data_seed=d)
+            datas[(d, caae_seed)] = data
+            gdm_config, mlp_config = pipeline.model_configs(cfg, data)
+            todo = units(cfg) if not tag else [(m, "default", tuple(cfg.order)) for m in cfg.models]
+            cells = len(seeds) * len(data_seeds)
+            bar = tqdm(todo, desc=f"models (data seed {d}, CAAE seed {caae_seed})" if cells > 1 else "models",
+                       disable=not progress)
+            for model, order_name, order in bar:
+                name = f"{model}@{order_name}{tag}"
+                bar.set_postfix_str(name)
+                if store.has(name):
+                    continue
+                if max_units is not None and done_now >= max_units:
+                    log(f"stopped after {done_now} unit(s); run again to resume")
+                    return None
+                if model not in runs:
+                    runs[model] = pipeline.make_model_run(cfg, model, gdm_config, mlp_config)
+                preds = store.timed(f"model:{name}", lambda: pipeline.run_model(
+                    cfg, model, data, imagine_args, order=order, run=runs[model], devices=use))
+                store.save(name, {k: np.asarray(v) for k, v in preds.items()})
+                done_now += 1
 
-    data = datas[seeds[0]]
+    first = (data_seeds[0], seeds[0])
+    train, test, build = inputs[data_seeds[0]]
+    data = datas[first]
     results = collect(cfg, store, data, train)
-    if len(seeds) > 1:
-        results["over_caae_seeds"] = collect_over_seeds(cfg, store, datas)
+    if len(datas) > 1:
+        results["over_seeds"] = collect_over_seeds(cfg, store, datas)
     results["caae_seeds"] = list(seeds)
+    results["data_seeds"] = list(data_seeds)
+    results["subject_set"] = cfg.subject_set
     results["imagination"] = cfg.clifer.imagination
     if build:
         results["data_build"] = build
-    results["difficulty"] = store.timed("difficulty", lambda: difficulty.measure(cfg, data, train, test))
+    results["difficulty"] = store.timed("difficulty", lambda: difficulty.measure(
+        for_data_seed(cfg, data_seeds[0]), data, train, test))
     report.write_all(results, store.root)
     store.write_json("results.json", results)
     log(f"wrote {store.root / 'results.json'}, report.md and plots/")
     return results
+
+
+def _quiet(*_args, **_kwargs) -> None:
+    """A log that prints nothing (the data of the data seeds after the first)."""
 
 
 def collect(cfg: StudyConfig, store: Store, data: models.SubjectData, train) -> dict:
@@ -162,26 +203,34 @@ def collect(cfg: StudyConfig, store: Store, data: models.SubjectData, train) -> 
             out["models"].setdefault(model, {})[memory] = scores.summarise(s)
     for model, acc in train_acc.items():   # beside the memory entries: not a predictor
         out["models"][model]["train_acc"] = scores.train_accuracy(acc)
+    headline = {f"{model}/{memory}": scores.headline_figures(s)
+                for (model, order_name, memory), s in per_unit.items() if order_name == "default"}
+    out["paired"] = scores.paired_comparisons(headline, scores.comparison_pairs(cfg.models))
     if cfg.order_study:
-        study_orders = orders.orders(cfg.order, cfg.seed)
+        study_orders = orders.orders(cfg.order, cfg.seed, cfg.order_tails)
         for model in cfg.order_models:
             for memory in models.memories(model):
-                entry = {"orders": {n: [EXPRESSIONS[c] for c in o] for n, o in study_orders.items()}}
+                entry = {"orders": {n: [EXPRESSIONS[c] for c in o] for n, o in study_orders.items()},
+                         "tails": cfg.order_tails}
                 for exp in ("exp1_f1", "exp2_f1"):
                     for label, step in (("first_step", 0), ("last_step", -1)):
-                        groups = {n: per_unit[(model, n, memory)][exp][:, step].tolist() for n in study_orders}
-                        entry[f"{exp}_{label}"] = orders.order_tests(groups)
+                        per_order = {n: per_unit[(model, n, memory)][exp][:, step].tolist() for n in study_orders}
+                        entry[f"{exp}_{label}"] = orders.order_tests(orders.by_first_class(per_order))
+                        entry[f"{exp}_{label}"]["per_tail_order"] = per_order
                 out["order_study"].setdefault(model, {})[memory] = entry
     return out
 
 
 def collect_over_seeds(cfg: StudyConfig, store: Store, datas: dict) -> dict:
-    """Every headline figure per CAAE seed (the mean over subjects) and as mean ± 95% CI
-    over seeds of those subject means: {model: {memory: {figure: {mean, ci95, per_seed}}}}."""
+    """Every headline figure per (data seed, CAAE seed) cell — the mean over that cell's
+    subjects — and their mean with a CI that covers both seeds' variation
+    (`scores.over_seed_grid`): {model: {memory: {figure: {...}}}}."""
+    data_seeds, seeds = cfg.data_seed_list(), pipeline.caae_seeds(cfg)
     out = {}
     for model in cfg.models:
         for memory in models.memories(model):
-            per_seed = [scores.score(store.load(f"{model}@default{seed_tag(cfg, seed)}")[memory],
-                                     data.y_test, data.mask_test, cfg.order) for seed, data in datas.items()]
-            out.setdefault(model, {})[memory] = scores.over_seeds(per_seed)
+            cells = [[scores.score(store.load(f"{model}@default{seed_tag(cfg, c, d)}")[memory],
+                                   datas[(d, c)].y_test, datas[(d, c)].mask_test, cfg.order)
+                      for c in seeds] for d in data_seeds]
+            out.setdefault(model, {})[memory] = scores.over_seed_grid(cells)
     return out

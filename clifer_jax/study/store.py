@@ -122,10 +122,10 @@ class Store:
         self._timings_path.write_text(json.dumps(self.timings, indent=2))
         return out
 
-    def check_same_data(self, sha: str) -> None:
-        """The folder's features were encoded from data with this fingerprint (else
-        StudyError); the first call records it."""
-        path = self.root / "data.sha256"
+    def check_same_data(self, sha: str, tag: str = "") -> None:
+        """The folder's features of cell `tag` (`runner.seed_tag`) were encoded from data with
+        this fingerprint (else StudyError); the first call records it."""
+        path = self.root / f"data{tag}.sha256"
         if path.exists() and path.read_text().strip() != sha:
             raise StudyError(f"{self.root} holds features of other data (the dataset changed since "
                              f"they were encoded); use a new --out folder")

@@ -7,7 +7,8 @@ Grid paths: any GDM params leaf (`gdm_params.episodic.*`, `gdm_params.semantic.*
 `clifer config` lists them) and `order` (values: `default` and the order study's names,
 e.g. `first-Neutral`). The run folder holds config.json (the resolved tree and the grid),
 the features, one unit per model (resumable like a run), sweep.json (with per-subject
-values), sweep.csv and plots/ (a line over one swept path, a heatmap over two).
+values, and every point compared paired with the baseline point: `paired_vs_baseline`),
+sweep.csv and plots/ (a line over one swept path, a heatmap over two).
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ def sweep(cfg: StudyConfig, grid_items, out_dir, *, caae_dir=None, progress: boo
     """Run (or resume) a sweep; returns the content of sweep.json. caae_dir: a finished
     run's CAAE folder to reuse (it must hold this study's CAAE; nothing is trained then).
     point_batch: grid points run at a time within the compiled call (bounds memory)."""
+    cfg = cfg.replace(subject_set=cfg.subject_set_for("sweep"))   # screening: development subjects
     axes = parse_grid(cfg, grid_items)
     if point_batch is not None and (isinstance(point_batch, bool) or not isinstance(point_batch, int)
                                     or point_batch < 1):
@@ -107,7 +109,7 @@ def sweep(cfg: StudyConfig, grid_items, out_dir, *, caae_dir=None, progress: boo
                        **({"caae_dir": str(Path(caae_dir).resolve())} if caae_dir else {})}}
     store, lock = open_run(out_dir, {**cfg.to_dict(), **extra},  # noqa: F841 - lock held
                            {**StudyConfig().to_dict(), **extra})
-    data, imagine_args = seed_inputs(cfg, store, pool, train, test, seed, progress=progress,
+    data, imagine_args, _ = seed_inputs(cfg, store, pool, train, test, seed, progress=progress,
                                      caae_params=caae_params)
     gdm_config, mlp_config = pipeline.model_configs(cfg, data)
     at_once = len(points) if point_batch is None else min(point_batch, len(points))
@@ -132,6 +134,7 @@ def sweep(cfg: StudyConfig, grid_items, out_dir, *, caae_dir=None, progress: boo
         log(f"{model}: {len(points)} points in {store.timings[f'model:{name}']:.1f} s (compilation included)")
     rows = summarise(cfg, store, data, points)
     out = {"grid": {k: list(v) for k, v in axes.items()}, "points": points, "rows": rows,
+           "paired": paired_vs_baseline(rows, points, baseline_index(cfg, axes, points)),
            "timings_s": store.timings, "backend": jax.default_backend(), "subjects": s,
            "config": cfg.to_dict()}
     write_outputs(out, store)
@@ -158,6 +161,43 @@ def summarise(cfg: StudyConfig, store, data, points) -> list[dict]:
                 row["per_subject"] = {f: np.asarray(figs[f], np.float64).tolist() for f in FIGURES}
                 rows.append(row)
     return rows
+
+
+def baseline_index(cfg: StudyConfig, axes: dict, points: list[dict]) -> int:
+    """The grid point the others are compared with: the one at the study's configured value
+    of every swept path (`order`: "default"), else the first point."""
+    configured = {path: "default" if path == "order" else config_tree.get_path(cfg, path) for path in axes}
+    for i, pt in enumerate(points):
+        if all(pt[path] == v for path, v in configured.items()):
+            return i
+    return 0
+
+
+def paired_vs_baseline(rows: list[dict], points: list[dict], base: int) -> dict:
+    """Every grid point against the baseline point on the same subjects, per model × memory
+    and headline figure (`scores.paired_comparisons`: mean of the per-subject differences
+    point − baseline ± 95% t-interval, Wilcoxon signed-rank p, Holm's p over the other
+    points of that model, memory and figure).
+
+    Returns {"baseline_index", "baseline" (the point), "comparisons": {"model/memory":
+    {figure: [{"index", "point", "a", "b", "mean", "ci95", "p", "p_holm", "n"}]}}}."""
+    out = {"baseline_index": int(base), "baseline": points[base], "comparisons": {}}
+    series: dict[str, dict[int, dict]] = {}
+    for r in rows:
+        i = next(k for k, pt in enumerate(points) if all(r.get(p) == v for p, v in pt.items()))
+        series.setdefault(f"{r['model']}/{r['memory']}", {})[i] = r["per_subject"]
+    for label, per_point in series.items():
+        per_subject = {f"point {i}": v for i, v in per_point.items()}
+        pairs = [(f"point {i}", f"point {base}") for i in sorted(per_point) if i != base]
+        if f"point {base}" not in per_subject or not pairs:
+            continue
+        res = scores.paired_comparisons(per_subject, pairs)
+        for cmp in res.values():
+            for c in cmp:
+                c["index"] = int(c["a"].split()[-1])
+                c["point"] = points[c["index"]]
+        out["comparisons"][label] = res
+    return out
 
 
 def write_outputs(out: dict, store) -> None:
@@ -224,12 +264,29 @@ def plot(out: dict, folder: Path, figure: str = "exp1_f1_avg") -> list[Path]:
 
 
 def table(out: dict, figures=("exp1_f1_avg", "exp2_f1_final")) -> str:
-    """A markdown table of sweep.json's rows (mean ± 95% CI)."""
+    """A markdown table of sweep.json's rows (mean ± 95% CI); beside each point's figure its
+    paired difference from the baseline point and Holm's p (`*`: Holm p < 0.05)."""
     paths = list(out["grid"])
     head = paths + ["model", "memory"] + list(figures)
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    paired = out.get("paired") or {}
+    base = paired.get("baseline_index")
     for r in out["rows"]:
         cells = [str(r[p]) for p in paths] + [r["model"], r["memory"]]
-        cells += [f"{r[f]:.3f} ± {r[f + '_ci95']:.3f}" for f in figures]
+        cmp = paired.get("comparisons", {}).get(f"{r['model']}/{r['memory']}", {})
+        i = next((k for k, pt in enumerate(out.get("points", [])) if all(r.get(p) == v for p, v in pt.items())), None)
+        for f in figures:
+            cell = f"{r[f]:.3f} ± {r[f + '_ci95']:.3f}"
+            if i is not None and i == base and cmp:
+                cell += " (baseline)"
+            for c in cmp.get(f, []):
+                if c["index"] == i and np.isfinite(c["mean"]):
+                    star = "*" if np.isfinite(c["p_holm"]) and c["p_holm"] < 0.05 else ""
+                    cell += f" (Δ {c['mean']:+.3f} ± {c['ci95']:.3f}, Holm p {c['p_holm']:.2g}{star})"
+            cells.append(cell)
         lines.append("| " + " | ".join(cells) + " |")
+    if base is not None:
+        pt = ", ".join(f"{k}={v}" for k, v in paired["baseline"].items())
+        lines.append(f"\nΔ: paired difference from the baseline point ({pt}) over the same subjects, "
+                     "± 95% CI; Holm p over the other points (Wilcoxon signed-rank); * Holm p < 0.05.")
     return "\n".join(lines)

@@ -1,5 +1,6 @@
-"""The order study: six orders (each class first once, the rest shuffled from the seed) for
-CLIFER and the GDM on the same subjects (docs/metrics.md, "Order study").
+"""The order study: each class first, followed by four random orders of the rest (24 orders,
+shuffled from the seed), for CLIFER and the GDM on the same subjects; the first classes are
+compared on each subject's mean over its tails (docs/metrics.md, "Order study").
 
     clifer run --config experiments/configs/order_study.py --out runs/order
 """
