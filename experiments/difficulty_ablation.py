@@ -31,6 +31,9 @@ OFF = {
     "no per-clip head-pose change": dict(clip_pose_deg=0.0),
     "no pixel noise": dict(noise=0.0),
 }
+# The neutral lead-in's candidates (fraction of the clip before the expression rises; docs/data.md).
+LEAD_INS = {f"lead-in {lo:.0%}–{hi:.0%} of the clip": dict(lead=(lo, hi))
+            for lo, hi in ((0.10, 0.15), (0.20, 0.30), (0.25, 0.35))}
 # Not nuisances but how frames and clips are taken: shown beside, not in "all of these off".
 SAMPLING = {
     "frames spread over the whole clip (not the reference's windows)": dict(sampling="spread"),
@@ -106,6 +109,8 @@ def main(argv=None) -> int:
     p.add_argument("--subjects", type=int, default=12)
     p.add_argument("--subject-set", choices=tuple(SUBJECT_SETS), default="dev",
                    help="development subjects (default: screening) or the test subjects")
+    p.add_argument("--lead-ins", action="store_true",
+                   help="the three neutral lead-ins measured when the posed one was chosen, instead of the nuisances")
     args = p.parse_args(argv)
     if args.subjects < 1:
         print("difficulty_ablation: error: --subjects must be >= 1", file=sys.stderr)
@@ -117,7 +122,12 @@ def main(argv=None) -> int:
         return 2
     pool = SUBJECT_SETS[args.subject_set]
     rows = {args.preset: base}
-    if base.dynamics:
+    if args.lead_ins:
+        if not base.dynamics:
+            print(f"difficulty_ablation: error: preset {args.preset!r} has no lead-in", file=sys.stderr)
+            return 2
+        rows = {k: synthetic.preset(args.preset, **v) for k, v in LEAD_INS.items()}
+    elif base.dynamics:
         rows.update({k: synthetic.preset(args.preset, **v) for k, v in OFF.items()})
         rows["all of these off"] = synthetic.preset(args.preset, **{k: v for d in OFF.values() for k, v in d.items()})
         rows.update({k: synthetic.preset(args.preset, **v) for k, v in SAMPLING.items()})
