@@ -11,8 +11,6 @@ from pathlib import Path
 
 import jax
 
-from clifer_jax.gwr import call_end
-
 # BENCH_OUT redirects every benchmark's JSON (benchmarks/run_all.py uses it).
 RESULTS = Path(os.environ.get("BENCH_OUT") or Path(__file__).resolve().parent / "results")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))   # the NumPy references
@@ -75,7 +73,10 @@ def table(rows: list[dict], columns: list[str]) -> str:
 
 def reference_kwargs(config, params) -> dict:
     """Keywords of the NumPy reference (`tests/gwr_reference.ReferenceGWR`) for one memory:
-    its static `GWRConfig` fields and its `GWRParams` numbers as Python numbers."""
+    its static `GWRConfig` fields and its `GWRParams` numbers as Python numbers. The
+    config's `max_degree` goes too: the reference bounds a node's edges and temporal
+    successors as the kernel's lists do (docs/gwr.md, "Topology"), so both build the same
+    network."""
     import dataclasses
 
     import numpy as np
@@ -83,13 +84,3 @@ def reference_kwargs(config, params) -> dict:
     numbers = {f.name: np.asarray(getattr(params, f.name)).item() for f in dataclasses.fields(params)}
     return {**{f: getattr(config, f) for f in config.__dataclass_fields__}, **numbers}
 
-
-def n2_call_end(config, params, state, remove_isolated: bool = True):
-    """A GWR training call's end as it was before the edge log (docs/gwr.md, "The end of
-    a call"): the last epoch's pruning made physical over the N×N arrays, then isolated
-    nodes found and removed over them. The same edges and nodes as `end_call` (and its
-    signature, `(config, params, state, remove_isolated)`, so that it can be swapped in
-    for it); the log's bookkeeping (`pruned_below`, `edge_newest`) is left as it was."""
-    state = call_end.mark_pruned(state)
-    state = state.replace(edges=call_end.live_edges(params, state))
-    return call_end.remove_isolated_nodes(config, state) if remove_isolated else state

@@ -16,10 +16,14 @@ python3 -c "import jax, flax, optax; print('jax', jax.__version__, jax.devices()
 #    sweep, memory; the aggregate samples/s at 1,024 networks is the headline figure (compare
 #    with the HBM ceiling: bytes of the weights streamed per step / bandwidth).
 BENCH_OUT="$OUT" timeout 200 python3 -m benchmarks.scaling --scale full --figure "$OUT/scaling_gpu.png" 2>&1 | quiet
-# 2. Headroom: one network of 1,000 nodes at capacities 1,024 ... 16,384, before and after.
+# 2. Headroom: one network of 1,000 nodes at capacities 1,024, 16,384 and 65,536, plain and donated.
 BENCH_OUT="$OUT" timeout 90 python3 -m benchmarks.headroom --repeat 3 2>&1 | quiet
+# 2b. Neighbour lists against the dense N×N layout (needs git history for the baseline; without
+#     it the lists are timed alone), up to 1,024 networks.
+BENCH_OUT="$OUT" timeout 240 python3 -m benchmarks.topology --quick --capacities 256 1024 \
+    --networks 1 64 1024 --call-capacities 1024 16384 65536 --repeat 1 2>&1 | quiet | tail -14
 # 3. GDM + replay, class-incremental, capacities 160 / 640 / 1,024, NumPy beside.
-BENCH_OUT="$OUT" timeout 120 python3 -m benchmarks.gdm --incremental 2>&1 | quiet | tail -20
+BENCH_OUT="$OUT" timeout 120 python3 -m benchmarks.gdm --incremental --impls kernel public 2>&1 | quiet | tail -20
 # 4. A 64-point x 24-subject CLIFER sweep, timed, when this checkout has `clifer sweep`
 #    (the `clifer` command, `clifer_jax.cli.main`, run through python3 so that no install is needed).
 clifer() { python3 -c 'import sys; from clifer_jax.cli import main; sys.exit(main())' "$@"; }

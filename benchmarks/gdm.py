@@ -5,30 +5,35 @@ One class step of the synthetic default's size (24 samples, mini-batches of 5,
 memories have grown. Prints a table; writes benchmarks/results/gdm.json.
 
     python -m benchmarks.gdm [--subjects 1 8 24 96] [--replay]
-    python -m benchmarks.gdm --incremental [--capacities 160 640 1024]
+    python -m benchmarks.gdm --incremental [--capacities 160 640 1024] [--impls ...]
 
 `--incremental`: one subject, a class-incremental run (GDM + replay) at several episodic
-capacities, timed per class step for the NumPy reference, the kernel as it was before the
-capacity-headroom work ("before": `learn_class_unchecked` on the whole capacity, one
-training call per replayed trajectory, every call ending with the N×N passes that the
-edge log replaced: `memory.replay_unchecked` and `gwr.train.end_call` are swapped for
-their old forms while it is traced) and the public `gdm.learn_class`
-("after": high-water blocks, length buckets, the one-loop replay pass, state donated).
-The three run in alternation, class step by class step, on the same stream; JAX is timed
-on a second pass over the stream (the first compiles). Writes gdm_incremental.json.
+capacities, timed per class step for the NumPy reference (`tests/gdm_reference.py`, with
+the same max_degree) and three forms of the JAX kernel:
+
+* `per_trajectory`: `learn_class_unchecked` jitted on the whole capacity, its replay pass
+  swapped (while it is traced) for one `gwr.train_unchecked` call per valid trajectory in
+  a `while_loop` — the replay pass before the chunked loop;
+* `kernel`: the same, with today's replay pass (`gdm.memory.replay_unchecked`: the
+  trajectories `REPLAY_CHUNK` at a time, a `scan` inside a `while_loop`);
+* `public`: `gdm.learn_class` (high-water blocks, length buckets, state donated).
+
+The JAX forms take the state donated. All run in alternation, class step by class step, on
+the same stream; JAX is timed on a second pass over the stream (the first compiles). The
+JAX forms must end in identical states (checked: every leaf of both memories). Writes
+gdm_incremental.json.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks.common import n2_call_end, reference_kwargs, table, write_json
+from benchmarks.common import reference_kwargs, table, write_json
 from clifer_jax import gdm
 from clifer_jax.gdm import memory
 from clifer_jax.gdm.memory import _train_both
@@ -52,6 +57,8 @@ def main(argv=None):
     p.add_argument("--replay", action="store_true", help="GDM + replay")
     p.add_argument("--incremental", action="store_true", help="class-incremental GDM + replay study")
     p.add_argument("--capacities", type=int, nargs="+", default=[160, 640, 1024])
+    p.add_argument("--impls", nargs="+", default=list(IMPLS), choices=list(IMPLS),
+                   help="JAX forms timed by --incremental (beside the NumPy reference)")
     p.add_argument("--classes", type=int, default=4)
     p.add_argument("--per-class", type=int, default=40)
     p.add_argument("--dim", type=int, default=64)
@@ -120,10 +127,13 @@ def incremental_stream(classes: int, per_class: int, dim: int, seed: int = 0):
     return steps
 
 
-def _before_replay(config, params, ep, se, pseudo):
-    """The replay pass as it was: one `train_unchecked` call (with its N×N end) per
-    trajectory, in a `while_loop` over the valid ones (`memory.replay_unchecked`'s
-    signature)."""
+IMPLS = ("per_trajectory", "kernel", "public")
+
+
+def _per_trajectory_replay(config, params, ep, se, pseudo):
+    """The replay pass before the chunked loop: one `train_unchecked` call per valid
+    trajectory (both memories), in a `while_loop` over them (`memory.replay_unchecked`'s
+    signature; the same trajectories in the same order)."""
     order = jnp.argsort(~pseudo.valid, stable=True)
     xs, ys = pseudo.samples[order], pseudo.labels[order]
     count = jnp.sum(pseudo.valid, dtype=jnp.int32)
@@ -138,77 +148,90 @@ def _before_replay(config, params, ep, se, pseudo):
     return ep, se
 
 
-TRAIN_MOD = sys.modules["clifer_jax.gwr.train"]
+def _whole_capacity(config, params, state, x, y, m):
+    """GDM + replay's class step on the whole capacity (no block, no length bucket)."""
+    return gdm.learn_class_unchecked(config, params, state, x, y, m, replay=True)
 
 
-def _before_learn(config, params, state, x, y, m):
+def _per_trajectory(config, params, state, x, y, m):
+    """`_whole_capacity` with the per-trajectory replay pass (a distinct function, so that
+    `jax.jit` caches its trace apart from the chunked one's)."""
     return gdm.learn_class_unchecked(config, params, state, x, y, m, replay=True)
 
 
 def incremental(args):
     steps = incremental_stream(args.classes, args.per_class, args.dim)
-    before_jit = jax.jit(_before_learn, static_argnums=0)
     ref_params = gdm.GDMParams()                       # the reference memories' numbers
-    params = ref_params.cast(gdm.GDMConfig().dtype)    # the "before" kernel's, traced
+    params = ref_params.cast(gdm.GDMConfig().dtype)    # the jitted kernels', traced
+    kernel_jit = jax.jit(_whole_capacity, static_argnums=0, donate_argnums=2)
+    per_trajectory_jit = jax.jit(_per_trajectory, static_argnums=0, donate_argnums=2)
 
-    def run_before(cfg, state, x, y, m):
-        new_replay, new_end = memory.replay_unchecked, TRAIN_MOD.end_call
-        memory.replay_unchecked = _before_replay       # traced with the old pass
-        TRAIN_MOD.end_call = n2_call_end               # and the old call end
+    def run_per_trajectory(cfg, state, x, y, m):
+        chunked = memory.replay_unchecked
+        memory.replay_unchecked = _per_trajectory_replay      # what `_learn_class_body` calls
         try:
-            return before_jit(cfg, params, state, x, y, m)
+            return per_trajectory_jit(cfg, params, state, x, y, m)
         finally:
-            memory.replay_unchecked, TRAIN_MOD.end_call = new_replay, new_end
+            memory.replay_unchecked = chunked
 
-    rows, compile_s = [], {}
+    run = {"per_trajectory": run_per_trajectory,
+           "kernel": lambda cfg, s, x, y, m: kernel_jit(cfg, params, s, x, y, m),
+           "public": lambda cfg, s, x, y, m: gdm.learn_class(cfg, s, x, y, m, replay=True, donate=True)}
+    impls = [i for i in IMPLS if i in args.impls]
+    rows, compile_s, overflow = [], {}, {}
     for cap in args.capacities:
-        cfg = gdm.GDMConfig(dim=args.dim, capacity=cap, num_classes=args.classes)   # GDM + replay: replay=True below
+        cfg = gdm.GDMConfig(dim=args.dim, capacity=cap, num_classes=args.classes)   # GDM + replay: replay=True above
         states = {}
         ref = ReferenceGDM(reference_kwargs(cfg.episodic, ref_params.episodic),
                            reference_kwargs(cfg.semantic, ref_params.semantic), replay=True)
         ref.init(*steps[0])
-        for impl in ("before", "after"):               # first pass: compiles every shape
+        for impl in impls:                             # first pass: compiles every shape
             t0 = time.perf_counter()
             s = gdm.init(cfg, *steps[0])
             for x, y, m in steps:
-                s = (run_before(cfg, s, x, y, m) if impl == "before"
-                     else gdm.learn_class(cfg, s, x, y, m, replay=True, donate=True))
+                s = run[impl](cfg, s, x, y, m)
             jax.block_until_ready(s)
             compile_s[f"{impl}_{cap}"] = time.perf_counter() - t0
             states[impl] = gdm.init(cfg, *steps[0])
         for c, (x, y, m) in enumerate(steps):         # second pass, timed, in alternation
             t0 = time.perf_counter()
             ref.learn_class(x, y, m)
-            t_np = time.perf_counter() - t0
-            t = {}
-            for impl in ("before", "after"):
+            t = {"numpy": time.perf_counter() - t0}
+            for impl in impls:
                 t0 = time.perf_counter()
-                s = states[impl]
-                s = (run_before(cfg, s, x, y, m) if impl == "before"
-                     else gdm.learn_class(cfg, s, x, y, m, replay=True, donate=True))
-                states[impl] = jax.block_until_ready(s)
+                states[impl] = jax.block_until_ready(run[impl](cfg, states[impl], x, y, m))
                 t[impl] = time.perf_counter() - t0
-            rows.append(dict(capacity=cap, class_step=c, samples=int(m.sum()),
-                             episodic_nodes=int(states["after"].episodic.num_nodes),
-                             numpy_s=t_np, before_s=t["before"], after_s=t["after"],
-                             after_x_numpy=t_np / t["after"], before_x_numpy=t_np / t["before"],
-                             after_x_before=t["before"] / t["after"]))
-            print(f"N={cap:5d} class {c}: numpy {t_np:.3f} s  before {t['before']:.3f} s  "
-                  f"after {t['after']:.3f} s", flush=True)
-        for name in ("episodic", "semantic"):        # the two JAX runs agree
-            for f in ("weights", "active", "edges", "temporal"):
-                a, b = (np.asarray(getattr(getattr(states[i], name), f)) for i in ("before", "after"))
-                assert np.array_equal(a, b), (cap, name, f)
+            last = states[impls[-1]]
+            row = dict(capacity=cap, class_step=c, samples=int(m.sum()),
+                       episodic_nodes=int(last.episodic.num_nodes), numpy_s=t["numpy"],
+                       **{f"{i}_s": t[i] for i in impls}, **{f"{i}_x_numpy": t["numpy"] / t[i] for i in impls})
+            if "per_trajectory" in t and "kernel" in t:
+                row["kernel_x_per_trajectory"] = t["per_trajectory"] / t["kernel"]
+            if "kernel" in t and "public" in t:
+                row["public_x_kernel"] = t["kernel"] / t["public"]
+            rows.append(row)
+            print(f"N={cap:5d} class {c}: numpy {t['numpy']:.3f} s  "
+                  + "  ".join(f"{i} {t[i]:.3f} s" for i in impls), flush=True)
+        for impl in impls[1:]:                          # the JAX forms agree, leaf by leaf
+            for name in ("episodic", "semantic"):
+                a, b = (getattr(states[i], name) for i in (impls[0], impl))
+                for (path, u), v in zip(jax.tree_util.tree_leaves_with_path(a), jax.tree.leaves(b)):
+                    assert np.array_equal(np.asarray(u), np.asarray(v)), (cap, impl, name, jax.tree_util.keystr(path))
+        last = states[impls[-1]]
+        overflow[cap] = {name: {f: int(getattr(getattr(last, name), f)) for f in ("edge_overflow", "temporal_overflow")}
+                         for name in ("episodic", "semantic")}
+    time_cols = ["numpy_s"] + [f"{i}_s" for i in impls]
+    ratio_cols = [f"{i}_x_numpy" for i in impls] + [k for k in ("kernel_x_per_trajectory", "public_x_kernel")
+                                                     if k in rows[0]]
     print()
-    print(table(rows, ["capacity", "class_step", "samples", "episodic_nodes", "numpy_s", "before_s",
-                       "after_s", "after_x_numpy", "before_x_numpy", "after_x_before"]))
-    totals = [dict(capacity=cap, **{k: sum(r[k] for r in rows if r["capacity"] == cap)
-                                    for k in ("numpy_s", "before_s", "after_s")})
+    print(table(rows, ["capacity", "class_step", "samples", "episodic_nodes"] + time_cols + ratio_cols))
+    totals = [dict(capacity=cap, **{k: sum(r[k] for r in rows if r["capacity"] == cap) for k in time_cols})
               for cap in args.capacities]
-    print(table(totals, ["capacity", "numpy_s", "before_s", "after_s"]))
+    print(table(totals, ["capacity"] + time_cols))
+    print("edges and temporal links that gave way (max_degree):", overflow)
     path = write_json("gdm_incremental", {"rows": rows, "totals": totals, "first_pass_s": compile_s,
-                                          "classes": args.classes, "per_class": args.per_class,
-                                          "dim": args.dim})
+                                          "impls": impls, "overflow": overflow, "classes": args.classes,
+                                          "per_class": args.per_class, "dim": args.dim})
     print(f"wrote {path}")
 
 

@@ -1,8 +1,11 @@
 """Training throughput of the jitted Gamma-GWR kernel against the NumPy reference loop.
 
 Both run side by side in one process on the same random stream (uniform in
-[-1, 1]^D, so the network grows towards its capacity). Prints a table and
-writes benchmarks/results/gwr_kernel.json.
+[-1, 1]^D, so the network grows towards its capacity), the reference with the kernel's
+max_degree (`benchmarks.common.reference_kwargs`), so that both bound a node's edge and
+successor lists alike; `jax_overflow` counts the entries that gave way in the kernel (0:
+the network unbounded lists give). Prints a table and writes
+benchmarks/results/gwr_kernel.json.
 
     python -m benchmarks.gwr_kernel            # full grid
     python -m benchmarks.gwr_kernel --quick    # a smaller grid
@@ -41,7 +44,10 @@ def params(dim: int) -> gwr.GWRParams:
 
 
 def jax_throughput(cfg, prm: gwr.GWRParams, steps: int, networks: int | None = None):
-    """Samples/s of one jitted training call (the params traced, shared by the networks)."""
+    """Samples/s of one jitted training call (the params traced, shared by the networks),
+    its compile time, the mean node count after it, and the edges and temporal links that
+    gave way because a node's lists were full (max_degree; 0: the same network as unbounded
+    lists)."""
     batch = () if networks is None else (networks,)
     x, y = stream(0, steps, cfg.dim, batch)
     x, y = jnp.asarray(x), jnp.asarray(y)
@@ -59,7 +65,8 @@ def jax_throughput(cfg, prm: gwr.GWRParams, steps: int, networks: int | None = N
     seconds = timed(compiled, p, s0, x, y, valid, repeat=2)
     out = compiled(p, s0, x, y, valid)
     nodes = float(np.mean(np.asarray(out.num_nodes)))
-    return steps * (networks or 1) / seconds, compile_s, nodes
+    overflow = int(np.sum(np.asarray(out.edge_overflow)) + np.sum(np.asarray(out.temporal_overflow)))
+    return steps * (networks or 1) / seconds, compile_s, nodes, overflow
 
 
 def numpy_throughput(cfg, prm: gwr.GWRParams, steps: int):
@@ -86,24 +93,25 @@ def main(argv=None):
     for dim in dims:
         for cap in caps:
             cfg, prm = config(cap, dim), params(dim)
-            jps, comp, jnodes = jax_throughput(cfg, prm, steps)
+            jps, comp, jnodes, jover = jax_throughput(cfg, prm, steps)
             # Size the NumPy run to its time budget from a short probe.
             probe, _ = numpy_throughput(cfg, prm, 50)
             n_np = int(np.clip(probe * args.numpy_seconds, 100, steps))
             nps, nnodes = numpy_throughput(cfg, prm, n_np)
             rows.append(dict(kind="single", capacity=cap, dim=dim, networks=1,
                              jax_samples_per_s=jps, numpy_samples_per_s=nps, speedup=jps / nps,
-                             compile_s=comp, jax_nodes=jnodes, numpy_steps=n_np, numpy_nodes=nnodes))
+                             compile_s=comp, jax_nodes=jnodes, jax_overflow=jover, numpy_steps=n_np,
+                             numpy_nodes=nnodes))
             print(f"N={cap} D={dim}: jax {jps:,.0f}/s  numpy {nps:,.0f}/s  x{jps / nps:.1f}  "
                   f"(compile {comp:.2f}s)", flush=True)
 
     base = None
     for nets in [1, 8, 64]:
         cfg = config(256, 50)
-        jps, comp, jnodes = jax_throughput(cfg, params(50), steps // 2, networks=nets)
+        jps, comp, jnodes, jover = jax_throughput(cfg, params(50), steps // 2, networks=nets)
         base = base or jps
         rows.append(dict(kind="vmap", capacity=256, dim=50, networks=nets, jax_samples_per_s=jps,
-                         aggregate_vs_one=jps / base, compile_s=comp, jax_nodes=jnodes))
+                         aggregate_vs_one=jps / base, compile_s=comp, jax_nodes=jnodes, jax_overflow=jover))
         print(f"vmap {nets:>2} networks N=256: {jps:,.0f} samples/s aggregate (x{jps / base:.1f})",
               flush=True)
 
@@ -117,7 +125,7 @@ def main(argv=None):
     checks["vmap64_over_one"] = rows[-1]["aggregate_vs_one"]
 
     cols = ["kind", "capacity", "dim", "networks", "jax_samples_per_s", "numpy_samples_per_s",
-            "speedup", "aggregate_vs_one", "compile_s", "jax_nodes"]
+            "speedup", "aggregate_vs_one", "compile_s", "jax_nodes", "jax_overflow"]
     print()
     print(table(rows, cols))
     print("\nchecks:", {k: round(v, 2) for k, v in checks.items()})

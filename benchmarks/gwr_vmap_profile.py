@@ -4,8 +4,11 @@ its parts, timed alone in the same `lax.scan`, for 1 and for 64 networks.
     python -m benchmarks.gwr_vmap_profile [--capacity 256] [--networks 1 64]
 
 Parts: "distances" = context + distances + the two argmins (the memory-bound
-floor of a step); "neighbours" = `jnp.nonzero` over a BMU's edge row, as the
-step once gathered its neighbours. "full_dense" is the full step with
+floor of a step); "neighbours" = a BMU's neighbours as the step reads them: its row of
+the neighbour lists (`state.neighbours[b]`, k = max_degree entries) masked to the live
+edges; "topology" = a step's whole topology update (`gwr.topology.step_edges` for an
+adapting b–s pair and `step_temporal` for the link b → s: O(k), the rows of b and s, the
+lists carried from step to step as in training). "full_dense" is the full step with
 `row_updates="dense"` (docs/gwr.md, "Row updates: scatter or dense"). Prints µs per
 (batched) step; writes benchmarks/results/gwr_vmap_profile.json.
 """
@@ -21,6 +24,7 @@ import numpy as np
 
 from benchmarks.common import table, write_json
 from clifer_jax import gwr
+from clifer_jax.gwr import topology
 from clifer_jax.gwr.distance import best_two, context, distances
 
 
@@ -72,16 +76,31 @@ def main(argv=None):
 
     def neighbours_only(p, s, x, y, v):
         def body(c, i):
-            row = s.edges[i % cfg.capacity]
-            return c + jnp.nonzero(row, size=cfg.max_degree, fill_value=cfg.capacity)[0].sum(), None
+            b = i % s.num_nodes                                 # an active node (slots 0..n-1 fill first)
+            ids = s.neighbours[b]
+            live = topology.live(ids, s.edge_birth[b], s.pruned_at, p.max_age)
+            return c + jnp.where(live, ids, cfg.capacity).sum(), None
         return jax.lax.scan(body, jnp.int32(0), jnp.arange(x.shape[0]))[0]
+
+    def topology_only(p, s, x, y, v):
+        def body(c, i):
+            nb, eb, succ, trans = c
+            b = i % s.num_nodes                                 # adapting b with s = the next node
+            s2 = (i + 1) % s.num_nodes
+            t = s.t + i + 1
+            nb, eb, _, _, _ = topology.step_edges(nb, eb, s.pruned_at, p.max_age, b, s2, jnp.int32(cfg.capacity),
+                                                  jnp.bool_(True), jnp.bool_(False), t)
+            succ, trans, _ = topology.step_temporal(succ, trans, b, s2, jnp.bool_(True))
+            return (nb, eb, succ, trans), None
+        return jax.lax.scan(body, (s.neighbours, s.edge_birth, s.successors, s.transitions),
+                            jnp.arange(x.shape[0], dtype=jnp.int32))[0]
 
     rows = []
     for n in args.networks:
         state, x, y, v = grown_states(cfg, prm, n, args.steps)
         row = {"networks": n, "capacity": cfg.capacity, "dim": cfg.dim}
         for name, fn in (("full_step_us", full), ("full_dense_step_us", full_dense), ("distances_us", dist_only),
-                         ("neighbours_us", neighbours_only)):
+                         ("neighbours_us", neighbours_only), ("topology_us", topology_only)):
             row[name] = per_step_us(jax.jit(jax.vmap(fn, in_axes=(None, 0, 0, 0, 0))), (prm, state, x, y, v),
                                     args.steps)
         row["full_per_network_us"] = row["full_step_us"] / n
@@ -90,7 +109,7 @@ def main(argv=None):
         print(row, flush=True)
     print()
     print(table(rows, ["networks", "capacity", "dim", "full_step_us", "full_dense_step_us", "distances_us",
-                       "neighbours_us", "full_per_network_us", "full_dense_per_network_us"]))
+                       "neighbours_us", "topology_us", "full_per_network_us", "full_dense_per_network_us"]))
     print(f"wrote {write_json('gwr_vmap_profile', {'rows': rows})}")
 
 

@@ -1,99 +1,45 @@
 """Headroom: what a generous capacity costs. One Gamma-GWR network grown to 1,000 active
 nodes (D = 50), then timed on update steps with that same network held at capacities
-1,024, 2,048, 4,096 and 16,384 (the extra slots empty).
+1,024, 16,384 and 65,536 (the extra slots empty).
 
 Each capacity trains two calls from the same state (250 and 1,000 samples, the network
 full, so every step adapts); the difference splits a call's time into the cost of one
 more step and a fixed cost per call. Capacities are timed in alternation, best of
 `--repeat` rounds, so that a busy machine weighs on every row alike. Calls go through the
-public `gwr.train` in two forms: `after`, with `donate=True` (the caller hands its state
-over, as a training loop does), and `plain`, the call as a user writes it,
-`st = gwr.train(cfg, st, xs, ys, params=P)` (not donated: the call copies the state). Every
-form trains with the same numbers P (`benchmarks.gwr_kernel.params`: the episodic
-defaults, a_T scaled to D).
+public `gwr.train` in two forms: `plain`, the call as a user writes it,
+`st = gwr.train(cfg, st, xs, ys, params=P)` (not donated: the call copies the state, O(N·(D
++ k)) bytes), and `donated`, with `donate=True` (the caller hands its state over, as a
+training loop does). Every form trains with the same numbers P
+(`benchmarks.gwr_kernel.params`: the episodic defaults, a_T scaled to D). The dense
+layout's figures at these capacities are `benchmarks/topology.py`'s (side by side).
 
-With `--before` (default) the same calls also run, in the same alternation, through the
-kernel on the whole capacity with the state donated (no block) in two forms: `kernel`,
-today's `train_unchecked`, whose call ends from the edge log (O(L + N·max_degree)), and
-`n2_end`, the same steps ending with the N×N passes as every call did before the edge
-log (`prune_old_edges`, `remove_isolated_nodes`). Writes benchmarks/results/headroom.json:
-{"active": 1000, "rows": [{"capacity", "samples_per_s", "per_call_ms", ...}, ...],
- "plain_rows": [...], "kernel_rows": [...], "n2_end_rows": [...]} ("rows": `after`) and
-prints each row's ratios to the capacity-1,024 row of the same form, and its
-1,000-sample call's time over `after`'s at the same capacity (`x_after`).
+Writes benchmarks/results/headroom.json: {"active": 1000, "rows": [{"impl", "capacity",
+"samples_per_s", "per_call_ms", "call_1000_ms", "call_cost_x", ...}, ...]} and prints each
+row's ratios to the capacity-1,024 row of the same form (`call_cost_x`: the goal is <= 1.5
+at 16,384 and <= 2 at 65,536 for the plain call), and its 1,000-sample call's time over the
+donated call's at the same capacity (`x_donated`).
 
-    python -m benchmarks.headroom [--capacities 1024 2048 4096 16384] [--repeat 3]
+    python -m benchmarks.headroom [--capacities 1024 16384 65536] [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
-import inspect
-import sys
 import time
 import warnings
 
 import jax
 import jax.numpy as jnp
 
-from benchmarks.common import n2_call_end, table, write_json
+from benchmarks.common import table, write_json
 from benchmarks.gwr_kernel import config as gwr_config, params as gwr_params, stream
 from clifer_jax import gwr
-from clifer_jax.gwr import blocks, call_end
+from clifer_jax.gwr import blocks
 
 DIM = 50
-TRAIN_MOD = sys.modules["clifer_jax.gwr.train"]
 
 
 PARAMS = gwr_params(DIM)          # the numbers every form trains with (GWRParams)
-
-
-def n2_end_call(config, params, state, xs, ys, valid):
-    """One epoch of the kernel's steps ending with the N×N passes (the call end before the
-    edge log)."""
-    def sample(st, inp):
-        return gwr.step_unchecked(config, params, st, *inp), None
-
-    state, _ = jax.lax.scan(sample, TRAIN_MOD.start_call(state), (xs, ys, valid))
-    return n2_call_end(config, params, state)
-
-
-def n2_end(config, params, state):
-    """The N×N call end: pruning and isolated-node removal over the N×N arrays."""
-    return n2_call_end(config, params, state)
-
-
-# A call's end alone, state donated: from the edge log, and over the N×N arrays.
-ENDS = {"log_end_ms": jax.jit(lambda config, p, s: call_end.end_call(config, p, s), static_argnums=0,
-                              donate_argnums=2),
-        "n2_end_ms": jax.jit(n2_end, static_argnums=0, donate_argnums=2)}
-
-
-def time_call_ends(cfgs, prm, states, repeat: int) -> list[dict]:
-    """Milliseconds of a call's end alone per capacity, both ways, alternating, best of
-    `repeat` after a warm-up (the result is freed after the clock stops: freeing GiBs of
-    N×N arrays is the allocator's time, not the end's)."""
-    best = {(k, c): float("inf") for c in cfgs for k in ENDS}
-    for r in range(repeat + 1):
-        for (k, c) in best:
-            s = jax.tree.map(jnp.copy, states[c])
-            jax.block_until_ready(s)
-            t0 = time.perf_counter()
-            out = ENDS[k](cfgs[c], prm[c], s)
-            jax.block_until_ready(out)
-            if r:
-                best[k, c] = min(best[k, c], time.perf_counter() - t0)
-            del out
-    rows = [dict(capacity=c, **{k: 1e3 * best[k, c] for k in ENDS}) for c in cfgs]
-    for r in rows:
-        r["n2_x_log"] = r["n2_end_ms"] / r["log_end_ms"]
-    return rows
-
-
-# The kernel on the whole capacity, state donated: today's end, and the N×N end.
-WHOLE = {"kernel": jax.jit(lambda config, p, s, x, y, v: gwr.train_unchecked(config, p, s, x, y, v),
-                           static_argnums=0, donate_argnums=2),
-         "n2_end": jax.jit(n2_end_call, static_argnums=0, donate_argnums=2)}
 
 
 def grown(active: int, seed: int = 0) -> gwr.GWRState:
@@ -129,24 +75,19 @@ def at_capacity(state: gwr.GWRState, capacity: int) -> gwr.GWRState:
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--capacities", type=int, nargs="+", default=[1024, 2048, 4096, 16384])
+    p.add_argument("--capacities", type=int, nargs="+", default=[1024, 16384, 65536])
     p.add_argument("--active", type=int, default=1000)
     p.add_argument("--short", type=int, default=250, help="samples of the short call")
     p.add_argument("--long", type=int, default=1000, help="samples of the long call")
     p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--before", action=argparse.BooleanOptionalAction, default=True,
-                   help="also time the whole-capacity kernel (edge-log and N×N call ends), alternating")
     p.add_argument("--name", default="headroom", help="JSON file name under benchmarks/results")
     args = p.parse_args(argv)
 
     base = grown(args.active)
-    donate = "donate" in inspect.signature(gwr.train).parameters
     x, y = stream(1, args.long, DIM)
     cfgs = {c: gwr_config(c, DIM).replace(max_nodes=args.active) for c in args.capacities}
-    prm = {c: PARAMS.cast(cfgs[c].dtype) for c in args.capacities}     # the kernels' (traced)
     states = {c: jax.block_until_ready(at_capacity(base, c)) for c in args.capacities}
-    # plain: the public call not donated (with no `donate` in gwr.train, `after` is that call)
-    impls = (["n2_end", "kernel"] if donate and args.before else []) + (["plain"] if donate else []) + ["after"]
+    impls = ["plain", "donated"]
 
     def call(impl: str, c: int, t: int) -> float:
         s = jax.tree.map(jnp.copy, states[c])          # donated: a fresh copy each time
@@ -154,12 +95,8 @@ def main(argv=None):
         t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            if impl in WHOLE:      # the kernel on the whole capacity, state donated
-                out = WHOLE[impl](cfgs[c], prm[c], s, jnp.asarray(x[:t]), jnp.asarray(y[:t]), jnp.ones(t, bool))
-            elif impl == "plain":  # as a user writes it: st = gwr.train(cfg, st, xs, ys), not donated
-                out = gwr.train(cfgs[c], s, x[:t], y[:t], params=PARAMS)
-            else:
-                out = gwr.train(cfgs[c], s, x[:t], y[:t], params=PARAMS, **({"donate": True} if donate else {}))
+            # plain: as a user writes it, st = gwr.train(cfg, st, xs, ys), not donated
+            out = gwr.train(cfgs[c], s, x[:t], y[:t], params=PARAMS, donate=impl == "donated")
         jax.block_until_ready(out)
         return time.perf_counter() - t0
 
@@ -178,29 +115,21 @@ def main(argv=None):
             step = max(t_l - t_s, 1e-9) / (args.long - args.short)
             rows.append(dict(impl=impl, capacity=c, samples_per_s=1.0 / step,
                              per_call_ms=1e3 * max(t_s - step * args.short, 0.0),
-                             call_1000_ms=1e3 * t_l, call_samples_per_s=args.long / t_l))
+                             call_1000_ms=1e3 * t_l, call_samples_per_s=args.long / t_l,
+                             state_mib=gwr.state_bytes(cfgs[c]) / 2**20))
     for r in rows:
         ref = next(q for q in rows if q["impl"] == r["impl"])
         r["step_cost_x"] = ref["samples_per_s"] / r["samples_per_s"]
         r["call_cost_x"] = r["call_1000_ms"] / ref["call_1000_ms"]
-        same = next(q for q in rows if q["impl"] == "after" and q["capacity"] == r["capacity"])
-        r["x_after"] = r["call_1000_ms"] / same["call_1000_ms"]
-    print(f"one network, {args.active} active nodes, D = {DIM}; ratios to capacity "
-          f"{args.capacities[0]} of the same form (n2_end: whole capacity, N×N call end, state "
-          f"donated; kernel: whole capacity, edge-log call end, state donated; plain: public "
-          f"gwr.train, high-water block, not donated; after: the same, state donated)")
-    print(table(rows, ["impl", "capacity", "samples_per_s", "per_call_ms", "call_1000_ms",
-                       "step_cost_x", "call_cost_x", "x_after"]))
-    ends = time_call_ends(cfgs, prm, states, args.repeat) if args.before else []
-    if ends:
-        print(f"a call's end alone (one network, {args.active} nodes, state donated): edge log vs N×N passes")
-        print(table(ends, ["capacity", "log_end_ms", "n2_end_ms", "n2_x_log"]))
-    after = [r for r in rows if r["impl"] == "after"]
-    path = write_json(args.name, {"active": args.active, "dim": DIM, "donate": donate,
-                                  "short": args.short, "long": args.long, "repeat": args.repeat,
-                                  "rows": after, "call_end_rows": ends,
-                                  **{f"{i}_rows": [r for r in rows if r["impl"] == i]
-                                     for i in impls if i != "after"}})
+        same = next(q for q in rows if q["impl"] == "donated" and q["capacity"] == r["capacity"])
+        r["x_donated"] = r["call_1000_ms"] / same["call_1000_ms"]
+    print(f"one network, {args.active} active nodes, D = {DIM}, k = {cfgs[args.capacities[0]].max_degree}; "
+          f"ratios to capacity {args.capacities[0]} of the same form (plain: public gwr.train, not "
+          f"donated; donated: the same with donate=True)")
+    print(table(rows, ["impl", "capacity", "state_mib", "samples_per_s", "per_call_ms", "call_1000_ms",
+                       "step_cost_x", "call_cost_x", "x_donated"]))
+    path = write_json(args.name, {"active": args.active, "dim": DIM, "short": args.short, "long": args.long,
+                                  "repeat": args.repeat, "rows": rows})
     print(f"wrote {path}")
 
 

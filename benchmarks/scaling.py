@@ -58,7 +58,7 @@ def gwr_jax(capacity: int, networks: int, steps: int, marginal: bool = False, ro
 
     marginal: also time a call of 4·steps samples, and split the call's time into the
     cost of one more step (`marginal_step_us`, O(N·D)) and a fixed cost per call
-    (`per_call_ms`: the end-of-call pruning and node removal, O(L + N·max_degree)).
+    (`per_call_ms`: the end-of-call pruning and node removal, O(N·k)).
     rows: the step's row-update form (`GWRConfig.row_updates`). The params (traced) are
     shared by the networks."""
     cfg = gwr_config(capacity, DIM).replace(row_updates=rows)
@@ -67,10 +67,8 @@ def gwr_jax(capacity: int, networks: int, steps: int, marginal: bool = False, ro
     valid = jnp.ones(x.shape[:-1], bool)
     train = jax.vmap(lambda p, s, x, y, v: gwr.train_unchecked(cfg, p, s, x, y, v, epochs=1),
                      in_axes=(None, 0, 0, 0, 0))
-    # The state donated, as a training loop hands it over: without it XLA copies the
-    # 9·N² bytes of N×N arrays every call. A network's first call takes the N×N pass
-    # (docs/gwr.md, "The end of a call"); the timed calls start from a network after a
-    # short first call, as every later call does.
+    # The state donated, as a training loop hands it over (without it XLA copies the
+    # state every call); the timed calls start from a network after a short first call.
     fn = jax.jit(train, donate_argnums=1)
     s0 = jax.jit(jax.vmap(lambda p, x, y: gwr.init_unchecked(cfg, p, x[:2], y[:2]),
                           in_axes=(None, 0, 0)))(p, x, y)
@@ -204,7 +202,7 @@ def main(argv=None):
     p.add_argument("--scale", choices=sorted(SCALES), default="full")
     p.add_argument("--gwr-capacity", type=int, default=256, help="capacity of the networks sweep")
     p.add_argument("--gdm-capacity", type=int, default=160, help="episodic capacity of the subjects sweep")
-    p.add_argument("--budgets", type=float, nargs="+", default=[1, 16, 24, 80, 141],
+    p.add_argument("--budgets", type=float, nargs="+", default=[1, 2, 16, 24, 80, 141],
                    help="memory budgets in GiB for the largest-capacity table (24: this CPU; 80/141: H100/H200)")
     p.add_argument("--figure", default=None, help="figure path (default benchmarks/images/scaling_<backend>.png)")
     p.add_argument("--rows", choices=["scatter", "dense"], default="scatter",

@@ -59,7 +59,7 @@ def main(argv=None):
         acc = float(np.mean(np.asarray(pred.labels[:, 0]) == y[mask]))
         qe = float(gwr.quantization_error(cfg, state, x[mask]))
         print(f"{i + 1:>4} {EXPRESSIONS[c]:<10} {int(state.num_nodes):>6} "
-              f"{int(np.asarray(state.edges).sum()) // 2:>6} {qe:>7.3f} {acc:>9.3f} {rate:>10,.0f}")
+              f"{int(np.sum(np.asarray(state.neighbours) >= 0)) // 2:>6} {qe:>7.3f} {acc:>9.3f} {rate:>10,.0f}")
     if int(state.refused_insertions):
         print(f"refused insertions (network full): {int(state.refused_insertions)}")
 

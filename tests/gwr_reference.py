@@ -13,6 +13,11 @@ appended and node index = creation order. `compact=False` frees the slot and a n
 node takes the lowest free one (the kernel's layout, compared slot by slot).
 `predict_context="input"` predicts as the authors' test routine: every context row
 is the previous raw input (its loop copies row j−1 into row j, upwards).
+
+`max_degree=k` bounds a node's edges and temporal successors (None: unbounded, the
+authors' code): a node that needs a (k+1)-th edge drops its oldest one (ties: the
+neighbour in the lower slot), a (k+1)-th successor replaces the one with the fewest
+transitions (ties: the lower slot). Both are counted (`edge_overflow`, `temporal_overflow`).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ class ReferenceGWR:
                  tau_b=0.3, tau_n=0.1, kappa=1.05, a_inc=1.0, a_dec=0.1, max_age=1000,
                  regulated=False, mod_rate=0.01, inactivity_scaling=True, distance="clifer",
                  num_heads=1, num_classes=6, dtype=np.float64, compact=False,
-                 predict_context="bmu", **_ignored):
+                 predict_context="bmu", max_degree=None, **_ignored):
         self.dim, self.N, self.K = dim, capacity, context
         self.max_nodes = capacity if max_nodes is None else max_nodes
         self.beta = beta
@@ -52,6 +57,8 @@ class ReferenceGWR:
         self.temporal = np.zeros((N, N), np.int64)
         self.hist = np.zeros((num_heads, N, num_classes), dtype)
         self.refused = 0
+        self.max_degree = max_degree
+        self.edge_overflow = self.temporal_overflow = 0
 
     # -- setup -------------------------------------------------------------------------
     def init(self, samples, labels):
@@ -134,10 +141,23 @@ class ReferenceGWR:
             self.h[nb] = self.h[nb] + self.tau_n * self.kappa * (1 - self.h[nb]) - self.tau_n
             current = b
         if prev_b >= 0 and prev_b != current:
-            self.temporal[prev_b, current] += 1
+            row = self.temporal[prev_b]
+            if self.max_degree is not None and row[current] == 0 and (row > 0).sum() >= self.max_degree:
+                succ = np.flatnonzero(row > 0)
+                del_j = succ[np.lexsort((succ, row[succ]))[0]]     # fewest transitions, then lower slot
+                row[del_j] = 0
+                self.temporal_overflow += 1
+            row[current] += 1
         return (w_b_before, b)
 
     def _link(self, i, j):
+        if self.max_degree is not None and not self.edges[i, j]:
+            for u in (i, j):
+                nb = np.flatnonzero(self.edges[u])
+                if nb.size >= self.max_degree:
+                    old = nb[np.lexsort((nb, self.reset_at[u, nb]))[0]]   # oldest, then lower slot
+                    self._unlink(u, old)
+                    self.edge_overflow += 1
         self.edges[i, j] = self.edges[j, i] = True
         self.reset_at[i, j] = self.reset_at[j, i] = self.clock   # age 0 now
 

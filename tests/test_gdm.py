@@ -15,7 +15,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*memory full")
 
 
 def small_config(context=0, capacity=40, **kw):
-    """(GDMConfig, GDMParams) of a small GDM: every neighbour of a BMU updated (max_degree
+    """(GDMConfig, GDMParams) of a small GDM: room for every neighbour of a BMU (max_degree
     is clipped to each memory's capacity − 1). Replay is chosen per call."""
     cfg = gdm.GDMConfig(dim=6, capacity=capacity, semantic_capacity=capacity // 2, num_classes=3,
                         context=context, max_degree=capacity - 1, batch_size=5, epochs=2,
@@ -53,7 +53,6 @@ def class_steps(seed, classes=3, per_class=12, length=16, dim=6, spread=0.2):
                          ids=["gdm", "gdm-replay", "gdm-replay-K1"])
 def test_gdm_matches_numpy_reference(replay, context):
     cfg, params = small_config(context=context)
-    assert cfg.episodic.max_degree == 39 and cfg.semantic.max_degree == 19
     steps = class_steps(0)
     state = gdm.init(cfg, *steps[0], params=params)
     ref = ReferenceGDM(ref_kwargs(cfg.episodic, params.episodic), ref_kwargs(cfg.semantic, params.semantic),
@@ -105,8 +104,9 @@ def test_pseudo_samples_follow_temporal_links():
     temporal[1, 2] = 1; temporal[1, 4] = 1            # tie: lower index, 1 -> 2
     hist = np.zeros((1, 6, 3), np.float32)
     hist[0, np.arange(6), [0, 1, 2, 0, 1, 2]] = 1
-    state = state.replace(weights=w, active=jnp.array([1, 1, 1, 1, 1, 0], bool),
-                          temporal=jnp.asarray(temporal), label_hist=jnp.asarray(hist))
+    state = state.replace(weights=w, active=jnp.array([1, 1, 1, 1, 1, 0], bool), created=jnp.arange(6),
+                          label_hist=jnp.asarray(hist))
+    state = gwr.with_topology(state, temporal=temporal)
     p = gdm.pseudo_samples_unchecked(state, 5)
     paths = {0: [0, 3, 4, 4, 4], 1: [1, 2, 2, 2, 2], 3: [3, 4, 4, 4, 4], 4: [4, 4, 4, 4, 4]}
     for i, path in paths.items():
@@ -123,7 +123,7 @@ def test_semantic_memory_changes_only_on_mispredicted_samples():
     # Both initial semantic nodes predict class 0: class-0 samples change nothing.
     same = gwr.train(se_cfg, state.semantic, x[m], np.zeros((m.sum(), 1), np.int32), epochs=3,
                      params=params.semantic)
-    for field in ("weights", "habituation", "edges", "edge_birth", "label_hist", "active", "t"):
+    for field in ("weights", "habituation", "neighbours", "edge_birth", "label_hist", "active", "t"):
         # (prev_weights / prev_bmu follow every valid sample: the context, not learning)
         np.testing.assert_array_equal(np.asarray(getattr(state.semantic, field)),
                                       np.asarray(getattr(same, field)))

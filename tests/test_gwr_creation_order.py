@@ -41,8 +41,8 @@ def assert_same_compacted_network(state, ref, atol=1e-5):
     n = len(perm)
     assert int(state.num_nodes) == n
     ix = np.ix_(perm, perm)
-    np.testing.assert_array_equal(np.asarray(state.edges)[ix], ref.edges[:n, :n])
-    np.testing.assert_array_equal(np.asarray(state.temporal)[ix], ref.temporal[:n, :n])
+    np.testing.assert_array_equal(np.asarray(gwr.edge_matrix(state))[ix], ref.edges[:n, :n])
+    np.testing.assert_array_equal(np.asarray(gwr.temporal_matrix(state))[ix], ref.temporal[:n, :n])
     np.testing.assert_allclose(np.asarray(state.weights)[perm], ref.W[:n], atol=atol)
     np.testing.assert_allclose(np.asarray(state.habituation)[perm], ref.h[:n], atol=atol)
     np.testing.assert_allclose(np.asarray(state.label_hist)[:, perm], ref.hist[:, :n], atol=atol)
@@ -73,7 +73,8 @@ def test_a_reused_slot_keeps_the_creation_order():
         habituation=jnp.full(6, 0.1, jnp.float32).at[4:].set(0.0),    # habituated: may insert
         label_hist=state.label_hist.at[0, 2:4].set(jnp.eye(3)[jnp.array([2, 0])]),
         created=state.created.at[2:4].set(jnp.array([2, 3])), next_id=jnp.array(4, jnp.int32),
-        num_nodes=jnp.array(4, jnp.int32), edges=jnp.asarray(edges))
+        num_nodes=jnp.array(4, jnp.int32))
+    state = gwr.with_topology(state, edges=edges)
     state = remove_isolated_nodes(cfg, state)
     assert not bool(state.active[1])
     # A far sample: BMU 0 (activity < a_T, h < h_T) inserts into the lowest free slot.
@@ -88,7 +89,9 @@ def test_a_reused_slot_keeps_the_creation_order():
     np.testing.assert_array_equal(np.asarray(p.labels[:4, 0]), [0, 2, 0, 1])
     np.testing.assert_array_equal(np.asarray(p.valid), [1, 1, 1, 1, 0, 0])
     # A tie in a temporal row goes to the older node (slot 2, stamp 2), not the lower slot.
-    tied = state.replace(temporal=state.temporal.at[0, 1].set(3).at[0, 2].set(3))
+    temporal = np.asarray(gwr.temporal_matrix(state)).copy()
+    temporal[0, 1] = temporal[0, 2] = 3
+    tied = gwr.with_topology(state, temporal=temporal)
     path = gdm.pseudo_samples_unchecked(tied, 2).samples[0, :, :]
     np.testing.assert_array_equal(np.asarray(path), w[[0, 2]])
     # Vmapped states: one order per network.

@@ -96,10 +96,10 @@ def test_init_and_state_mismatch():
         gwr.train(other, _state(), np.zeros((5, 4), np.float32))
     with pytest.raises(ValueError, match="epochs"):
         gwr.train(CFG, _state(), np.zeros((5, 4), np.float32), epochs=0)
-    with pytest.raises(ValueError, match="edge log"):
-        gwr.train(CFG.replace(edge_log=64), _state(), np.zeros((5, 4), np.float32))
-    with pytest.raises(ValueError, match="edge_log"):
-        gwr.GWRConfig(dim=4, edge_log=-1)
+    with pytest.raises(ValueError, match="neighbour lists have shape"):
+        gwr.train(CFG.replace(max_degree=CFG.max_degree + 1), _state(), np.zeros((5, 4), np.float32))
+    with pytest.raises(ValueError, match="max_degree must be an int >= 2"):
+        gwr.GWRConfig(dim=4, max_degree=1)
 
 
 def test_config_accepts_numpy_integers_and_params_refuse_non_finite_numbers():

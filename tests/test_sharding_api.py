@@ -86,7 +86,7 @@ def test_gwr_sharded_params_per_network_or_shared():
         p = gwr.GWRParams(activity_threshold=a)
         one = gwr.train(GWR_CFG, gwr.init(GWR_CFG, xs[i, :2], ys[i, :2], p), xs[i], ys[i], valid[i], params=p)
         assert_same({"s": np.asarray(one.weights)}, {"s": np.asarray(states.weights[i])}, "per network")
-        np.testing.assert_array_equal(np.asarray(one.edges), np.asarray(states.edges[i]))
+        np.testing.assert_array_equal(np.asarray(one.neighbours), np.asarray(states.neighbours[i]))
     assert int(states.num_nodes[0]) < int(states.num_nodes[1])
     with pytest.raises(ValueError, match="leading axis of 2"):
         gwr.train_sharded(GWR_CFG, states, xs, ys, params=gwr.GWRParams(activity_threshold=np.array([0.3, 0.5, 0.7])))

@@ -63,7 +63,7 @@ def init(config: GDMConfig, x, y, mask=None, params: GDMParams | None = None) ->
     reference memories)."""
     x, y, mask = check_step(config, x, y, mask, 2, "init")
     check_fits(memory.state_bytes(config), f"a GDM of capacity {config.episodic.capacity} + "
-               f"{config.semantic.capacity}", "lower GDMConfig.capacity (a memory's state is about 9·N² bytes)")
+               f"{config.semantic.capacity}", "lower GDMConfig.capacity (a memory's state is about N·(4·(K+1)·D + 16·max_degree) bytes)")
     new = memory.init_jit(config, prepare_params(config, params), x, y, mask)
     gdm_checks.warn_nonfinite(new, "init")
     return new
@@ -122,11 +122,12 @@ def _blocked(config: GDMConfig, state: GDMState, x, y, mask, class_step: bool):
 def counters_before(state: GDMState) -> GDMState:
     """What `warn_full` reads of the state before a call, kept apart (the state may be
     donated)."""
-    if not all(is_concrete(getattr(state, m).refused_insertions) for m in ("episodic", "semantic")):
+    fields = ("refused_insertions", "edge_overflow", "temporal_overflow")
+    if not all(is_concrete(getattr(getattr(state, m), f)) for m in ("episodic", "semantic") for f in fields):
         return state
-    return state.replace(episodic=state.episodic.replace(
-        refused_insertions=np.asarray(state.episodic.refused_insertions)),
-        semantic=state.semantic.replace(refused_insertions=np.asarray(state.semantic.refused_insertions)))
+    return state.replace(**{m: getattr(state, m).replace(**{f: np.asarray(getattr(getattr(state, m), f))
+                                                            for f in fields})
+                            for m in ("episodic", "semantic")})
 
 
 def predict(config: GDMConfig, state: GDMState, x, params: GDMParams | None = None) -> GDMPrediction:

@@ -58,7 +58,18 @@ def warn_full(config, before, after) -> None:
     """Warn when insertions were refused at a limit the user should raise: the capacity
     (raise `*_capacity`), or a node limit frozen at the first class step
     (`grow_max_nodes=False`). Refusals under a limit that follows the samples seen are
-    the design (docs/gwr.md) and stay silent."""
+    the design (docs/gwr.md) and stay silent. Also warn when edges or temporal links gave
+    way because a node needed more than `max_degree` (docs/gwr.md, "Topology")."""
+    for name in ("episodic", "semantic"):
+        counts = [(host_value(getattr(getattr(before, name), f)), host_value(getattr(getattr(after, name), f)))
+                  for f in ("edge_overflow", "temporal_overflow")]
+        if all(b is not None and a is not None for b, a in counts):
+            (e0, e1), (t0, t1) = counts
+            edges, links = int(np.sum(e1) - np.sum(e0)), int(np.sum(t1) - np.sum(t0))
+            if edges or links:
+                warnings.warn(f"{name} memory: {edges} edges and {links} temporal links gave way (a node "
+                              f"needed more than max_degree = {config.max_degree}); raise GDMConfig.max_degree",
+                              RuntimeWarning, stacklevel=3)
     for name in ("episodic", "semantic"):
         b = host_value(getattr(before, name).refused_insertions)
         a = host_value(getattr(after, name).refused_insertions)

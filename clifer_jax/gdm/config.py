@@ -65,7 +65,7 @@ class GDMConfig:
       grow_max_nodes: node limits follow the samples seen so far (episodic: all of them,
         semantic: half). False freezes them from the first class step, as the
         reference code does.
-      distance, inactivity_scaling, predict_context, max_degree, edge_log, row_updates,
+      distance, inactivity_scaling, predict_context, max_degree, row_updates,
         dtype: both memories' `GWRConfig` settings of the same names.
     """
 
@@ -83,13 +83,12 @@ class GDMConfig:
     inactivity_scaling: bool = True
     predict_context: Literal["bmu", "input"] = "bmu"
     max_degree: int = 64
-    edge_log: int = 4096
     row_updates: Literal["scatter", "dense"] = "scatter"
     dtype: str = "float32"
 
     def __post_init__(self):
         for name in ("dim", "capacity", "semantic_capacity", "num_classes", "context", "batch_size",
-                     "epochs", "replay_epochs", "extra_epochs", "max_degree", "edge_log"):
+                     "epochs", "replay_epochs", "extra_epochs", "max_degree"):
             v = getattr(self, name)
             if isinstance(v, np.integer):        # numpy integers (array shapes) are ints too
                 object.__setattr__(self, name, int(v))
@@ -118,7 +117,7 @@ class GDMConfig:
         return make(self.dim, capacity, context=self.context, num_classes=self.num_classes,
                     distance=self.distance, inactivity_scaling=self.inactivity_scaling,
                     predict_context=self.predict_context, max_degree=self.max_degree,
-                    edge_log=self.edge_log, row_updates=self.row_updates, dtype=self.dtype)
+                    row_updates=self.row_updates, dtype=self.dtype)
 
     @property
     def episodic(self) -> GWRConfig:

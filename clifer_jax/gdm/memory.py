@@ -17,9 +17,7 @@ from clifer_jax import gwr
 from clifer_jax.gdm.config import GDMConfig, GDMParams
 from clifer_jax.gdm.replay import PseudoSamples, pseudo_samples_unchecked
 from clifer_jax.gwr import blocks
-from clifer_jax.gwr.call_end import begin_lazily, finish_lazily
 from clifer_jax.gwr.state import GWRState
-from clifer_jax.gwr.train import lazy_call
 from clifer_jax.validate import tree_bytes
 
 
@@ -98,11 +96,8 @@ def replay_unchecked(config: GDMConfig, params: GDMParams, ep: GWRState, se: GWR
     The pass is one loop: trajectories are compacted first (stably, so their order is
     kept) and run REPLAY_CHUNK at a time (a `scan` inside a `while_loop` that stops after
     the last valid one; under `vmap` a chunk costs one select over the state, not one per
-    trajectory). Each trajectory's call ends in O(N) (`gwr.train.lazy_call`: lazy edge
-    pruning, isolation from `edge_newest`); the pass ends with `finish_lazily` (edges
-    pruned from the edge log, the removed nodes' temporal links cleared by index), so no
-    N×N pass runs unless a fallback needs it. The result equals one `train_unchecked`
-    call per trajectory."""
+    trajectory). A slot past the last trajectory runs a call with no valid step and keeps
+    the memories' context: it changes nothing."""
 
     n = pseudo.valid.shape[0]
     size = -(-n // REPLAY_CHUNK) * REPLAY_CHUNK
@@ -116,8 +111,8 @@ def replay_unchecked(config: GDMConfig, params: GDMParams, ep: GWRState, se: GWR
     def trajectory(carry, inp):
         ep, se = carry
         x, y, run = inp
-        ep = lazy_call(e_cfg, params.episodic, ep, x, _heads(y, e_cfg.num_heads), steps, epochs, run)
-        se = lazy_call(s_cfg, params.semantic, se, x, _heads(y, s_cfg.num_heads), steps, epochs, run)
+        ep = _replay_call(e_cfg, params.episodic, ep, x, y, steps & run, epochs)
+        se = _replay_call(s_cfg, params.semantic, se, x, y, steps & run, epochs)
         return (ep, se), None
 
     def chunk(carry):
@@ -129,13 +124,19 @@ def replay_unchecked(config: GDMConfig, params: GDMParams, ep: GWRState, se: GWR
         (ep, se), _ = jax.lax.scan(trajectory, (ep, se), (x, y, run))
         return i + 1, ep, se
 
-    # Only these O(N) fields of the start are kept: holding the whole states would make
-    # XLA copy them instead of updating them in place.
-    ep0, se0 = (ep.active, ep.next_id), (se.active, se.next_id)
-    _, ep_end, se_end = jax.lax.while_loop(lambda c: c[0] * REPLAY_CHUNK < count, chunk,
-                                   (jnp.array(0, jnp.int32), begin_lazily(ep), begin_lazily(se)))
-    return (finish_lazily(e_cfg, params.episodic, ep_end, begun=ep0),
-            finish_lazily(s_cfg, params.semantic, se_end, begun=se0))
+    _, ep, se = jax.lax.while_loop(lambda c: c[0] * REPLAY_CHUNK < count, chunk,
+                                   (jnp.array(0, jnp.int32), ep, se))
+    return ep, se
+
+
+def _replay_call(config: gwr.GWRConfig, params: gwr.GWRParams, state: GWRState, x, y, valid,
+                 epochs: int) -> GWRState:
+    """One trajectory's training call; with no valid step the context is kept too (a
+    call with no valid step changes nothing else: its end finds nothing to prune)."""
+    new = gwr.train_unchecked(config, params, state, x, _heads(y, config.num_heads), valid, epochs=epochs)
+    ran = jnp.any(valid)
+    return new.replace(prev_bmu=jnp.where(ran, new.prev_bmu, state.prev_bmu),
+                       prev_weights=jnp.where(ran, new.prev_weights, state.prev_weights))
 
 
 def learn_class_unchecked(config: GDMConfig, params: GDMParams, state: GDMState, x: jax.Array,
@@ -227,8 +228,7 @@ def state_bytes(config: GDMConfig, subjects: int = 1) -> int:
 # headroom"); the same results, at a cost that follows the nodes, not the capacity.
 
 def block_configs(config: GDMConfig, sizes: tuple[int, int]) -> GDMConfig:
-    """The config of the block view (max_degree is clipped to the block, which changes no
-    result: `gwr.blocks.block_config`)."""
+    """The config of the block view (`gwr.blocks.block_config`)."""
     if sizes == (config.episodic.capacity, config.semantic.capacity):
         return config
     return config.replace(capacity=sizes[0], semantic_capacity=sizes[1])

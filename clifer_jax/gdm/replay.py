@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from clifer_jax.gwr import topology
 from clifer_jax.gwr.state import GWRState, creation_order
 
 
@@ -25,8 +26,8 @@ class PseudoSamples:
 
 
 def pseudo_samples_unchecked(state: GWRState, length: int) -> PseudoSamples:
-    """Trajectory of `length` nodes from every active node i: i, then the argmax
-    of the current node's temporal row, repeatedly. A node with no outgoing
+    """Trajectory of `length` nodes from every active node i: i, then the current node's
+    successor with the most transitions, repeatedly. A node with no outgoing
     temporal link repeats itself. Jittable and vmappable.
 
     The reference keeps its nodes compacted in creation order, so it replays the
@@ -36,9 +37,8 @@ def pseudo_samples_unchecked(state: GWRState, length: int) -> PseudoSamples:
     n = state.active.shape[0]
     order = creation_order(state)                                              # [N] slots
     labels_of = jnp.argmax(state.label_hist[0], axis=-1).astype(jnp.int32)   # [N]
-    by_age = state.temporal[:, order]                    # columns oldest first: argmax ties -> older
-    has_next = jnp.any(state.temporal > 0, axis=1)
-    nxt = jnp.where(has_next, order[jnp.argmax(by_age, axis=1)], jnp.arange(n)).astype(jnp.int32)
+    nxt, has_next = topology.strongest_successor(state.successors, state.transitions, state.created)
+    nxt = jnp.where(has_next, nxt, jnp.arange(n, dtype=jnp.int32))
 
     def follow(node, _):
         return nxt[node], node

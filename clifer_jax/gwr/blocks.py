@@ -4,14 +4,14 @@
 A network's nodes always sit in its lowest slots: an insertion takes the lowest free
 slot, so no slot above the number of nodes the network has ever held at once is used.
 Every slot at or above the high-water mark (highest active slot + 1) is clean (zero
-weights, no edges, no temporal links). A training call that can reach at most `B` slots
-(B >= high-water, and B >= the node count the call can grow to) therefore gives exactly
-the same result on the leading B×… block of the state as on the whole state. The public
+weights, empty lists, and no list names it). A training call that can reach at most `B`
+slots (B >= high-water, and B >= the node count the call can grow to) therefore gives
+exactly the same result on the leading B rows of the state as on the whole state. The public
 entry points read the high-water mark (one O(N) reduction), pick `B` from a small set of
 sizes (powers of two, capped at the capacity) so that a run compiles once per block size,
 run the unchanged kernel on a `config.replace(capacity=B)` view, and write the block back.
-With the state donated the write-back is in place: the call costs O(B² + steps·B·D),
-not O(N²) + O(steps·N·D).
+With the state donated the write-back is in place: the call costs O(B·k + steps·B·D),
+not O(N·k) + O(steps·N·D).
 
 Sample sequences are padded (valid = False, which leaves a state unchanged) to lengths
 2^k or 3·2^(k−1), so class steps of 174–183 samples compile once.
@@ -31,8 +31,8 @@ MIN_LENGTH = 8
 
 # The state fields with a capacity axis, and which axes are capacity axes.
 CAPACITY_AXES = {"weights": (0,), "sq_norms": (0,), "active": (0,), "habituation": (0,),
-                 "edges": (0, 1), "edge_birth": (0, 1), "temporal": (0, 1), "label_hist": (1,),
-                 "created": (0,), "edge_newest": (0,)}
+                 "neighbours": (0,), "edge_birth": (0,), "successors": (0,), "transitions": (0,),
+                 "label_hist": (1,), "created": (0,)}
 
 
 def bucket_length(t: int) -> int:
@@ -86,8 +86,7 @@ def plan_call(config: GWRConfig, state: GWRState, xs, ys, valid, length: int, ep
 
 
 def block_config(config: GWRConfig, block: int) -> GWRConfig:
-    """The config of the block view (max_degree keeps its value: a node in B slots never
-    has more than B − 1 neighbours, so the clip to B − 1 changes no result)."""
+    """The config of the block view (max_degree, the lists' length, keeps its value)."""
     if block == config.capacity:
         return config
     return config.replace(capacity=block, max_nodes=min(config.max_nodes, block))
@@ -125,5 +124,5 @@ def put_block(full: GWRState, part: GWRState, max_nodes=None) -> GWRState:
 
 def _rank(name: str) -> int:
     """Rank of a field in an unbatched state."""
-    return {"weights": 3, "sq_norms": 2, "edges": 2, "edge_birth": 2, "temporal": 2,
-            "label_hist": 3}.get(name, 1)
+    return {"weights": 3, "sq_norms": 2, "neighbours": 2, "edge_birth": 2, "successors": 2,
+            "transitions": 2, "label_hist": 3}.get(name, 1)

@@ -85,8 +85,8 @@ def check_state(config: GWRConfig, state) -> None:
     if got != expected:
         raise ValueError(f"state does not match config: weights have trailing shape {got}, "
                          f"config implies {expected} (capacity, K+1, dim)")
-    log_rows = tuple(np.shape(state.edge_log))[-2:]
-    if log_rows != (config.edge_log, 4):
-        raise ValueError(f"state does not match config: its edge log has shape {log_rows}, config.edge_log "
-                         f"= {config.edge_log} implies ({config.edge_log}, 4); build the state with this config "
-                         f"(gwr.init) or set edge_log to {log_rows[0]}")
+    lists = tuple(np.shape(state.neighbours))[-2:]
+    if lists != (config.capacity, config.max_degree):
+        raise ValueError(f"state does not match config: its neighbour lists have shape {lists}, config "
+                         f"implies ({config.capacity}, {config.max_degree}) (capacity, max_degree); build the "
+                         f"state with this config (gwr.init) or set max_degree to {lists[1]}")

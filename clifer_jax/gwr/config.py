@@ -34,15 +34,10 @@ class GWRConfig:
         training; "input" the previous raw input in every context row, as the
         reference's test routine does (docs/gwr.md). No effect when K = 0.
       num_heads: H label heads; num_classes: C classes per head.
-      max_degree: neighbours of the BMU updated per step (a node with more edges
-        has the rest ignored and the event is counted in the state); also the number of
-        nodes a call's end removes without an N×N pass (docs/gwr.md, "The end of a call").
-      edge_log: length L of the state's edge log (the edges each update step set, by
-        clock value mod L), from which a call's end finds the expired edges in O(L)
-        instead of an N×N pass. A call's end falls back to the N×N pass (counted in
-        `GWRState.full_passes`) when t − pruned_below ≥ L — a call of L − max_age update
-        steps or more since the previous pruning — or while an edge written by hand
-        remains. 0: always the N×N pass.
+      max_degree: k, the length of each node's edge list and temporal-successor list
+        (`gwr.topology`): the state holds O(N·k) topology. A node that needs a (k+1)-th edge
+        loses its oldest one, a (k+1)-th successor replaces the one with the fewest
+        transitions; both are counted in the state (docs/gwr.md, "Topology").
       dtype: floating dtype of weights and histograms.
       row_updates: how a step writes the rows it changes (`gwr.rows`, docs/gwr.md "Row
         updates: scatter or dense"): "scatter" (default) into those rows, O(max_degree·D)
@@ -62,7 +57,6 @@ class GWRConfig:
     num_heads: int = 1
     num_classes: int = 6
     max_degree: int = 64
-    edge_log: int = 4096
     dtype: str = "float32"
     row_updates: RowUpdates = "scatter"
 
@@ -72,7 +66,7 @@ class GWRConfig:
                 raise ValueError(f"GWRConfig: {what}")
 
         for name in ("dim", "capacity", "max_nodes", "context", "num_heads", "num_classes",
-                     "max_degree", "edge_log"):   # numpy integers are integers too
+                     "max_degree"):   # numpy integers are integers too
             v = getattr(self, name)
             if isinstance(v, np.integer):
                 object.__setattr__(self, name, int(v))
@@ -94,8 +88,8 @@ class GWRConfig:
         need(ints(self.num_heads) and self.num_heads >= 1, f"num_heads must be an int >= 1, got {self.num_heads!r}")
         need(ints(self.num_classes) and self.num_classes >= 1,
              f"num_classes must be an int >= 1, got {self.num_classes!r}")
-        need(ints(self.max_degree) and self.max_degree >= 1, f"max_degree must be an int >= 1, got {self.max_degree!r}")
-        need(ints(self.edge_log) and self.edge_log >= 0, f"edge_log must be an int >= 0, got {self.edge_log!r}")
+        need(ints(self.max_degree) and self.max_degree >= 2,
+             f"max_degree must be an int >= 2 (a new node has two edges), got {self.max_degree!r}")
         need(self.row_updates in ("scatter", "dense"),
              f"row_updates must be 'scatter' or 'dense', got {self.row_updates!r}")
         try:
@@ -103,8 +97,6 @@ class GWRConfig:
         except TypeError:
             floating = False
         need(floating, f"dtype must be a floating dtype, got {self.dtype!r}")
-        # Neighbour lists never need more room than there are other nodes.
-        object.__setattr__(self, "max_degree", min(self.max_degree, self.capacity - 1))
 
     @property
     def depth(self) -> int:

@@ -1,8 +1,7 @@
 """Memory footprint of a network's state, and the largest capacity a budget holds.
 
-The state is dominated by three N×N arrays (edges bool, edge_birth and temporal
-int32: 9·N² bytes) next to the N·(K+1)·D weights, so memory, not time, bounds
-the capacity: per-step time is O(N·D) but the state is O(N²).
+The state is O(N·(K+1)·D) weights and O(N·k) topology (four [N, k] int32 lists, 16·k
+bytes a node; `gwr.topology`): it grows linearly with the capacity.
 """
 
 from __future__ import annotations

@@ -26,7 +26,8 @@ from clifer_jax.validate import is_concrete
 from clifer_jax.gwr.params import GWRParams, check_params
 from clifer_jax.gwr.predict import Prediction, predict_unchecked
 from clifer_jax.gwr.state import GWRState, init_unchecked
-from clifer_jax.gwr.train import _train_block_impl, check_train_inputs, warn_refused
+from clifer_jax.gwr.train import (_train_block_impl, check_train_inputs, overflow_counts, warn_overflow,
+                                  warn_refused)
 
 
 @functools.lru_cache(maxsize=64)
@@ -104,6 +105,7 @@ def train_sharded(config: GWRConfig, states: GWRState, xs, ys=None, valid=None, 
     new = sharding.map_subjects(fn, states, xs, ys, valid, p, in_axes=(0, 0, 0, 0, ax),
                                 mesh=sharding.subject_mesh(devices))
     warn_refused(states, new)
+    warn_overflow(overflow_counts(states), new)
     checks.warn_nonfinite(new.weights, "train_sharded", "networks")
     return new
 

@@ -1,4 +1,5 @@
-"""One Gamma-GWR update for one sample (docs/gwr.md, steps 1–9), O(N·D) per step.
+"""One Gamma-GWR update for one sample (docs/gwr.md, steps 1–9): O(N·D) for the distances,
+O(k·D) for the rows it changes and O(k) for the topology.
 
 Written for `lax.scan` on an accelerator or a 2-core CPU (docs/gwr.md, "Where the time goes"):
 * every change is a scatter into the rows that change (the BMU or the new
@@ -8,11 +9,9 @@ Written for `lax.scan` on an accelerator or a 2-core CPU (docs/gwr.md, "Where th
   hold zeros, so an insertion is an add into a clean slot) — or, with
   `row_updates="dense"`, by masked passes over all N rows (`gwr.rows`), which
   vectorise when many networks are vmapped on a CPU;
-* edges are written before the BMU's edge row is read, and edge aging is a
-  timestamp, so XLA never copies an N×N array inside the loop;
-* end-of-epoch pruning is a clock value (`pruned_at`): the BMU's row is masked
-  by it when read, and the expired edges are cleared once per training call, found
-  through the edge log the step writes (one row per update).
+* the topology is k-entry lists per node (`gwr.topology`), edited in the rows of b, s
+  and r; edge ageing is a timestamp and end-of-epoch pruning a clock value
+  (`pruned_at`) that masks expired entries until the call's end clears them.
 """
 
 from __future__ import annotations
@@ -20,21 +19,18 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from clifer_jax.gwr import rows
+from clifer_jax.gwr import rows, topology
 from clifer_jax.gwr.config import GWRConfig
 from clifer_jax.gwr.params import GWRParams
 from clifer_jax.gwr.distance import best_two, context, distances
-from clifer_jax.gwr.state import LOG_NONE, NO_EDGE, GWRState, label_rows
+from clifer_jax.gwr.state import GWRState, label_rows
 
 
 def step_unchecked(config: GWRConfig, params: GWRParams, state: GWRState, x: jax.Array,
-                   y: jax.Array, valid: jax.Array = True, lazy: bool = False) -> GWRState:
+                   y: jax.Array, valid: jax.Array = True) -> GWRState:
     """Learn one sample. x [D], y [H] int (-1: no label), valid [] bool; params: the
     traced numbers.
 
-    lazy: the step of a call that ends lazily (`train.lazy_call`, the replay pass): it also
-      clears a new node's temporal row and column (static; the results are the same, the
-      plain step skips the O(N) extra).
     Pure and unchecked (call it inside jit/scan); `train` validates inputs.
     """
     p = params.cast(config.dtype)   # Python numbers round as the entry points' arrays do
@@ -69,33 +65,18 @@ def step_unchecked(config: GWRConfig, params: GWRParams, state: GWRState, x: jax
 
     t_new = state.t + learn.astype(i32)
     drop = jnp.asarray(n, i32)
-    b_w = jnp.where(learn, b, drop)                                      # edge endpoints, or no write
-    s_w = jnp.where(learn, s, drop)
     r_w = jnp.where(insert, r, drop)
 
-    # Edges (steps 6-7): insert removes b-s and links r to b and s; adapt sets b-s.
-    e_rows = jnp.stack([b_w, s_w, b_w, r_w, s_w, r_w])
-    e_cols = jnp.stack([s_w, b_w, r_w, b_w, r_w, s_w])
-    link = jnp.stack([adapt, adapt, insert, insert, insert, insert])
-    edges = state.edges.at[e_rows, e_cols].set(link, mode="drop")
-    edge_birth = state.edge_birth.at[e_rows, e_cols].set(t_new, mode="drop")
-    edge_log = state.edge_log
-    if config.edge_log:
-        none = jnp.asarray(LOG_NONE, i32)
-        entry = jnp.where(insert, jnp.stack([b, r, s, r]), jnp.stack([b, s, none, none]))
-        log_row = jnp.where(learn, t_new % config.edge_log, config.edge_log)
-        edge_log = edge_log.at[log_row].set(entry.astype(i32), mode="drop")
-    edge_newest = state.edge_newest.at[e_rows].max(jnp.where(link, t_new, NO_EDGE), mode="drop")
+    # Edges (steps 6-7): insert removes b-s and links r to b and s; adapt sets b-s. Then
+    # b's neighbours are its live list entries after the write (s included when adapting).
+    neighbours, edge_birth, ids_b, born_b, edges_lost = topology.step_edges(
+        state.neighbours, state.edge_birth, state.pruned_at, p.max_age, b, s, r, learn, insert, t_new)
+    nbrs = jnp.where(adapt & topology.live(ids_b, born_b, state.pruned_at, p.max_age), ids_b, drop)
 
-    # Neighbours of b after the b-s edge exists; read after the write (no N×N copy).
-    # Edges pruned lazily at an earlier epoch's end are still written but not live.
-    nbr_row = edges[b] & ((state.pruned_at - edge_birth[b]) <= p.max_age)
-    too_many = adapt & (jnp.sum(nbr_row, dtype=i32) > config.max_degree)
-
-    # Weights, norms and habituation of b or r and b's first max_degree neighbours.
+    # Weights, norms and habituation of b or r and b's neighbours.
     slot = jnp.arange(n, dtype=i32)
     update = rows.dense_rows if dense else rows.scatter_rows
-    weights, sq_norms, habituation, w_b = update(config, state, g, a, b, r, adapt, insert, nbr_row,
+    weights, sq_norms, habituation, w_b = update(config, state, g, a, b, r, adapt, insert, nbrs,
                                                  eps_b, eps_n, p)
 
     # Label histograms: a new node gets a_inc·onehot(y); an adapting BMU gets
@@ -116,24 +97,18 @@ def step_unchecked(config: GWRConfig, params: GWRParams, state: GWRState, x: jax
     # Step 8: temporal link prev -> (b or r) on the same steps as aging.
     current = jnp.where(insert, r, b)
     linked = learn & (state.prev_bmu >= 0) & (state.prev_bmu != current)
-    t_row = jnp.where(linked, state.prev_bmu, drop)
-    # After a lazy call end a new node's slot may hold links of a node removed then
-    # (`remove_isolated_lazily` leaves them for the end of the pass): clear them, O(N).
-    temporal = state.temporal
-    if lazy:
-        temporal = temporal.at[r_w, :].set(0, mode="drop").at[:, r_w].set(0, mode="drop")
-    temporal = temporal.at[t_row, current].add(1, mode="drop")
+    successors, transitions, links_lost = topology.step_temporal(
+        state.successors, state.transitions, state.prev_bmu, current, linked)
 
     return state.replace(
         weights=weights,
         sq_norms=sq_norms,
         active=jnp.where(slot == r_w, True, state.active) if dense else state.active.at[r_w].set(True, mode="drop"),
         habituation=habituation,
-        edges=edges,
+        neighbours=neighbours,
         edge_birth=edge_birth,
-        edge_log=edge_log,
-        edge_newest=edge_newest,
-        temporal=temporal,
+        successors=successors,
+        transitions=transitions,
         label_hist=label_hist,
         # Step 9: context of the next sample, on every valid step.
         prev_weights=jnp.where(valid, w_b, state.prev_weights),
@@ -145,5 +120,6 @@ def step_unchecked(config: GWRConfig, params: GWRParams, state: GWRState, x: jax
                  else state.created.at[r_w].set(state.next_id, mode="drop")),
         next_id=state.next_id + insert.astype(i32),
         refused_insertions=state.refused_insertions + (learn & wants_insert & ~has_room).astype(i32),
-        degree_overflow=state.degree_overflow + too_many.astype(i32),
+        edge_overflow=state.edge_overflow + edges_lost,
+        temporal_overflow=state.temporal_overflow + links_lost,
     )

@@ -12,34 +12,9 @@ from clifer_jax.gwr import blocks, checks
 from clifer_jax.validate import host_value, is_concrete
 from clifer_jax.gwr.config import GWRConfig
 from clifer_jax.gwr.params import GWRParams, check_params
-from clifer_jax.gwr.call_end import end_call, mark_pruned, remove_isolated_lazily
+from clifer_jax.gwr.call_end import end_call, mark_pruned
 from clifer_jax.gwr.state import GWRState
 from clifer_jax.gwr.step import step_unchecked
-
-
-def lazy_call(config: GWRConfig, params: GWRParams, state: GWRState, xs, ys, valid, epochs: int,
-              run: jax.Array = True) -> GWRState:
-    """A training call (`train_unchecked` with node removal) whose end costs O(N), not
-    O(N²): pruning stays lazy and removal is `remove_isolated_lazily`. `begin_lazily`,
-    then a sequence of such calls, then `finish_lazily` equals the same `train_unchecked`
-    calls (`call_end`). With `run` False it changes nothing (every step invalid, the
-    context kept)."""
-    run = jnp.asarray(run, bool)
-    valid = valid.astype(bool) & run
-
-    def sample(st, inp):
-        x, y, v = inp
-        return step_unchecked(config, params, st, x, y, v, lazy=True), None
-
-    def epoch(st, _):
-        st, _ = jax.lax.scan(sample, st, (xs, ys.astype(jnp.int32), valid))
-        return mark_pruned(st), None
-
-    fresh = start_call(state)
-    state = state.replace(prev_bmu=jnp.where(run, fresh.prev_bmu, state.prev_bmu),
-                          prev_weights=jnp.where(run, fresh.prev_weights, state.prev_weights))
-    state, _ = jax.lax.scan(epoch, state, None, length=epochs)
-    return remove_isolated_lazily(config, params, state)
 
 
 def start_call(state: GWRState) -> GWRState:
@@ -85,7 +60,7 @@ def train(config: GWRConfig, state: GWRState, xs, ys=None, valid=None, *, epochs
       params: the traced numbers (`GWRParams`; None: `GWRParams()`, the reference
         episodic memory's).
       donate: hand `state`'s buffers over to the result (the caller must not use
-        `state` again). Without it the call copies the whole state (O(N²) bytes).
+        `state` again). Without it the call copies the state (O(N·(D + k)) bytes).
 
     The cost follows the nodes, not the capacity: the call runs on the leading block of
     slots it can reach and pads xs to a length bucket (docs/gwr.md, "Capacity headroom"),
@@ -103,6 +78,7 @@ def train(config: GWRConfig, state: GWRState, xs, ys=None, valid=None, *, epochs
     ys, valid = check_train_inputs(config, lead, ys, valid, epochs)
     xs = jnp.asarray(xs)
     refused_before = host_value(state.refused_insertions)
+    overflow_before = overflow_counts(state)
     block = config.capacity
     if all(is_concrete(a) for a in (state.active, state.num_nodes, state.max_nodes, xs)):
         xs, ys, valid, block = blocks.plan_call(config, state, xs, ys, valid, lead[0], epochs)
@@ -110,6 +86,7 @@ def train(config: GWRConfig, state: GWRState, xs, ys=None, valid=None, *, epochs
     new = fn(config, params.cast(config.dtype), state, xs, ys, valid, epochs=epochs,
              remove_isolated=remove_isolated, block=block)
     warn_refused(refused_before, new)
+    warn_overflow(overflow_before, new)
     checks.warn_nonfinite(new.weights, "train")
     return new
 
@@ -153,3 +130,22 @@ def warn_refused(before, after: GWRState) -> None:
             warnings.warn(f"GWR network full: {refused} insertions refused "
                           f"(max_nodes={host_value(after.max_nodes).tolist()}); those samples "
                           f"adapted their BMU instead", RuntimeWarning, stacklevel=3)
+
+
+def overflow_counts(state: GWRState):
+    """(edges, temporal links) that gave way so far, summed over a batch; None when traced."""
+    e, t = host_value(state.edge_overflow), host_value(state.temporal_overflow)
+    return None if e is None or t is None else (int(np.sum(e)), int(np.sum(t)))
+
+
+def warn_overflow(before, after: GWRState) -> None:
+    """Warn when a call made edges or temporal links give way (a node needed more than
+    max_degree of them; docs/gwr.md, "Topology")."""
+    now = overflow_counts(after)
+    if before is None or now is None:
+        return
+    edges, links = now[0] - before[0], now[1] - before[1]
+    if edges or links:
+        warnings.warn(f"GWR neighbour lists full: {edges} edges and {links} temporal links gave way "
+                      f"(a node needed more than max_degree of them); raise max_degree to keep them",
+                      RuntimeWarning, stacklevel=3)

@@ -124,7 +124,7 @@ def check_memory(cfg: StudyConfig, train, points: int = 1) -> None:
                f"gdm.capacity={gdm_config.capacity}: the GDM states of {subjects} subjects"
                f"{f' × {points} grid points' if points > 1 else ''}",
                "lower gdm.capacity (none: every training sample of a subject; a memory's state is "
-               "about 9·N² bytes)")
+               "about N·(4·(K+1)·D + 16·max_degree) bytes)")
 
 
 def make_model_run(cfg: StudyConfig, model: str, gdm_config: GDMConfig, mlp_config: MLPConfig):
