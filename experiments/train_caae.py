@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -40,7 +41,8 @@ from clifer_jax.caae.evaluate import evaluate, identity_diagnosis
 from clifer_jax.caae.identity_net import restore as restore_identity_net
 from clifer_jax.caae.plots import save_grid
 from clifer_jax.caae.pool import SAMPLINGS, PoolConfig, identity_dir, identity_network, synthetic_pool
-from clifer_jax.caae.train import save_json, train
+from clifer_jax.caae import store as caae_store
+from clifer_jax.caae.train import data_fingerprint, save_json, train
 from clifer_jax.caae.vgg_face import load_vgg_face_mat
 from clifer_jax.data.synthetic import SyntheticConfig, sample_identities
 from clifer_jax.study.difficulty import feature_1nn
@@ -48,7 +50,6 @@ from clifer_jax.study.difficulty import feature_1nn
 POOL = PoolConfig()
 SUBJECT_SETS = {"dev": "dev", "test": "eval"}   # --subject-set -> synthetic pool
 
-DEFAULT_CKPT = "checkpoints/caae_{preset}"
 
 
 def relative(path: str) -> str:
@@ -86,7 +87,11 @@ def main(argv=None) -> dict:
     p.add_argument("--synthetic", default="posed", metavar="PRESET",
                    help="synthetic data preset of the pools: posed (default), spontaneous or easy")
     p.add_argument("--data-dir", default=None, help="directory with image.npy and expression.npy")
-    p.add_argument("--ckpt-dir", default=None, help=f"default {DEFAULT_CKPT}")
+    p.add_argument("--ckpt-dir", default=None,
+                   help="the checkpoint folder (default: the CAAE store's entry of this config, pool and "
+                        "seed, reused when finished: clifer_jax.caae.store)")
+    p.add_argument("--caae-store", default=None, metavar="DIR",
+                   help="the CAAE store's folder (default $CLIFER_CAAE_STORE or the user's cache)")
     p.add_argument("--out", default="runs/caae_{preset}",
                    help="folder of the grid and the metrics JSON unless --grid/--metrics say otherwise")
     p.add_argument("--grid", default=None, help="translation grid PNG (default <out>/caae_grid.png)")
@@ -147,10 +152,17 @@ def main(argv=None) -> dict:
     out = args.out.format(preset=cfg.name)
     args.grid = args.grid or os.path.join(out, "caae_grid.png")
     args.metrics = args.metrics or os.path.join(out, "caae_{preset}.json")
-    ckpt = os.path.abspath(args.ckpt_dir or DEFAULT_CKPT.format(preset=cfg.name))
     data = load_dir(args.data_dir) if args.data_dir else synthetic_pool(
         cfg, "train", args.data_seed, args.train_identities, args.train_frames, preset=args.synthetic,
         sampling=args.train_sampling)
+    if args.ckpt_dir:
+        ckpt = os.path.abspath(args.ckpt_dir)
+    else:            # the store's entry: the same CAAE a study of this pool and seed uses
+        root = caae_store.default_root() if args.caae_store is None else Path(args.caae_store).expanduser()
+        ckpt = str(root / caae_store.entry_name(cfg, data_fingerprint(cfg, data["image"], data["expression"]),
+                                                args.seed))
+        done = [e for e in caae_store.entries(root) if str(e.path) == ckpt and e.done]
+        print(f"CAAE: {'reusing the stored' if done else 'training into the store:'} {ckpt}", flush=True)
     t_id = time.time()
     identity = identity_network(cfg, ckpt, data, seed=args.seed)
     identity_seconds = round(time.time() - t_id, 1)
@@ -167,7 +179,7 @@ def main(argv=None) -> dict:
 
     state, history = train(cfg, data["image"], data["expression"], seed=args.seed, ckpt_dir=ckpt, vgg=vgg,
                            identity=identity, progress=not args.no_progress, log=log_epoch,
-                           step_log=curves.step, heldout=heldout)
+                           step_log=curves.step, heldout=heldout, identities=data.get("subject"))
     if curves.steps:
         curves.save_png()
     curves.close()

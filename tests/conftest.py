@@ -26,6 +26,11 @@ import shutil
 import tempfile
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# The CAAE store of module-scoped fixtures (per test: `_caae_store` below), never the
+# user's cache; removed at exit.
+_CAAE_STORE = tempfile.mkdtemp(prefix="clifer-jax-test-caae-store-")
+os.environ["CLIFER_CAAE_STORE"] = _CAAE_STORE
+atexit.register(shutil.rmtree, _CAAE_STORE, ignore_errors=True)
 _XLA_CACHE = tempfile.mkdtemp(prefix="clifer-jax-test-xla-cache-")
 atexit.register(shutil.rmtree, _XLA_CACHE, ignore_errors=True)
 
@@ -43,3 +48,10 @@ def _release_compiled_code():
     yield
     jax.clear_caches()
     gc.collect()
+
+
+@pytest.fixture(autouse=True)
+def _caae_store(tmp_path_factory, monkeypatch):
+    """Each test its own empty CAAE store (`clifer_jax.caae.store`), never the user's cache:
+    a test trains what it needs as before, and subprocesses it starts inherit the folder."""
+    monkeypatch.setenv("CLIFER_CAAE_STORE", str(tmp_path_factory.mktemp("caae-store")))

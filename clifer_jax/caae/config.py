@@ -77,6 +77,12 @@ class CAAEConfig:
     # Deliberate addition against the translations' texture (docs/caae.md): the total
     # variation taken over the translations G(z, c') too, not only over the reconstructions.
     tv_translation: bool = False
+    # Deliberate addition (docs/caae.md, "Paired translation"): the translation G(E(x_a), c')
+    # compared with a face of the same identity showing c' (the pool's `subject`): mean
+    # |G(E(x_a), c') − x_b| in pixels, and mean |E(G(E(x_a), c')) − E(x_b)| in the frozen
+    # encoder's latent space. 0 disables either (the reference learned without pairs).
+    paired_weight: float = 0.0
+    paired_latent_weight: float = 0.0
     # ---- optimiser / schedule -------------------------------------------------------
     # Adam(learning_rate, beta1) for E/G and for the discriminators alike; one
     # discriminator update, then one E/G update, per step.
@@ -99,6 +105,9 @@ class CAAEConfig:
             raise ValueError("z_dim ≥ 1, num_classes ≥ 2 and cond_tile ≥ 1 are required")
         if self.identity_net not in ("vgg-face", "synthetic"):
             raise ValueError(f"identity_net must be 'vgg-face' or 'synthetic', got {self.identity_net!r}")
+        if not (self.paired_weight >= 0 and self.paired_latent_weight >= 0):
+            raise ValueError(f"paired_weight and paired_latent_weight must be >= 0, got "
+                             f"{self.paired_weight!r}, {self.paired_latent_weight!r}")
         if self.batch_size < 2:
             raise ValueError("batch_size must be ≥ 2 (batch-norm in the discriminators)")
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, (int, np.integer)) or self.epochs < 1:
@@ -109,6 +118,11 @@ class CAAEConfig:
     def image_shape(self) -> tuple[int, int, int]:
         """[H, W, C] of one image."""
         return (self.image_size, self.image_size, self.channels)
+
+    @property
+    def uses_pairs(self) -> bool:
+        """Whether training needs each face's partner of the same identity (`paired_*`)."""
+        return self.paired_weight > 0 or self.paired_latent_weight > 0
 
     @property
     def uses_image_discriminator(self) -> bool:

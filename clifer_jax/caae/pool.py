@@ -128,6 +128,7 @@ def load_or_train(config: CAAEConfig, ckpt_dir: str, *, seed: int = 0, data: dic
     identity = identity_network(config, ckpt_dir, data, seed=seed)
     curves = Curves(ckpt_dir)      # TensorBoard events + curves.png in the checkpoint folder
     state, _ = train(config, data["image"], data["expression"], seed=seed, ckpt_dir=ckpt_dir,
+                     identities=data.get("subject"),
                      progress=progress, log=lambda r: (curves.epoch(r), log and log(r)), step_log=curves.step,
                      identity=identity)
     curves.save_png()

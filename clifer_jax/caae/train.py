@@ -120,6 +120,57 @@ def _forward_ae(config, ae_params, x, y, c_other):
     return z, recon, trans, logits_z, logits_imag
 
 
+def condition_keys(key: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(k_c, k_d) of a step's key: the random conditions' and the discriminator update's."""
+    k_c, k_d = jax.random.split(key)
+    return k_c, k_d
+
+
+@functools.partial(jax.jit, static_argnames=("k",))
+def step_conditions(key: jax.Array, y: jax.Array, k: int) -> jax.Array:
+    """The conditions c' ≠ y a step with this key translates to (as `_train_step` draws them)."""
+    return _other_condition(condition_keys(key)[0], y, k)
+
+
+class PairTable:
+    """For each (identity, class), the indices of the pool's faces of that identity showing
+    that class: the paired term's partners (docs/caae.md, "Paired translation"). A partner
+    is any face of the same identity and target class (on real data: any clip of the same
+    subject; frames are not matched by time or pose)."""
+
+    def __init__(self, identities: np.ndarray, labels: np.ndarray, num_classes: int):
+        ids = np.unique(identities, return_inverse=True)[1].reshape(-1)
+        key = ids * num_classes + labels
+        self.order = np.argsort(key, kind="stable")
+        counts = np.bincount(key, minlength=(ids.max() + 1) * num_classes)
+        self.start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        self.count = counts
+        self.ids, self.k = ids, num_classes
+
+    def partners(self, idx: np.ndarray, targets: np.ndarray, rng: np.random.Generator):
+        """A random partner of each face idx [B] for its target class [B] -> (partner
+        indices [B], has one [B] bool)."""
+        cell = self.ids[idx] * self.k + targets
+        n = self.count[cell]
+        pick = self.start[cell] + np.floor(rng.random(len(idx)) * np.maximum(n, 1)).astype(np.int64)
+        return self.order[np.minimum(pick, len(self.order) - 1)], n > 0
+
+
+def _paired_terms(config: CAAEConfig, ae_params, trans, pair_x, pair_mask):
+    """(pixel, latent) paired terms: the masked means over the batch of |trans − x_b| and
+    |E(trans) − E(x_b)| (E frozen)."""
+    w = pair_mask.astype(jnp.float32)
+    n = jnp.maximum(jnp.sum(w), 1.0)
+    pixel = jnp.sum(w * jnp.mean(jnp.abs(trans - pair_x), axis=(1, 2, 3))) / n
+    latent = jnp.zeros(())
+    if config.paired_latent_weight > 0:
+        enc = Encoder(config)
+        frozen = {"params": jax.lax.stop_gradient(ae_params["encoder"])}
+        zt, zp = enc.apply(frozen, trans), enc.apply(frozen, pair_x)
+        latent = jnp.sum(w * jnp.mean(jnp.abs(zt - jax.lax.stop_gradient(zp)), axis=-1)) / n
+    return pixel, latent
+
+
 def _fake_batch(config: CAAEConfig, recon, trans, y, c_other):
     """Fake images (and their conditions) shown to D_img."""
     if config.random_condition:
@@ -135,12 +186,16 @@ def _train_step(
     key: jax.Array,
     vgg: VGGFaceWeights | None = None,
     identity: IdentityNetParams | None = None,
+    pair_images: jax.Array | None = None,
+    pair_mask: jax.Array | None = None,
 ) -> tuple[CAAEState, Metrics]:
     """One alternating update: one discriminator update, then one E/G update.
 
     images: uint8 [B, H, W, C] (converted to [-1, 1] here); labels: int32 [B]; key: this
     step's PRNG key. Returns the new state and scalar metrics (losses before the update).
     vgg / identity: the frozen network of the identity loss (`config.identity_net`).
+    pair_images [B, H, W, C] uint8, pair_mask [B] bool: each face's partner of the same
+    identity showing its condition c' (`step_conditions`), when `config.uses_pairs`.
 
     The E/G forward pass runs once: its outputs are the discriminators' fakes (the
     discriminator update does not change E or G), and its VJP carries the E/G loss —
@@ -148,7 +203,7 @@ def _train_step(
     """
     x = images.astype(jnp.float32) / 127.5 - 1.0
     y = labels.astype(jnp.int32)
-    k_c, k_d = jax.random.split(key)
+    k_c, k_d = condition_keys(key)
     k_prior = jax.random.split(k_d, 1)[0]   # the key of the one discriminator update
     c_other = _other_condition(k_c, y, config.num_classes)
     dz_mod, di_mod = DiscriminatorZ(config), DiscriminatorImage(config)
@@ -218,10 +273,16 @@ def _train_step(
             else:                                    # VGG-Face: the reconstructions only
                 ident = losses.identity_loss(functools.partial(vgg_features, vgg), x, recon)
             total = total + config.identity_weight * ident
-        return total, {"loss": total, "l1": rec, "tv": tv, "adv_z": adv_z, "adv_img": adv_i,
-                       "identity": ident, "latent_ce": latent_ce, "imagine_ce": imag_ce,
-                       "latent_acc": jnp.mean((jnp.argmax(logits_z, -1) == y).astype(jnp.float32)),
-                       "imagine_acc": jnp.mean((jnp.argmax(logits_imag, -1) == c_other).astype(jnp.float32))}
+        metrics = {"loss": total, "l1": rec, "tv": tv, "adv_z": adv_z, "adv_img": adv_i,
+                   "identity": ident, "latent_ce": latent_ce, "imagine_ce": imag_ce,
+                   "latent_acc": jnp.mean((jnp.argmax(logits_z, -1) == y).astype(jnp.float32)),
+                   "imagine_acc": jnp.mean((jnp.argmax(logits_imag, -1) == c_other).astype(jnp.float32))}
+        if config.uses_pairs:
+            pair_x = pair_images.astype(jnp.float32) / 127.5 - 1.0
+            paired, paired_z = _paired_terms(config, state.ae_params, trans, pair_x, pair_mask)
+            total = total + config.paired_weight * paired + config.paired_latent_weight * paired_z
+            metrics.update(loss=total, paired_l1=paired, paired_z=paired_z)
+        return total, metrics
 
     out_grads, ae_metrics = jax.grad(ae_objective, has_aux=True)(outs)
     (grads,) = ae_vjp(out_grads)
@@ -354,6 +415,7 @@ def train(
     log: Callable[[dict], Any] | None = None,
     step_log: Callable[[int, dict], Any] | None = None,
     heldout: tuple[np.ndarray, np.ndarray] | None = None,
+    identities: np.ndarray | None = None,
 ) -> tuple[CAAEState, list[dict]]:
     """Train for `config.epochs` epochs (resuming from `ckpt_dir` when it holds a checkpoint).
 
@@ -362,7 +424,9 @@ def train(
     Returns the final state and the per-epoch metric history (means over the epoch's steps).
     log(record) gets each epoch's record, step_log(step, metrics) every step's metrics (the
     training curves: `caae.curves.Curves`); heldout = (images, labels) of faces not trained
-    on adds their figures to each epoch's record (`heldout_metrics`).
+    on adds their figures to each epoch's record (`heldout_metrics`). identities [N]: each
+    face's identity, needed by the paired term (`config.uses_pairs`; its partners are drawn
+    from `PairTable` with a generator seeded by (seed, step), so a resume draws the same).
     """
     images, labels = _validate_data(config, images, labels)
     if config.identity_weight > 0 and config.identity_net == "vgg-face" and vgg is None:
@@ -370,6 +434,12 @@ def train(
     if config.identity_weight > 0 and config.identity_net == "synthetic" and identity is None:
         raise ValueError("identity_net 'synthetic' needs the identity network (identity=caae.identity_net.train(...))")
     n = images.shape[0]
+    pairs = None
+    if config.uses_pairs:
+        if identities is None or np.shape(identities) != (n,):
+            raise ValueError(f"the paired term (paired_weight / paired_latent_weight > 0) needs each face's "
+                             f"identity: identities [{n}], got {None if identities is None else np.shape(identities)}")
+        pairs = PairTable(np.asarray(identities), labels, config.num_classes)
     steps_per_epoch = n // config.batch_size
     total = steps_per_epoch * config.epochs
     k_init, k_data, k_step = jax.random.split(jax.random.key(seed), 3)
@@ -402,8 +472,13 @@ def train(
         for i in bar:
             idx = np.sort(perm[i * config.batch_size : (i + 1) * config.batch_size])
             t = epoch * steps_per_epoch + i
-            state, m = train_step(config, state, images[idx], labels[idx], jax.random.fold_in(k_step, t), vgg,
-                                  identity)
+            key_t = jax.random.fold_in(k_step, t)
+            extra = {}
+            if pairs is not None:
+                targets = np.asarray(step_conditions(key_t, labels[idx], config.num_classes))
+                partner, has = pairs.partners(idx, targets, np.random.default_rng([seed, t]))
+                extra = {"pair_images": images[partner], "pair_mask": has}
+            state, m = train_step(config, state, images[idx], labels[idx], key_t, vgg, identity, **extra)
             m = jax.device_get(m)
             if step_log is not None:
                 step_log(t + 1, m)

@@ -3,11 +3,14 @@
     clifer run    [--config FILE.py] [--caae-preset NAME] [flags] [--set PATH=VALUE ...] [--out DIR]
     clifer config [the same]                          # every config path with its value
     clifer sweep  --grid PATH=V1,V2,... [the same] [--caae-dir DIR] [--point-batch N]
+    clifer caae   list | train [the same] | remove NAME... [--all]    # the CAAE store
 
 The config is a `StudyConfig` (`clifer config` lists every leaf): `--config FILE.py` takes
 the `get_config()` of a file (e.g. `experiments/configs/order_study.py`), `--caae-preset`
 replaces the CAAE subtree, each flag below sets one path, then every `--set` applies in
-order.
+order. A trained CAAE is kept in the CAAE store (`clifer_jax.caae.store`; `--caae-store DIR`
+or $CLIFER_CAAE_STORE moves it, `--no-caae-store` trains in the run folder) and reused by
+every run that needs the same one.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import sys
+import time
 from pathlib import Path
 
 from clifer_jax import config_tree, study
+from clifer_jax.caae import store as caae_store
 from clifer_jax.caae.config import PRESETS as CAAE_PRESETS
 from clifer_jax.cli.errors import guarded
 from clifer_jax.data.synthetic import PRESETS as SYNTHETIC_PRESETS
@@ -87,6 +92,20 @@ def add_study_options(p: argparse.ArgumentParser, out: str = "runs/default") -> 
     p.add_argument("--devices", type=int, default=None,
                    help="shard subjects over the first n devices (default: one; docs/scaling.md)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_store_option(p)
+    p.add_argument("--no-caae-store", action="store_true",
+                   help="train the CAAE in the run folder, not in the CAAE store")
+
+
+def add_store_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--caae-store", default=None, metavar="DIR",
+                   help=f"the CAAE store's folder (default ${caae_store.ENV} or the user's cache: "
+                        f"{caae_store.default_root()})")
+
+
+def store_root(args):
+    """The store folder a command uses: False with --no-caae-store, None for the default."""
+    return False if getattr(args, "no_caae_store", False) else args.caae_store
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,6 +127,16 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--point-batch", type=int, default=None,
                    help="run this many grid points at a time inside the one compiled call (bounds "
                         "memory; CLIFER's imagination on many points can need it)")
+    a = sub.add_parser("caae", help="the CAAE store: list, train or remove stored CAAEs")
+    act = a.add_subparsers(dest="action", required=True)
+    add_store_option(act.add_parser("list", help="the stored CAAEs, newest first"))
+    t = act.add_parser("train", help="train the study's CAAE (each --caae-seeds seed) into the store, "
+                                     "or say it is there")
+    add_study_options(t)
+    rm = act.add_parser("remove", help="delete stored CAAEs by name (`clifer caae list`)")
+    rm.add_argument("names", nargs="*", metavar="NAME")
+    rm.add_argument("--all", action="store_true", help="every stored CAAE")
+    add_store_option(rm)
     return p
 
 
@@ -176,8 +205,37 @@ def main(argv=None) -> int:
     """Exit 0 on success, 2 with `clifer: error: …` for an expected failure
     (docs/troubleshooting.md), 130 on Ctrl-C; a traceback only for a bug."""
     args = build_parser().parse_args(argv)
+    if args.command == "caae" and args.action != "train":
+        return guarded(lambda: caae_command(args))
     return guarded(lambda: _main(args), resume_hint=f"finished work is kept in {args.out}; "
                    "run the same command to resume")
+
+
+def caae_command(args) -> int:
+    """`clifer caae list` / `remove`."""
+    root = args.caae_store
+    if args.action == "list":
+        rows = caae_store.entries(root)
+        where = caae_store.default_root() if root is None else root
+        if not rows:
+            print(f"no stored CAAEs in {where}")
+            return 0
+        print(f"stored CAAEs in {where}:")
+        print(f"{'name':34s} {'preset':8s} {'seed':>4s} {'epochs':>7s} {'train':>8s} {'size':>9s}  modified")
+        for e in rows:
+            epochs = f"{e.epochs_done}/{e.epochs}" + ("" if e.done else "*")
+            took = "" if e.train_seconds is None else f"{e.train_seconds / 60:.1f} min"
+            print(f"{e.name:34s} {e.preset:8s} {str(e.seed):>4s} {epochs:>7s} {took:>8s} "
+                  f"{e.bytes / 2**20:7.1f} MiB  {time.strftime('%Y-%m-%d %H:%M', time.localtime(e.modified))}")
+        if any(not e.done for e in rows):
+            print("* unfinished: the next run that needs it resumes the training")
+        return 0
+    names = [e.name for e in caae_store.entries(root)] if args.all else args.names
+    if not names:
+        raise ValueError("name the CAAEs to remove (`clifer caae list`), or pass --all")
+    for path in caae_store.remove(names, root):
+        print(f"removed {path}")
+    return 0
 
 
 def _main(args) -> int:
@@ -187,11 +245,16 @@ def _main(args) -> int:
     if args.command == "config":
         print(config_tree.format_paths(cfg))
     elif args.command == "sweep":
-        out = study.sweep(cfg, args.grid, args.out, caae_dir=args.caae_dir, progress=not args.no_progress,
-                          devices=args.devices, point_batch=args.point_batch)
+        out = study.sweep(cfg, args.grid, args.out, caae_dir=args.caae_dir, caae_store=store_root(args),
+                          progress=not args.no_progress, devices=args.devices, point_batch=args.point_batch)
         print(sweeper.table(out))
+    elif args.command == "caae":
+        pool = study.pool_images(cfg)
+        for seed in study.caae_seeds(cfg):
+            caae_store.load_or_train(cfg.caae, pool, seed, args.caae_store, progress=not args.no_progress)
     else:
-        study.run(cfg, args.out, progress=not args.no_progress, devices=args.devices)
+        study.run(cfg, args.out, progress=not args.no_progress, devices=args.devices,
+                  caae_store=store_root(args))
     return 0
 
 

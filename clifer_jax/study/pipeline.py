@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from clifer_jax import features, gdm, imagination
+from clifer_jax.caae import store as caae_store
 from clifer_jax.caae.api import CAAEParams
 from clifer_jax.caae.pool import load_or_train
 from clifer_jax.caae.train import data_fingerprint, restore_params
@@ -44,6 +45,31 @@ def train_or_load_caae(cfg: StudyConfig, ckpt_dir, seed: int, pool: dict, *,
                          "load: train that CAAE with `python -m experiments.train_caae --identity-net "
                          "vgg-face PATH` and pass its checkpoint folder as --caae-dir")
     return load_or_train(cfg.caae, str(ckpt_dir), seed=seed, data=pool, progress=progress)
+
+
+def caae_for_run(cfg: StudyConfig, folder, seed: int, pool: dict, store_root=None, *,
+                 progress: bool = True, log=print) -> tuple[CAAEParams, dict]:
+    """The CAAE a run uses for `seed`, and a record of where it came from ({"source",
+    "path", "fingerprint"}): the run folder's own `folder` when it holds a checkpoint (a run
+    started there, or one with the store off), else the CAAE store (`caae.store`; trained
+    there the first time), and `folder` becomes a link to the store's entry (so that
+    `--caae-dir runs/x/caae` keeps working). store_root: the store's folder (None:
+    `caae.store.default_root()`), or False to train in the run folder as
+    `train_or_load_caae` does."""
+    sha = data_fingerprint(cfg.caae, pool["image"], pool["expression"])
+    record = {"seed": int(seed), "fingerprint": caae_store.fingerprint(cfg.caae, sha, seed)}
+    own = Path(folder)
+    if store_root is False or (own.is_dir() and any(p.name.isdigit() for p in own.iterdir())):
+        return (train_or_load_caae(cfg, own, seed, pool, progress=progress),
+                {**record, "source": "run folder", "path": str(own)})
+    if cfg.caae.identity_weight > 0 and cfg.caae.identity_net == "vgg-face":
+        train_or_load_caae(cfg, own, seed, pool)          # raises: a study does not load VGG-Face
+    params, path = caae_store.load_or_train(cfg.caae, pool, seed, store_root, progress=progress, log=log)
+    if own.is_symlink():                                  # a link to an entry since removed
+        own.unlink()
+    if not own.exists():
+        own.symlink_to(path.resolve(), target_is_directory=True)
+    return params, {**record, "source": "store", "path": str(path)}
 
 
 def load_caae(cfg: StudyConfig, ckpt_dir, seed: int, pool: dict) -> CAAEParams:

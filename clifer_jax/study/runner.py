@@ -12,6 +12,7 @@ at the end.
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import jax
 import numpy as np
@@ -79,20 +80,30 @@ def needs_oracle(cfg: StudyConfig) -> bool:
 
 
 def seed_inputs(cfg: StudyConfig, store: Store, pool: dict, train, test, caae_seed: int, *,
-                progress: bool = True, caae_params=None, data_seed: int | None = None):
+                progress: bool = True, caae_params=None, data_seed: int | None = None,
+                caae_store=None, log=print):
     """The CAAE of `caae_seed` (`caae_params` when given, e.g. restored by `load_caae` from a
-    folder the user named, or trained earlier in this call; else trained or restored in the
-    run folder) and the memories' features of the subjects of `data_seed` (`train`, `test`),
-    stored in the run folder: (SubjectData, imagine_params, CAAE params)."""
+    folder the user named, or trained earlier in this call; else `pipeline.caae_for_run`:
+    the run folder's, or the CAAE store's, `caae_store` its root) and the memories'
+    features of the subjects of `data_seed` (`train`, `test`), stored in the run folder:
+    (SubjectData, imagine_params, CAAE params). The run folder's `caae.json` records where
+    each CAAE came from."""
     tag = seed_tag(cfg, caae_seed, data_seed)
     caae_tag = seed_tag(cfg, caae_seed)
     if caae_params is not None:
         params = caae_params
     else:
-        ckpt = pipeline.caae_folder(store.root, cfg, caae_seed)
-        get = lambda: pipeline.train_or_load_caae(cfg, ckpt, caae_seed, pool, progress=progress)  # noqa: E731
+        folder = pipeline.caae_folder(store.root, cfg, caae_seed)
+        got = {}
+
+        def get():
+            got["params"], got["record"] = pipeline.caae_for_run(cfg, folder, caae_seed, pool, caae_store,
+                                                                 progress=progress, log=log)
+            return got["params"]
+
         # A finished training keeps the time of the run that did it (a resume only restores).
         params = get() if f"caae{caae_tag}" in store.timings else store.timed(f"caae{caae_tag}", get)
+        record_caae(store, caae_tag, got["record"])
     store.check_same_data(arrays_sha256(train, test), tag)
     if store.has(f"features{tag}"):
         feats = store.load(f"features{tag}")
@@ -110,12 +121,21 @@ def seed_inputs(cfg: StudyConfig, store: Store, pool: dict, train, test, caae_se
     return data, pipeline.imagine_params(params, feats), params
 
 
+def record_caae(store: Store, caae_tag: str, record: dict) -> None:
+    """Add where the CAAE of a seed came from to the run folder's `caae.json`."""
+    path = store.root / "caae.json"
+    have = json.loads(path.read_text()) if path.is_file() else {}
+    have[f"caae{caae_tag}"] = record
+    store.write_json("caae.json", have)
+
+
 def run(cfg: StudyConfig, out_dir, *, progress: bool = True, max_units: int | None = None,
-        devices: int | None = None, log=print) -> dict | None:
+        devices: int | None = None, caae_store=None, log=print) -> dict | None:
     """Run (or resume) the whole study. Returns the results, or None when `max_units`
     stopped it early (finished units stay checkpointed). `devices`: shard subjects over
     the first n of `jax.devices()` (None: one device); results do not depend on it. A
-    refused study (bad data, no faces) leaves `out_dir` as it found it.
+    refused study (bad data, no faces) leaves `out_dir` as it found it. `caae_store`: the
+    CAAE store's folder (None: `caae.store.default_root()`; False: train in the run folder).
 
     Cells: every (data seed, CAAE seed) of `cfg.data_seeds` × `cfg.caae_seeds`; the first
     cell makes the headline results and the order study, every cell runs `cfg.models`."""
@@ -138,7 +158,7 @@ def run(cfg: StudyConfig, out_dir, *, progress: bool = True, max_units: int | No
             train, test, _ = inputs[d]
             data, imagine_args, caae_params = seed_inputs(
                 for_data_seed(cfg, d), store, pool, train, test, caae_seed, progress=progress, caae_params=caae_params,
-                data_seed=d)
+                data_seed=d, caae_store=caae_store, log=log)
             datas[(d, caae_seed)] = data
             gdm_config, mlp_config = pipeline.model_configs(cfg, data)
             todo = units(cfg) if not tag else [(m, "default", tuple(cfg.order)) for m in cfg.models]

@@ -24,7 +24,7 @@ from clifer_jax.classes import EXPRESSIONS
 from clifer_jax.study import data as study_data
 from clifer_jax.study import grid, models, orders, pipeline, scores
 from clifer_jax.study.config import StudyConfig
-from clifer_jax.study.runner import check_devices, prepare, seed_inputs
+from clifer_jax.study.runner import check_devices, prepare, record_caae, seed_inputs
 from clifer_jax.study.store import StudyError, open_run
 from clifer_jax.validate import byte_size
 
@@ -81,10 +81,11 @@ def point_order(cfg: StudyConfig, point: dict) -> tuple[int, ...]:
     return tuple(cfg.order) if name == "default" else orders.orders(cfg.order, cfg.seed)[name]
 
 
-def sweep(cfg: StudyConfig, grid_items, out_dir, *, caae_dir=None, progress: bool = True,
+def sweep(cfg: StudyConfig, grid_items, out_dir, *, caae_dir=None, caae_store=None, progress: bool = True,
           devices: int | None = None, point_batch: int | None = None, log=print) -> dict:
     """Run (or resume) a sweep; returns the content of sweep.json. caae_dir: a finished
-    run's CAAE folder to reuse (it must hold this study's CAAE; nothing is trained then).
+    run's CAAE folder to reuse (it must hold this study's CAAE; nothing is trained then);
+    caae_store: the CAAE store's folder otherwise (`study.run`'s).
     point_batch: grid points run at a time within the compiled call (bounds memory)."""
     cfg = cfg.replace(subject_set=cfg.subject_set_for("sweep"))   # screening: development subjects
     axes = parse_grid(cfg, grid_items)
@@ -110,7 +111,9 @@ def sweep(cfg: StudyConfig, grid_items, out_dir, *, caae_dir=None, progress: boo
     store, lock = open_run(out_dir, {**cfg.to_dict(), **extra},  # noqa: F841 - lock held
                            {**StudyConfig().to_dict(), **extra})
     data, imagine_args, _ = seed_inputs(cfg, store, pool, train, test, seed, progress=progress,
-                                     caae_params=caae_params)
+                                     caae_params=caae_params, caae_store=caae_store, log=log)
+    if caae_dir is not None:
+        record_caae(store, "", {"seed": seed, "source": "caae-dir", "path": str(Path(caae_dir).resolve())})
     gdm_config, mlp_config = pipeline.model_configs(cfg, data)
     at_once = len(points) if point_batch is None else min(point_batch, len(points))
     state_bytes = pipeline.gdm_state_bytes(cfg, gdm_config, int(data.x.shape[0]), at_once)
