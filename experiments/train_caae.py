@@ -4,6 +4,7 @@
     python -m experiments.train_caae --preset paper        # the reference architecture
     python -m experiments.train_caae --evaluate            # + the evaluation figures (docs/caae.md)
     python -m experiments.train_caae --evaluate --subject-set test   # ... on the test subjects
+    python -m experiments.train_caae --curve-epochs 6 12 18 24       # a learning curve (dev)
 
 Writes the orbax checkpoint (resumed when present) and, into `--out` (default
 `runs/caae_<preset>/`), `caae_grid.png` (held-out faces and their translations into all
@@ -112,8 +113,16 @@ def main(argv=None) -> dict:
                         "the development subjects (default) or the test subjects")
     p.add_argument("--diagnose", action="store_true",
                    help="where identity is lost: blur, reconstruction, translation, z probe (frames 0, 3, 6)")
+    p.add_argument("--curve-epochs", type=int, nargs="+", default=None, metavar="E",
+                   help="a learning curve: one training of max(E) epochs (unless --epochs says more), "
+                        "stopped after each E to measure the evaluation figures (implies --evaluate)")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
+    if args.curve_epochs:
+        if min(args.curve_epochs) < 1:
+            p.error("--curve-epochs must be >= 1")
+        args.evaluate = True
+        args.epochs = max(args.epochs or 0, *args.curve_epochs)
     for name, low in (("epochs", 1), ("seed", 0), ("data_seed", 0), ("classifier_seed", 0),
                       ("train_identities", 1), ("train_frames", 1)):
         v = getattr(args, name)
@@ -177,16 +186,35 @@ def main(argv=None) -> dict:
         curves.epoch(r)
         print(" ".join(f"{k}={v:.4g}" for k, v in r.items()), flush=True)
 
-    state, history = train(cfg, data["image"], data["expression"], seed=args.seed, ckpt_dir=ckpt, vgg=vgg,
-                           identity=identity, progress=not args.no_progress, log=log_epoch,
-                           step_log=curves.step, heldout=heldout, identities=data.get("subject"))
+    def held_out_figures(params) -> dict:
+        ev = synthetic_pool(cfg, held_pool, args.data_seed, preset=args.synthetic)
+        ids = sample_identities(args.data_seed, int(ev["subject"].max()) + 1, held_pool)
+        # The judges (classifiers, probe) depend on the data, not on the training seed, so
+        # that runs of several training seeds are scored by the same classifiers.
+        clf_seed = args.data_seed if args.classifier_seed is None else args.classifier_seed
+        return evaluate(params, ev, ids, seed=clf_seed)
+
+    curve, trained = [], 0.0
+    for stop in sorted(set(args.curve_epochs or [None])):
+        t_train = time.time()
+        state, history = train(cfg, data["image"], data["expression"], seed=args.seed, ckpt_dir=ckpt, vgg=vgg,
+                               identity=identity, progress=not args.no_progress, log=log_epoch,
+                               step_log=curves.step, heldout=heldout, identities=data.get("subject"),
+                               stop_after_epochs=stop)
+        trained += time.time() - t_train
+        if stop is not None:
+            figures = held_out_figures(state.inference_params(cfg))
+            curve.append({"epoch": stop, "train_seconds": round(trained, 1),
+                          **{k: v for k, v in figures.items() if not isinstance(v, list)}})
+            print({k: round(v, 4) for k, v in curve[-1].items()}, flush=True)
     if curves.steps:
         curves.save_png()
     curves.close()
     params = state.inference_params(cfg)
     report = {"preset": cfg.name, "config": {k: v for k, v in cfg.__dict__.items()}, "seed": args.seed,
               "train_images": int(len(data["image"])), "train_seconds_this_run": round(time.time() - t0, 1),
-              "history": history, "checkpoint": relative(ckpt)}
+              "history": history,
+              "checkpoint": relative(ckpt) if args.ckpt_dir else f"caae store: {Path(ckpt).name}"}
     if identity is not None:
         id_meta = restore_identity_net(identity_dir(ckpt))[1]
         report["identity_net"] = {"verification": id_meta["verification"], "train_seconds": id_meta["train_seconds"],
@@ -199,15 +227,13 @@ def main(argv=None) -> dict:
         save_grid(params, args.grid, seed=args.data_seed, preset=args.synthetic)
         report["grid"] = relative(args.grid)
     report["subject_set"] = args.subject_set   # the held-out subjects of every held-out figure
-    if args.evaluate:
+    if curve:
+        report["curve"] = curve
+        report["evaluation"] = {k: v for k, v in curve[-1].items() if k not in ("epoch", "train_seconds")}
+    elif args.evaluate:
         t1 = time.time()
-        ev = synthetic_pool(cfg, held_pool, args.data_seed, preset=args.synthetic)
-        ids = sample_identities(args.data_seed, int(ev["subject"].max()) + 1, held_pool)
-        # The judges (classifiers, probe) depend on the data, not on the training seed, so
-        # that runs of several training seeds are scored by the same classifiers.
-        clf_seed = args.data_seed if args.classifier_seed is None else args.classifier_seed
-        report["evaluation"] = evaluate(params, ev, ids, seed=clf_seed)
-        report["evaluation_seed"] = clf_seed
+        report["evaluation"] = held_out_figures(params)
+        report["evaluation_seed"] = args.data_seed if args.classifier_seed is None else args.classifier_seed
         report["evaluation_seconds"] = round(time.time() - t1, 1)
         print({k: round(v, 4) for k, v in report["evaluation"].items() if not isinstance(v, list)})
     if args.feature_1nn:

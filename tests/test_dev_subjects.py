@@ -144,7 +144,7 @@ def test_train_caae_screens_on_development_subjects(tmp_path, monkeypatch):
 
     def fake_pool(cfg, pool, *a, **k):
         seen.append(("pool", pool))
-        n = 12
+        n = 32
         return {"image": np.zeros((n, 64, 64, 1), np.uint8), "expression": np.zeros(n, np.int32),
                 "subject": np.arange(n) % 2}
 
