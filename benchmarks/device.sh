@@ -37,4 +37,10 @@ if clifer sweep --help > /dev/null 2>&1; then
 else
   echo "no 'clifer sweep' in this checkout: sweep skipped" | tee "$OUT/sweep_wall.txt"
 fi
+# 5. The CAAE's data-parallel step (paper and cpu presets) on 1 .. all of this machine's GPUs, and the
+#    tiny sweep on 1 process against 2 processes (docs/scaling.md, "Several hosts").
+NGPU=$(nvidia-smi -L | wc -l)
+DEVS=$(python3 -c "print(' '.join(str(n) for n in (1, 2, 4, 8) if n <= $NGPU))")
+BENCH_OUT="$OUT" timeout 150 python3 -m benchmarks.hosts --part caae --gpu --preset paper --devices $DEVS 2>&1 | quiet | tail -8
+BENCH_OUT="$OUT" BENCH_TAG=gpu_sweep timeout 150 python3 -m benchmarks.hosts --part sweep --rounds 1 2>&1 | quiet | tail -8
 ls -la "$OUT"

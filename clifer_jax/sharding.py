@@ -49,8 +49,8 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
                                process_id=process_id, **kwargs)
 
 
-def subject_mesh(devices: int | Sequence | None = None) -> Mesh:
-    """A one-axis mesh ("subjects") over `devices`.
+def subject_mesh(devices: int | Sequence | None = None, axis: str = AXIS) -> Mesh:
+    """A one-axis mesh (named `axis`: "subjects", or "batch" for the CAAE) over `devices`.
 
     devices: None for every device of every process (`jax.devices()`), an int n for
     the first n of `jax.devices()` (global order: on several hosts n must reach
@@ -70,7 +70,7 @@ def subject_mesh(devices: int | Sequence | None = None) -> Mesh:
             raise ValueError("devices: an empty sequence")
     if jax.process_count() > 1 and {d.process_index for d in chosen} != set(range(jax.process_count())):
         raise ValueError("a multi-host mesh must include devices of every process")
-    return Mesh(np.array(chosen), (AXIS,))
+    return Mesh(np.array(chosen), (axis,))
 
 
 def padded_size(size: int, mesh: Mesh) -> int:
@@ -111,7 +111,7 @@ def _place(tree, mesh: Mesh, mapped: bool, total: int):
     """Put host values and single-device arrays where the compiled function wants them:
     mapped ones padded to `total` rows and split over the mesh, shared ones replicated.
     Arrays that already span the mesh (an earlier call's outputs) pass through."""
-    sharding = NamedSharding(mesh, P(AXIS) if mapped else P())
+    sharding = NamedSharding(mesh, P(mesh.axis_names[0]) if mapped else P())
     multi = jax.process_count() > 1
 
     def put(a):
@@ -172,3 +172,29 @@ def gather(tree):
         return jax.tree.map(np.asarray, tree)
     from jax.experimental import multihost_utils
     return jax.tree.map(lambda a: np.asarray(multihost_utils.process_allgather(a, tiled=True)), tree)
+
+
+def replicate(tree, mesh: Mesh):
+    """A pytree of host or single-device arrays as global arrays replicated on every device
+    of `mesh` (on several hosts every process passes the same values)."""
+    return _place(tree, mesh, False, 0)
+
+
+def split(tree, mesh: Mesh):
+    """A pytree of arrays split along their leading axis over `mesh` (its length a multiple
+    of the device count; every process passes the same full values)."""
+    n = mesh.devices.size
+    bad = {leaf.shape[0] for leaf in jax.tree.leaves(tree) if leaf.shape[0] % n}
+    if bad:
+        raise ValueError(f"split: leading axes {sorted(bad)} are not multiples of the {n} devices")
+    return jax.tree.map(lambda a: _place(a, mesh, True, a.shape[0]), tree)
+
+
+def local_copy(tree):
+    """A pytree of replicated global arrays as numpy (this process's replica): what a
+    single process can save. Other leaves pass through."""
+    def one(a):
+        if isinstance(a, jax.Array) and not a.is_fully_addressable:
+            return np.asarray(a.addressable_data(0))
+        return np.asarray(a) if isinstance(a, jax.Array) else a
+    return jax.tree.map(one, tree)

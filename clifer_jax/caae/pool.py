@@ -22,6 +22,7 @@ from clifer_jax.caae import identity_net
 from clifer_jax.caae.api import CAAEParams
 from clifer_jax.caae.config import CAAEConfig
 from clifer_jax.caae.curves import Curves
+from clifer_jax import hosts
 from clifer_jax.caae.train import data_fingerprint, restore_params, train
 from clifer_jax.classes import NUM_CLASSES
 from clifer_jax.data.synthetic import SyntheticConfig, generate
@@ -108,14 +109,16 @@ def synthetic_pool(config: CAAEConfig, pool: str = "train", seed: int = 0,
 
 
 def load_or_train(config: CAAEConfig, ckpt_dir: str, *, seed: int = 0, data: dict | None = None,
-                  data_seed: int = 0, progress: bool = True, log=None) -> CAAEParams:
+                  data_seed: int = 0, progress: bool = True, log=None, mesh=None) -> CAAEParams:
     """Trained encoder + generator for `config`: from `ckpt_dir` when a finished training
     is there, otherwise trained (resuming an unfinished one) on `data` (default: the
     synthetic training pool of `data_seed`, whose identities are disjoint from the
     evaluation subjects). Raises ValueError when `ckpt_dir` holds a training of another
     config, seed or dataset (the checkpoint records the data's SHA-256 fingerprint). With the
     synthetic identity loss (`config.identity_net`), its network is trained on `data`'s
-    identities (`data["subject"]`) into `identity_dir(ckpt_dir)` first."""
+    identities (`data["subject"]`) into `identity_dir(ckpt_dir)` first. mesh: train
+    data-parallel over its devices (`train.train`); on several processes only the writer
+    saves the checkpoints and curves."""
     if data is None:
         data = synthetic_pool(config, "train", data_seed)
     try:
@@ -125,12 +128,19 @@ def load_or_train(config: CAAEConfig, ckpt_dir: str, *, seed: int = 0, data: dic
             return params
     except FileNotFoundError:
         pass
+    if hosts.count() > 1 and config.identity_weight > 0 and config.identity_net == "synthetic":
+        raise ValueError("the synthetic identity network is trained on one process: train this CAAE "
+                         "first (`clifer caae train` on one host), then run on several")
     identity = identity_network(config, ckpt_dir, data, seed=seed)
+    if not hosts.is_writer():
+        state, _ = train(config, data["image"], data["expression"], seed=seed, ckpt_dir=ckpt_dir,
+                         identities=data.get("subject"), progress=False, identity=identity, mesh=mesh)
+        return state.inference_params(config)
     curves = Curves(ckpt_dir)      # TensorBoard events + curves.png in the checkpoint folder
     state, _ = train(config, data["image"], data["expression"], seed=seed, ckpt_dir=ckpt_dir,
                      identities=data.get("subject"),
                      progress=progress, log=lambda r: (curves.epoch(r), log and log(r)), step_log=curves.step,
-                     identity=identity)
+                     identity=identity, mesh=mesh)
     curves.save_png()
     curves.close()
     return state.inference_params(config)

@@ -26,6 +26,7 @@ import shutil
 import time
 from pathlib import Path
 
+from clifer_jax import hosts
 from clifer_jax.caae.api import CAAEParams
 from clifer_jax.caae.config import CAAEConfig
 from clifer_jax.caae.pool import identity_dir, load_or_train as train_into
@@ -99,22 +100,27 @@ def _finished(config: CAAEConfig, path: Path, seed: int, data_sha256: str) -> CA
 
 
 def load_or_train(config: CAAEConfig, pool: dict, seed: int, root=None, *, progress: bool = True,
-                  log=print) -> tuple[CAAEParams, Path]:
+                  log=print, mesh=None) -> tuple[CAAEParams, Path]:
     """The CAAE `config` trained with `seed` on `pool` ({"image", "expression"[, "subject"]}):
     restored from the store when a finished training of the same fingerprint is there, else
     trained (an unfinished one resumed) into it. Says which in one line (`log`). Returns
-    (params, the entry's folder)."""
+    (params, the entry's folder). mesh: train data-parallel over its devices; on several
+    processes all train (or restore) together and only the writer writes the entry."""
     sha = data_fingerprint(config, pool["image"], pool["expression"])
     path = _root(root) / entry_name(config, sha, seed)
-    with _locked(path):
+    with _locked(path) if hosts.is_writer() else contextlib.nullcontext():
         params = _finished(config, path, seed, sha)
-        if params is not None:
+        if hosts.from_writer(params is not None):    # every process follows the writer's reading
+            if params is None:
+                raise RuntimeError(f"{path} is finished for process 0 but not readable here: the CAAE "
+                                   f"store must be on a file system every process shares")
             log(f"CAAE: reusing the stored {path.name} ({path.parent})")
             return params, path
         log(f"CAAE: training {config.name} (seed {seed}) into the store: {path}")
         t0 = time.perf_counter()
-        params = train_into(config, str(path), seed=seed, data=pool, progress=progress)
-        _write_entry(path, config, seed, sha, time.perf_counter() - t0)
+        params = train_into(config, str(path), seed=seed, data=pool, progress=progress, mesh=mesh)
+        if hosts.is_writer():
+            _write_entry(path, config, seed, sha, time.perf_counter() - t0)
     return params, path
 
 

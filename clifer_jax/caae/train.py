@@ -5,6 +5,11 @@ Determinism and exact resume: the batch order of epoch e is a permutation drawn 
 `fold_in(data_key, e)` and the noise of step t from `fold_in(step_key, t)`, and the
 learning-rate schedule's count lives in the optimiser state. So a run stopped after any
 epoch and resumed from its checkpoint takes exactly the steps an uninterrupted run takes.
+
+Data-parallel (`train(..., mesh=)`): each batch is split over the mesh's devices and the
+state replicated; XLA sums the gradients and batch statistics across devices, so the
+updates are the one-device updates up to float summation order. On several processes
+every process trains and only the writer (`clifer_jax.hosts`) saves checkpoints.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import orbax.checkpoint as ocp
 from flax import struct
 from tqdm.auto import tqdm
 
+from clifer_jax import hosts, sharding
 from clifer_jax.caae import losses
 from clifer_jax.caae.api import CAAEParams, images_to_model
 from clifer_jax.caae.config import CAAEConfig, without_removed_fields
@@ -293,6 +299,15 @@ def _train_step(
 train_step = jax.jit(_train_step, static_argnames=("config",), donate_argnames=("state",))
 
 
+@functools.lru_cache(maxsize=8)
+def parallel_train_step(mesh: jax.sharding.Mesh):
+    """`train_step` for a batch split over `mesh` and a replicated state: the outputs
+    (state and metrics) replicated."""
+    replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+    return jax.jit(_train_step, static_argnames=("config",), donate_argnames=("state",),
+                   out_shardings=replicated)
+
+
 # ------------------------------------------------------------------------ the loop
 
 
@@ -353,6 +368,8 @@ def _restore_state(mngr: ocp.CheckpointManager, step: int, abstract: CAAEState, 
         return mngr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target)))["state"]
 
     target = jax.tree.map(ocp.utils.to_shape_dtype_struct, abstract)
+    if jax.process_count() > 1:   # orbax restores no host-local jax.Array on several processes
+        target = jax.tree.map(lambda a: np.zeros(a.shape, a.dtype), target)
     try:
         return restore(target)
     except ValueError as first:
@@ -363,9 +380,19 @@ def _restore_state(mngr: ocp.CheckpointManager, step: int, abstract: CAAEState, 
         return _without_aux_head(restored)
 
 
-def _manager(ckpt_dir: str, keep: int) -> ocp.CheckpointManager:
-    options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, enable_async_checkpointing=False)
-    return ocp.CheckpointManager(os.path.abspath(ckpt_dir), options=options)
+def _manager(ckpt_dir: str, keep: int, write: bool = True) -> ocp.CheckpointManager:
+    """The checkpoint folder's manager. On several processes it acts for this process alone
+    (`hosts.orbax_options`): the writer's saves, a follower's reads (it never saves)."""
+    path = os.path.abspath(ckpt_dir)
+    if jax.process_count() == 1:
+        options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, enable_async_checkpointing=False)
+    else:
+        if write:
+            os.makedirs(path, exist_ok=True)      # orbax creates no folder for a subset of processes
+        options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=False,   # a follower never saves
+                                               enable_async_checkpointing=False,
+                                               multiprocessing_options=hosts.orbax_options())
+    return ocp.CheckpointManager(path, options=options)
 
 
 def _validate_data(config: CAAEConfig, images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -416,6 +443,7 @@ def train(
     step_log: Callable[[int, dict], Any] | None = None,
     heldout: tuple[np.ndarray, np.ndarray] | None = None,
     identities: np.ndarray | None = None,
+    mesh: jax.sharding.Mesh | None = None,
 ) -> tuple[CAAEState, list[dict]]:
     """Train for `config.epochs` epochs (resuming from `ckpt_dir` when it holds a checkpoint).
 
@@ -427,6 +455,8 @@ def train(
     on adds their figures to each epoch's record (`heldout_metrics`). identities [N]: each
     face's identity, needed by the paired term (`config.uses_pairs`; its partners are drawn
     from `PairTable` with a generator seeded by (seed, step), so a resume draws the same).
+    mesh: train data-parallel over its devices (`sharding.subject_mesh(n, "batch")`;
+    batch_size a multiple of their count); on several processes only the writer saves.
     """
     images, labels = _validate_data(config, images, labels)
     if config.identity_weight > 0 and config.identity_net == "vgg-face" and vgg is None:
@@ -440,13 +470,20 @@ def train(
             raise ValueError(f"the paired term (paired_weight / paired_latent_weight > 0) needs each face's "
                              f"identity: identities [{n}], got {None if identities is None else np.shape(identities)}")
         pairs = PairTable(np.asarray(identities), labels, config.num_classes)
+    parallel = mesh is not None and mesh.devices.size > 1
+    if parallel and config.batch_size % mesh.devices.size:
+        raise ValueError(f"data-parallel training splits each batch over the {mesh.devices.size} devices: "
+                         f"batch_size {config.batch_size} is not a multiple of it")
+    writer = hosts.is_writer()
     steps_per_epoch = n // config.batch_size
     total = steps_per_epoch * config.epochs
     k_init, k_data, k_step = jax.random.split(jax.random.key(seed), 3)
     state = CAAEState.create(config, k_init, total)
     history: list[dict] = []
     start_epoch = 0
-    mngr = _manager(ckpt_dir, keep) if ckpt_dir is not None else None
+    mngr = None
+    if ckpt_dir is not None and (writer or os.path.isdir(ckpt_dir)):
+        mngr = _manager(ckpt_dir, keep, write=writer)
     meta = {"config": _config_dict(config), "seed": seed, "n_images": n,
             "data_sha256": _sha256(images, labels)}  # = data_fingerprint: already validated
     if mngr is not None and mngr.latest_step() is not None:
@@ -460,10 +497,15 @@ def train(
             if have != meta[k]:
                 raise ValueError(f"checkpoint in {ckpt_dir!r} was made with a different {k}: {saved.get(k)} ≠ "
                                  f"{meta[k]}; remove it or choose another checkpoint directory")
-        state = _restore_state(mngr, step, state, config)
+        state = jax.tree.map(jnp.asarray, _restore_state(mngr, step, state, config))
         history = saved["history"]
         start_epoch = int(state.step) // steps_per_epoch
     end_epoch = config.epochs if stop_after_epochs is None else min(config.epochs, stop_after_epochs)
+    step_fn, place, shared = train_step, (lambda tree: tree), (lambda tree: tree)
+    if parallel:
+        step_fn = parallel_train_step(mesh)
+        place, shared = functools.partial(sharding.split, mesh=mesh), functools.partial(sharding.replicate, mesh=mesh)
+        state, vgg, identity = shared((state, vgg, identity))
     for epoch in range(start_epoch, end_epoch):
         perm = np.asarray(jax.random.permutation(jax.random.fold_in(k_data, epoch), n))
         sums: dict[str, float] = {}
@@ -478,8 +520,9 @@ def train(
                 targets = np.asarray(step_conditions(key_t, labels[idx], config.num_classes))
                 partner, has = pairs.partners(idx, targets, np.random.default_rng([seed, t]))
                 extra = {"pair_images": images[partner], "pair_mask": has}
-            state, m = train_step(config, state, images[idx], labels[idx], key_t, vgg, identity, **extra)
-            m = jax.device_get(m)
+            x_t, y_t, extra = place((images[idx], labels[idx], extra))
+            state, m = step_fn(config, state, x_t, y_t, shared(key_t), vgg, identity, **extra)
+            m = sharding.local_copy(m)
             if step_log is not None:
                 step_log(t + 1, m)
             for k, v in m.items():
@@ -488,22 +531,27 @@ def train(
                 bar.set_postfix(l1=f"{float(m['l1']):.4f}", d_img=f"{float(m['d_img']):.3f}")
         record = {"epoch": epoch + 1, **{k: v / steps_per_epoch for k, v in sums.items()}}
         if heldout is not None:
-            record.update(heldout_metrics(config, state, *heldout))
+            record.update(heldout_metrics(config, _local(state) if parallel else state, *heldout))
         history.append(record)
         if log is not None:
             log(record)
-        if mngr is not None:
+        if mngr is not None and writer:
             mngr.save(
-                int(state.step),
+                int(sharding.local_copy(state.step)),
                 args=ocp.args.Composite(
-                    state=ocp.args.StandardSave(state),
+                    state=ocp.args.StandardSave(sharding.local_copy(state) if parallel else state),
                     meta=ocp.args.JsonSave({**meta, "history": history, "done": epoch + 1 == config.epochs}),
                 ),
             )
     if mngr is not None:
         mngr.wait_until_finished()
         mngr.close()
-    return state, history
+    return (_local(state) if parallel else state), history
+
+
+def _local(state: CAAEState) -> CAAEState:
+    """A replicated (possibly multi-host) state as this process's own single-device copy."""
+    return jax.tree.map(jnp.asarray, sharding.local_copy(state))
 
 
 def _heldout_batch(config: CAAEConfig, ae_params: dict, x: jax.Array, y: jax.Array) -> dict:
@@ -540,7 +588,7 @@ def restore_params(config: CAAEConfig, ckpt_dir: str) -> tuple[CAAEParams, dict]
     """
     if not os.path.isdir(ckpt_dir):
         raise FileNotFoundError(f"checkpoint directory {ckpt_dir!r} does not exist")
-    mngr = _manager(ckpt_dir, 1)
+    mngr = _manager(ckpt_dir, 1, write=jax.process_count() == 1)
     step = mngr.latest_step()
     if step is None:
         raise FileNotFoundError(f"no CAAE checkpoint in {ckpt_dir!r}")
@@ -552,7 +600,7 @@ def restore_params(config: CAAEConfig, ckpt_dir: str) -> tuple[CAAEParams, dict]
     if saved != _config_dict(config):
         raise ValueError(f"checkpoint in {ckpt_dir!r} was made with another config ({meta['config'].get('name')})")
     abstract = jax.eval_shape(lambda k: CAAEState.create(config, k, 1), jax.random.key(0))
-    state = _restore_state(mngr, step, abstract, config)
+    state = jax.tree.map(jnp.asarray, _restore_state(mngr, step, abstract, config))
     mngr.close()
     return state.inference_params(config), meta
 

@@ -21,12 +21,13 @@ import sys
 import time
 from pathlib import Path
 
-from clifer_jax import config_tree, study
+from clifer_jax import config_tree, hosts, study
 from clifer_jax.caae import store as caae_store
 from clifer_jax.caae.config import PRESETS as CAAE_PRESETS
 from clifer_jax.cli.errors import guarded
 from clifer_jax.data.synthetic import PRESETS as SYNTHETIC_PRESETS
 from clifer_jax.study.config import DATASETS, PROTOCOLS, StudyConfig
+from clifer_jax.study.store import StudyError
 from clifer_jax.study import sweeper
 from clifer_jax.study.models import MODELS
 
@@ -90,11 +91,61 @@ def add_study_options(p: argparse.ArgumentParser, out: str = "runs/default") -> 
     p.add_argument("--set", action="append", default=[], metavar="PATH=VALUE", dest="sets", help=SET_HELP)
     p.add_argument("--out", default=out, help="output folder (resumes if it holds this run)")
     p.add_argument("--devices", type=int, default=None,
-                   help="shard subjects over the first n devices (default: one; docs/scaling.md)")
+                   help="shard subjects over the first n devices and train the CAAE data-parallel over "
+                        "them (default: one; every device of a multi-process run; docs/scaling.md)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_process_options(p)
     add_store_option(p)
     p.add_argument("--no-caae-store", action="store_true",
                    help="train the CAAE in the run folder, not in the CAAE store")
+
+
+def add_process_options(p: argparse.ArgumentParser) -> None:
+    """Joining a multi-process (multi-host) run: `jax.distributed` (docs/scaling.md)."""
+    g = p.add_argument_group("several processes (docs/scaling.md)")
+    g.add_argument("--distributed", choices=["auto", "on", "off"], default="auto",
+                   help="join the processes of a multi-host run: auto (when launched by SLURM's srun, "
+                        "Open MPI or on a TPU pod's workers, or with --coordinator), on (let JAX detect "
+                        "the cluster), off")
+    g.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                   help="process 0's address, with --num-processes and --process-id: join by hand")
+    g.add_argument("--num-processes", type=int, default=None, metavar="N")
+    g.add_argument("--process-id", type=int, default=None, metavar="I")
+    g.add_argument("--join-timeout", type=int, default=hosts.JOIN_TIMEOUT_S, metavar="S",
+                   help=f"seconds to wait for every process to join (default {hosts.JOIN_TIMEOUT_S})")
+    g.add_argument("--heartbeat-timeout", type=int, default=hosts.HEARTBEAT_TIMEOUT_S, metavar="S",
+                   help="a process silent this long (died, or stopped on an error) ends every other "
+                        f"process (default {hosts.HEARTBEAT_TIMEOUT_S})")
+
+
+def join_processes(args) -> bool:
+    """Join a multi-process run when the arguments or the launcher say so (before anything
+    touches a device); True if joined. Each process says who it is on stderr."""
+    manual = [args.coordinator, args.num_processes, args.process_id]
+    if any(v is not None for v in manual) and not all(v is not None for v in manual):
+        raise ValueError("joining by hand needs --coordinator, --num-processes and --process-id together")
+    launcher = "by hand" if manual[0] is not None else hosts.cluster_launch()
+    if args.distributed == "off" or (args.distributed == "auto" and launcher is None):
+        return False
+    # JAX ends a process that cannot join with its own fatal error (DEADLINE_EXCEEDED): say first
+    # what it waits for
+    print(f"clifer: joining a multi-process run ({launcher or 'detected by JAX'}"
+          f"{'' if manual[0] is None else f': {manual[0]}, process {manual[2]} of {manual[1]}'}); waiting up to "
+          f"{args.join_timeout} s for every process (--join-timeout)", file=sys.stderr, flush=True)
+    try:
+        hosts.join(*manual, join_timeout_s=args.join_timeout, heartbeat_timeout_s=args.heartbeat_timeout)
+    except ValueError:
+        raise
+    except Exception as e:  # noqa: BLE001 - jax.distributed raises runtime errors of several types
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise StudyError(f"could not join the run's processes ({launcher or 'detected by JAX'}, "
+                         f"--join-timeout {args.join_timeout} s): {first[:200]}") from None
+    import jax
+
+    role = f"writes {args.out}" if hosts.is_writer() else "writes nothing (process 0 writes)"
+    print(f"clifer: process {hosts.index()} of {hosts.count()} ({launcher or 'detected by JAX'}; "
+          f"{jax.local_device_count()} of {jax.device_count()} devices here) {role}", file=sys.stderr, flush=True)
+    return True
 
 
 def add_store_option(p: argparse.ArgumentParser) -> None:
@@ -203,12 +254,31 @@ def set_warnings(cfg: StudyConfig, items) -> list[str]:
 
 def main(argv=None) -> int:
     """Exit 0 on success, 2 with `clifer: error: …` for an expected failure
-    (docs/troubleshooting.md), 130 on Ctrl-C; a traceback only for a bug."""
+    (docs/troubleshooting.md), 130 on Ctrl-C; a traceback only for a bug. A process of a
+    multi-process run that fails exits at once (`hosts.abort`): the others stop within
+    the heartbeat timeout instead of waiting for it."""
     args = build_parser().parse_args(argv)
     if args.command == "caae" and args.action != "train":
         return guarded(lambda: caae_command(args))
-    return guarded(lambda: _main(args), resume_hint=f"finished work is kept in {args.out}; "
-                   "run the same command to resume")
+    joined = []
+    if args.command != "config":
+        code = guarded(lambda: joined.append(join_processes(args)))
+        if code:
+            return code
+    hint = f"finished work is kept in {args.out}; run the same command to resume"
+    if not any(joined) or hosts.count() == 1:
+        return guarded(lambda: _main(args), resume_hint=hint)
+    try:
+        code = guarded(lambda: _main(args), resume_hint=hint)
+    except BaseException:   # a bug: its traceback, then out at once
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    if code:
+        hosts.abort(f"clifer: process {hosts.index()} of {hosts.count()} stopped (exit {code}); the other "
+                    f"processes stop within {args.heartbeat_timeout} s (--heartbeat-timeout)", code)
+    return code
 
 
 def caae_command(args) -> int:
@@ -247,11 +317,15 @@ def _main(args) -> int:
     elif args.command == "sweep":
         out = study.sweep(cfg, args.grid, args.out, caae_dir=args.caae_dir, caae_store=store_root(args),
                           progress=not args.no_progress, devices=args.devices, point_batch=args.point_batch)
-        print(sweeper.table(out))
+        if hosts.is_writer():
+            print(sweeper.table(out))
     elif args.command == "caae":
         pool = study.pool_images(cfg)
+        mesh = study.pipeline.caae_mesh(study.runner.check_devices(args.devices))
         for seed in study.caae_seeds(cfg):
-            caae_store.load_or_train(cfg.caae, pool, seed, args.caae_store, progress=not args.no_progress)
+            caae_store.load_or_train(cfg.caae, pool, seed, args.caae_store, mesh=mesh,
+                                     progress=not args.no_progress and hosts.is_writer(),
+                                     log=print if hosts.is_writer() else (lambda *_: None))
     else:
         study.run(cfg, args.out, progress=not args.no_progress, devices=args.devices,
                   caae_store=store_root(args))

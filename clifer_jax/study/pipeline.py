@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from clifer_jax import features, gdm, imagination
+from clifer_jax import features, gdm, hosts, imagination, sharding
 from clifer_jax.caae import store as caae_store
 from clifer_jax.caae.api import CAAEParams
 from clifer_jax.caae.pool import load_or_train
@@ -36,39 +36,54 @@ def caae_seeds(cfg: StudyConfig) -> tuple[int, ...]:
 
 
 def train_or_load_caae(cfg: StudyConfig, ckpt_dir, seed: int, pool: dict, *,
-                       progress: bool = True) -> CAAEParams:
+                       progress: bool = True, mesh=None) -> CAAEParams:
     """The CAAE `cfg.caae` trained with `seed` on `pool` (`data.pool_images`): restored from
     `ckpt_dir` when a finished training of the same config, seed and data is there,
-    otherwise trained (an unfinished one resumed) into it."""
+    otherwise trained (an unfinished one resumed) into it; mesh: data-parallel over its
+    devices (`caae_mesh`)."""
     if cfg.caae.identity_weight > 0 and cfg.caae.identity_net == "vgg-face":
         raise StudyError("caae.identity_net=vgg-face needs the VGG-Face weights, which a study does not "
                          "load: train that CAAE with `python -m experiments.train_caae --identity-net "
                          "vgg-face PATH` and pass its checkpoint folder as --caae-dir")
-    return load_or_train(cfg.caae, str(ckpt_dir), seed=seed, data=pool, progress=progress)
+    return load_or_train(cfg.caae, str(ckpt_dir), seed=seed, data=pool, progress=progress, mesh=mesh)
+
+
+def caae_mesh(devices=None):
+    """The mesh a run's CAAE trains data-parallel over: its devices (`devices`: None for
+    one device, or all devices of a multi-process run; an int n for the first n), or None
+    for one device."""
+    if devices is None and hosts.count() == 1:
+        return None
+    mesh = sharding.subject_mesh(devices, axis="batch")
+    return mesh if mesh.devices.size > 1 else None
 
 
 def caae_for_run(cfg: StudyConfig, folder, seed: int, pool: dict, store_root=None, *,
-                 progress: bool = True, log=print) -> tuple[CAAEParams, dict]:
+                 progress: bool = True, log=print, devices=None) -> tuple[CAAEParams, dict]:
     """The CAAE a run uses for `seed`, and a record of where it came from ({"source",
     "path", "fingerprint"}): the run folder's own `folder` when it holds a checkpoint (a run
     started there, or one with the store off), else the CAAE store (`caae.store`; trained
     there the first time), and `folder` becomes a link to the store's entry (so that
     `--caae-dir runs/x/caae` keeps working). store_root: the store's folder (None:
     `caae.store.default_root()`), or False to train in the run folder as
-    `train_or_load_caae` does."""
+    `train_or_load_caae` does. devices: train data-parallel over the run's devices
+    (`caae_mesh`); on several processes the writer decides and writes, all train."""
     sha = data_fingerprint(cfg.caae, pool["image"], pool["expression"])
     record = {"seed": int(seed), "fingerprint": caae_store.fingerprint(cfg.caae, sha, seed)}
     own = Path(folder)
-    if store_root is False or (own.is_dir() and any(p.name.isdigit() for p in own.iterdir())):
-        return (train_or_load_caae(cfg, own, seed, pool, progress=progress),
+    mesh = caae_mesh(devices)
+    if store_root is False or hosts.from_writer(own.is_dir() and any(p.name.isdigit() for p in own.iterdir())):
+        return (train_or_load_caae(cfg, own, seed, pool, progress=progress, mesh=mesh),
                 {**record, "source": "run folder", "path": str(own)})
     if cfg.caae.identity_weight > 0 and cfg.caae.identity_net == "vgg-face":
         train_or_load_caae(cfg, own, seed, pool)          # raises: a study does not load VGG-Face
-    params, path = caae_store.load_or_train(cfg.caae, pool, seed, store_root, progress=progress, log=log)
-    if own.is_symlink():                                  # a link to an entry since removed
-        own.unlink()
-    if not own.exists():
-        own.symlink_to(path.resolve(), target_is_directory=True)
+    params, path = caae_store.load_or_train(cfg.caae, pool, seed, store_root, progress=progress, log=log,
+                                            mesh=mesh)
+    if hosts.is_writer():
+        if own.is_symlink():                              # a link to an entry since removed
+            own.unlink()
+        if not own.exists():
+            own.symlink_to(path.resolve(), target_is_directory=True)
     return params, {**record, "source": "store", "path": str(path)}
 
 

@@ -18,7 +18,7 @@ import jax
 import numpy as np
 from tqdm import tqdm
 
-from clifer_jax import features
+from clifer_jax import features, hosts
 from clifer_jax.classes import EXPRESSIONS
 from clifer_jax.study import data as study_data
 from clifer_jax.study import difficulty, models, orders, pipeline, report, scores
@@ -51,9 +51,10 @@ def for_data_seed(cfg: StudyConfig, data_seed: int) -> StudyConfig:
 
 
 def check_devices(devices: int | None) -> int | None:
-    """The device count to shard subjects over (None: one device), checked."""
+    """The device count to shard subjects over (None: one device), checked. On several
+    processes None means every device of every process."""
     if devices is None:
-        return None
+        return jax.device_count() if hosts.count() > 1 else None
     available = jax.device_count()
     if isinstance(devices, bool) or not isinstance(devices, int) or devices < 1:
         raise StudyError(f"--devices must be an integer >= 1, got {devices!r}")
@@ -64,8 +65,14 @@ def check_devices(devices: int | None) -> int | None:
 
 
 def prepare(cfg: StudyConfig, log=print, progress: bool = True):
-    """The study's checked data, before anything is written: (train, test, build report)."""
+    """The study's checked data, before anything is written: (train, test, build report).
+    On several processes the writer loads a real dataset first (building a missing TFDS
+    build), then the others read it."""
+    if hosts.count() > 1 and cfg.dataset != "synthetic" and not hosts.is_writer():
+        hosts.from_writer(None)                            # wait for the writer's build
     train, test = study_data.load_data(cfg, progress)
+    if hosts.count() > 1 and cfg.dataset != "synthetic" and hosts.is_writer():
+        hosts.from_writer(None)
     build = study_data.build_report(cfg)
     study_data.check_faces(build, cfg.allow_centre_crops, log=log)
     log(f"data: {cfg.dataset}, {train.num_subjects} subjects, classes "
@@ -81,13 +88,14 @@ def needs_oracle(cfg: StudyConfig) -> bool:
 
 def seed_inputs(cfg: StudyConfig, store: Store, pool: dict, train, test, caae_seed: int, *,
                 progress: bool = True, caae_params=None, data_seed: int | None = None,
-                caae_store=None, log=print):
+                caae_store=None, log=print, devices=None):
     """The CAAE of `caae_seed` (`caae_params` when given, e.g. restored by `load_caae` from a
     folder the user named, or trained earlier in this call; else `pipeline.caae_for_run`:
     the run folder's, or the CAAE store's, `caae_store` its root) and the memories'
     features of the subjects of `data_seed` (`train`, `test`), stored in the run folder:
     (SubjectData, imagine_params, CAAE params). The run folder's `caae.json` records where
-    each CAAE came from."""
+    each CAAE came from. devices: the run's (`check_devices`), which a CAAE trained here
+    trains data-parallel over."""
     tag = seed_tag(cfg, caae_seed, data_seed)
     caae_tag = seed_tag(cfg, caae_seed)
     if caae_params is not None:
@@ -98,7 +106,7 @@ def seed_inputs(cfg: StudyConfig, store: Store, pool: dict, train, test, caae_se
 
         def get():
             got["params"], got["record"] = pipeline.caae_for_run(cfg, folder, caae_seed, pool, caae_store,
-                                                                 progress=progress, log=log)
+                                                                 progress=progress, log=log, devices=devices)
             return got["params"]
 
         # A finished training keeps the time of the run that did it (a resume only restores).
@@ -110,8 +118,9 @@ def seed_inputs(cfg: StudyConfig, store: Store, pool: dict, train, test, caae_se
     else:
         feats = store.timed(f"encoding{tag}", lambda: pipeline.encode_features(cfg, params, train, test, pool))
         store.save(f"features{tag}", feats)
-    features.save(store.root / f"feature_transform{tag}.json", features.stored_transform(feats),
-                  cfg.feature_norm)
+    if store.writer:
+        features.save(store.root / f"feature_transform{tag}.json", features.stored_transform(feats),
+                      cfg.feature_norm)
     data = pipeline.subject_data(feats, train, test)
     if needs_oracle(cfg):   # the renderer's true faces, encoded once
         if not store.has(f"oracle{tag}"):
@@ -133,18 +142,24 @@ def run(cfg: StudyConfig, out_dir, *, progress: bool = True, max_units: int | No
         devices: int | None = None, caae_store=None, log=print) -> dict | None:
     """Run (or resume) the whole study. Returns the results, or None when `max_units`
     stopped it early (finished units stay checkpointed). `devices`: shard subjects over
-    the first n of `jax.devices()` (None: one device); results do not depend on it. A
+    the first n of `jax.devices()` (None: one device, or every device of a multi-process
+    run) and train the CAAE data-parallel over them; results do not depend on it. A
     refused study (bad data, no faces) leaves `out_dir` as it found it. `caae_store`: the
     CAAE store's folder (None: `caae.store.default_root()`; False: train in the run folder).
 
     Cells: every (data seed, CAAE seed) of `cfg.data_seeds` × `cfg.caae_seeds`; the first
-    cell makes the headline results and the order study, every cell runs `cfg.models`."""
+    cell makes the headline results and the order study, every cell runs `cfg.models`.
+
+    On several processes (`clifer_jax.hosts`) every process calls it with the same
+    arguments: subjects are sharded over every device, the CAAE trains data-parallel, only
+    the writer prints and writes `out_dir`, and every process returns the results."""
     cfg = cfg.replace(subject_set=cfg.subject_set_for("run"))
     use = check_devices(devices)
+    log, progress = (log, progress) if hosts.is_writer() else (quiet, False)
     data_seeds, seeds = cfg.data_seed_list(), pipeline.caae_seeds(cfg)
     inputs = {}
     for d in data_seeds:
-        inputs[d] = prepare(for_data_seed(cfg, d), log if d == data_seeds[0] else _quiet, progress)
+        inputs[d] = prepare(for_data_seed(cfg, d), log if d == data_seeds[0] else quiet, progress)
         pipeline.check_memory(cfg, inputs[d][0])
     store, lock = open_run(out_dir, cfg.to_dict(), StudyConfig().to_dict())  # noqa: F841 - held
     pool = study_data.pool_images(cfg)
@@ -158,7 +173,7 @@ def run(cfg: StudyConfig, out_dir, *, progress: bool = True, max_units: int | No
             train, test, _ = inputs[d]
             data, imagine_args, caae_params = seed_inputs(
                 for_data_seed(cfg, d), store, pool, train, test, caae_seed, progress=progress, caae_params=caae_params,
-                data_seed=d, caae_store=caae_store, log=log)
+                data_seed=d, caae_store=caae_store, log=log, devices=use)
             datas[(d, caae_seed)] = data
             gdm_config, mlp_config = pipeline.model_configs(cfg, data)
             todo = units(cfg) if not tag else [(m, "default", tuple(cfg.order)) for m in cfg.models]
@@ -194,13 +209,14 @@ def run(cfg: StudyConfig, out_dir, *, progress: bool = True, max_units: int | No
         results["data_build"] = build
     results["difficulty"] = store.timed("difficulty", lambda: difficulty.measure(
         for_data_seed(cfg, data_seeds[0]), data, train, test))
-    report.write_all(results, store.root)
+    if store.writer:
+        report.write_all(results, store.root)
     store.write_json("results.json", results)
     log(f"wrote {store.root / 'results.json'}, report.md and plots/")
     return results
 
 
-def _quiet(*_args, **_kwargs) -> None:
+def quiet(*_args, **_kwargs) -> None:
     """A log that prints nothing (the data of the data seeds after the first)."""
 
 

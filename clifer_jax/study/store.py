@@ -6,6 +6,10 @@
 
 Every stage of a run (the CAAE, the features, one unit per model and order) is saved as it
 finishes, so an interrupted run resumes without redoing finished work.
+
+On several processes (`clifer_jax.hosts`) only the writer writes the folder; the others
+open it as followers: they see the units finished when the run began, and what they
+compute in this run stays in their memory.
 """
 
 from __future__ import annotations
@@ -18,8 +22,11 @@ import shutil
 import time
 from pathlib import Path
 
+import jax
 import numpy as np
 import orbax.checkpoint as ocp
+
+from clifer_jax import hosts
 
 
 class StudyError(RuntimeError):
@@ -65,11 +72,25 @@ class RunLock:
 class Store:
     """The output folder: config.json, orbax checkpoints of finished units, timings."""
 
-    def __init__(self, out_dir, config: dict, defaults: dict | None = None):
+    def __init__(self, out_dir, config: dict, defaults: dict | None = None, *,
+                 follow: set[str] | None = None):
         """config: the run's resolved config (JSON-ready). A folder made earlier must hold
         the same; a setting it lacks (added to the library since) counts as its value in
-        `defaults`."""
+        `defaults`. follow: open as a follower that writes nothing (a process of a
+        multi-process run other than the writer), `follow` being the units the writer
+        found finished."""
         self.root = Path(out_dir).resolve()
+        self.writer = follow is None
+        self._followed = set(follow or ())
+        self._memory: dict[str, dict] = {}
+        options = hosts.orbax_options()
+        self._ckpt = ocp.Checkpointer(ocp.PyTreeCheckpointHandler(multiprocessing_options=options),
+                                      multiprocessing_options=options)
+        self._timings_path = self.root / "timings.json"
+        if not self.writer:
+            self.timings: dict = {}
+            self.units = self.root / "units"
+            return
         path = self.root / "config.json"
         if path.exists():
             have = _fill(json.loads(path.read_text()), defaults or {})
@@ -82,17 +103,23 @@ class Store:
         self.units.mkdir(parents=True, exist_ok=True)
         if not path.exists():
             path.write_text(json.dumps(config, indent=2))
-        self._ckpt = ocp.PyTreeCheckpointer()
-        self._timings_path = self.root / "timings.json"
         self.timings: dict = (json.loads(self._timings_path.read_text())
                               if self._timings_path.exists() else {})
 
     def has(self, name: str) -> bool:
+        if not self.writer:
+            return name in self._followed or name in self._memory
         return (self.units / name / "done").exists()
+
+    def finished(self) -> list[str]:
+        """The names of the finished units in the folder."""
+        return sorted(p.parent.name for p in self.units.glob("*/done"))
 
     def load(self, name: str) -> dict:
         """A finished unit's arrays; StudyError naming the unit and the remedy when its
         checkpoint is missing or cannot be read."""
+        if name in self._memory:
+            return self._memory[name]
         folder = self.units / name
         remedy = (f"delete {folder} and run the same command again: the unit is recomputed "
                   f"(the rest of the run is kept)")
@@ -106,7 +133,13 @@ class Store:
                              f"{remedy}") from None
 
     def save(self, name: str, tree: dict) -> None:
-        """Atomic: a unit counts as finished only once its `done` marker exists."""
+        """Atomic: a unit counts as finished only once its `done` marker exists. A
+        follower keeps the unit in memory."""
+        if jax.process_count() > 1:    # orbax saves no host-local jax.Array on several processes
+            tree = jax.tree.map(np.asarray, tree)
+        if not self.writer:
+            self._memory[name] = tree
+            return
         d = self.units / name
         if d.exists():
             shutil.rmtree(d)
@@ -119,7 +152,8 @@ class Store:
         t0 = time.perf_counter()
         out = fn()
         self.timings[key] = time.perf_counter() - t0
-        self._timings_path.write_text(json.dumps(self.timings, indent=2))
+        if self.writer:
+            self._timings_path.write_text(json.dumps(self.timings, indent=2))
         return out
 
     def check_same_data(self, sha: str, tag: str = "") -> None:
@@ -129,20 +163,41 @@ class Store:
         if path.exists() and path.read_text().strip() != sha:
             raise StudyError(f"{self.root} holds features of other data (the dataset changed since "
                              f"they were encoded); use a new --out folder")
-        path.write_text(sha + "\n")
+        if self.writer:
+            path.write_text(sha + "\n")
 
     def write_json(self, name: str, obj: dict) -> Path:
-        """`name` in the folder, whole or not at all."""
+        """`name` in the folder, whole or not at all (a follower writes nothing)."""
+        if not self.writer:
+            return self.root / name
         tmp = self.root / f"{name}.tmp"
         tmp.write_text(json.dumps(obj, indent=2))
         os.replace(tmp, self.root / name)
         return self.root / name
 
 
-def open_run(out_dir, config: dict, defaults: dict | None = None) -> tuple[Store, RunLock]:
-    """The output folder of a run (or sweep) and its lock (held while the lock lives)."""
-    store = Store(out_dir, config, defaults)
-    return store, RunLock(store.root)
+def open_run(out_dir, config: dict, defaults: dict | None = None) -> tuple[Store, RunLock | None]:
+    """The output folder of a run (or sweep) and its lock (held while the lock lives). On
+    several processes the writer opens and locks it, then every other process follows
+    (no lock); an error opening it reaches every process."""
+    if hosts.count() == 1:
+        store = Store(out_dir, config, defaults)
+        return store, RunLock(store.root)
+    store = lock = error = None
+    finished: list[str] = []
+    if hosts.is_writer():
+        try:
+            store = Store(out_dir, config, defaults)
+            lock = RunLock(store.root)
+            finished = store.finished()
+        except (StudyError, OSError) as e:
+            error = str(e)
+    shared = hosts.from_writer({"error": error, "finished": finished})
+    if shared["error"] is not None:
+        raise StudyError(shared["error"] if hosts.is_writer() else f"the writer (process 0): {shared['error']}")
+    if store is None:
+        store = Store(out_dir, config, defaults, follow=set(shared["finished"]))
+    return store, lock
 
 
 def _fill(have: dict, defaults: dict) -> dict:

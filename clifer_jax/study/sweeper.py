@@ -19,12 +19,12 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from clifer_jax import config_tree, metrics
+from clifer_jax import config_tree, hosts, metrics
 from clifer_jax.classes import EXPRESSIONS
 from clifer_jax.study import data as study_data
 from clifer_jax.study import grid, models, orders, pipeline, scores
 from clifer_jax.study.config import StudyConfig
-from clifer_jax.study.runner import check_devices, prepare, record_caae, seed_inputs
+from clifer_jax.study.runner import quiet, check_devices, prepare, record_caae, seed_inputs
 from clifer_jax.study.store import StudyError, open_run
 from clifer_jax.validate import byte_size
 
@@ -93,6 +93,7 @@ def sweep(cfg: StudyConfig, grid_items, out_dir, *, caae_dir=None, caae_store=No
                                     or point_batch < 1):
         raise StudyError(f"--point-batch must be an integer >= 1, got {point_batch!r}")
     use = check_devices(devices)
+    log, progress = (log, progress) if hosts.is_writer() else (quiet, False)
     points = grid.grid(axes)
     params_swept = any(p != "order" for p in axes)
     for m in cfg.models:
@@ -111,7 +112,7 @@ def sweep(cfg: StudyConfig, grid_items, out_dir, *, caae_dir=None, caae_store=No
     store, lock = open_run(out_dir, {**cfg.to_dict(), **extra},  # noqa: F841 - lock held
                            {**StudyConfig().to_dict(), **extra})
     data, imagine_args, _ = seed_inputs(cfg, store, pool, train, test, seed, progress=progress,
-                                     caae_params=caae_params, caae_store=caae_store, log=log)
+                                        caae_params=caae_params, caae_store=caae_store, log=log, devices=use)
     if caae_dir is not None:
         record_caae(store, "", {"seed": seed, "source": "caae-dir", "path": str(Path(caae_dir).resolve())})
     gdm_config, mlp_config = pipeline.model_configs(cfg, data)
@@ -204,7 +205,10 @@ def paired_vs_baseline(rows: list[dict], points: list[dict], base: int) -> dict:
 
 
 def write_outputs(out: dict, store) -> None:
-    """sweep.json, sweep.csv (the rows without their per-subject values) and plots/."""
+    """sweep.json, sweep.csv (the rows without their per-subject values) and plots/ (the
+    writer's; a follower of a multi-process sweep writes nothing)."""
+    if not store.writer:
+        return
     store.write_json("sweep.json", out)
     rows = [{k: v for k, v in r.items() if k != "per_subject"} for r in out["rows"]]
     with open(store.root / "sweep.csv", "w", newline="") as f:
