@@ -38,10 +38,11 @@ import numpy as np
 from clifer_jax import config_tree
 from clifer_jax.caae import config as caae_config
 from clifer_jax.caae.curves import Curves
-from clifer_jax.caae.evaluate import evaluate, identity_diagnosis
+from clifer_jax.caae.evaluate import evaluate, identity_diagnosis, oracle_faces
 from clifer_jax.caae.identity_net import restore as restore_identity_net
 from clifer_jax.caae.plots import save_grid
-from clifer_jax.caae.pool import SAMPLINGS, PoolConfig, identity_dir, identity_network, synthetic_pool
+from clifer_jax.caae.pool import (SAMPLINGS, PoolConfig, held_out_config, identity_dir, identity_network,
+                                  synthetic_pool)
 from clifer_jax.caae import store as caae_store
 from clifer_jax.caae.train import data_fingerprint, save_json, train
 from clifer_jax.caae.vgg_face import load_vgg_face_mat
@@ -192,7 +193,8 @@ def main(argv=None) -> dict:
         # The judges (classifiers, probe) depend on the data, not on the training seed, so
         # that runs of several training seeds are scored by the same classifiers.
         clf_seed = args.data_seed if args.classifier_seed is None else args.classifier_seed
-        return evaluate(params, ev, ids, seed=clf_seed)
+        oracle = oracle_faces(held_out_config(cfg, args.data_seed, args.synthetic), held_pool, ev)
+        return evaluate(params, ev, ids, seed=clf_seed, oracle_faces=oracle)
 
     curve, trained = [], 0.0
     for stop in sorted(set(args.curve_epochs or [None])):

@@ -16,7 +16,12 @@ the test subjects: `experiments.train_caae` uses the development subjects, "dev"
 * latent quality: a linear (softmax) probe on z, trained on train clips, tested on held-out
   clips; and the same probe applied to imagined latents E(G(z, c)), scored against c;
 * the probe's ceiling: the same linear probe on the action units each face truly shows
-  (`effective_aus`, both sides) — what a perfect expression code would give.
+  (`effective_aus`, both sides) — what a perfect expression code would give;
+* imagined latents as a personal memory reads them: the class of the nearest real latent of
+  the same subject's train clips (`subject_1nn`);
+* the oracle's figures (`oracle_*`, given the oracle's faces): the same judges, probe and
+  1-NN applied to the faces CLIFER's oracle imagination draws for each source and class —
+  what a G that drew exactly those faces would score.
 
 Every classifier is a pure function of explicit keys; same params and seed → same report.
 """
@@ -33,6 +38,7 @@ import optax
 from clifer_jax.caae.api import CAAEParams, encode, images_to_model, imagine, translate
 from clifer_jax.classes import EXPRESSIONS, NUM_CLASSES
 from clifer_jax.data.synthetic import effective_aus, prototype_aus, render
+from clifer_jax.imagination import oracle_images
 
 # Frames at or above this fraction of their class's full prototype show their label
 # (`clifer_jax.data.difficulty.low_intensity_share` calls the others low-intensity).
@@ -180,6 +186,7 @@ def evaluate(
     seed: int = 0,
     frames: tuple[int, ...] | None = None,
     classifier_steps: int = 400,
+    oracle_faces=None,
 ) -> dict:
     """The issue's figures for a trained CAAE on held-out synthetic identities.
 
@@ -187,6 +194,8 @@ def evaluate(
     size; pool "dev", the development subjects, or "eval", the test subjects); identities:
     `sample_identities(config.seed, n_subjects, pool)` of the same pool.
     frames: which frame indices of held-out clips serve as sources (default: all).
+    oracle_faces: optional uint8 [n_sources, 6, H, W, C], each source drawn with each class
+    as CLIFER's oracle imagination draws it (`oracle_faces`); adds the `oracle_*` figures.
     Returns a dict of floats (fractions in [0, 1], PSNR in dB), and the two judges'
     readings of the translations as [6, 6] nested lists (`transfer_confusion*`: row c
     holds the fractions of translations into c read as each class).
@@ -198,7 +207,7 @@ def evaluate(
     expr, subj, split = (np.asarray(data[k]) for k in ("expression", "subject", "split"))
     n_subj = int(subj.max()) + 1
     tr, te = split == 0, split == 1
-    src = te if frames is None else te & np.isin(np.asarray(data["frame"]), frames)
+    src = _sources(data, frames)
 
     # classifiers on real rendered faces (train clips of the held-out identities)
     expr_clf = fit_classifier(SmallCNN(NUM_CLASSES), x01[tr], expr[tr], k_expr, steps=classifier_steps)
@@ -249,6 +258,15 @@ def evaluate(
         ss0.append(np.asarray(ssim(jnp.asarray(xs), tgt)))
         out[f"transfer_accuracy_{c}"] = float(np.mean(hit_e[-1]))
         out[f"transfer_accuracy_robust_{c}"] = float(np.mean(hit_r[-1]))
+    if oracle_faces is not None:
+        # what a G that drew exactly the oracle's faces would score (the judges read them)
+        oracle_x = np.asarray(images_to_model(np.asarray(oracle_faces).reshape(-1, *np.shape(oracle_faces)[2:]), cfg))
+        oracle_x = (oracle_x + 1.0) * 0.5                                  # [n_sources * 6, H, W, C]
+        oracle_class = np.tile(np.arange(NUM_CLASSES), len(xs))
+        oracle_subject = np.repeat(subj[src], NUM_CLASSES)
+        out["oracle_transfer_accuracy"] = float(np.mean(expr_clf(oracle_x) == oracle_class))
+        out["oracle_transfer_accuracy_robust"] = float(np.mean(rob_clf(oracle_x) == oracle_class))
+        out["oracle_identity_accuracy"] = float(np.mean(subj_clf(oracle_x) == oracle_subject))
     recon = translate(params, xs, expr[src])
     out.update(
         expression_transfer_accuracy=float(np.mean(np.concatenate(hit_e))),
@@ -275,12 +293,59 @@ def evaluate(
     au_probe = _linear_probe(NUM_CLASSES, a_tr, expr[tr], k_probe)
     out["true_au_probe_accuracy"] = float(np.mean(au_probe(a_te) == expr[te]))
     z_src = z[src]
-    hits = []
+    hits, own = [], []
     for c in range(NUM_CLASSES):
         zi = np.asarray(imagine(params, z_src, c))
         hits.append(probe(_standardise(z[tr], zi)[1]) == c)
+        own.append(subject_1nn(z[tr], expr[tr], subj[tr], zi, subj[src]) == c)
     out["imagined_latent_probe_accuracy"] = float(np.mean(np.concatenate(hits)))
+    # as a personal memory reads them: the class of the nearest of the subject's own real
+    # training latents (a class probe over all subjects can read a latent that no frame of
+    # this person resembles)
+    out["imagined_latent_subject_1nn_accuracy"] = float(np.mean(np.concatenate(own)))
+    if oracle_faces is not None:
+        # the same two readings of E(oracle face): what CLIFER's oracle imagination feeds the memories
+        z_or = np.asarray(encode(params, oracle_x))
+        out["oracle_latent_probe_accuracy"] = float(np.mean(probe(_standardise(z[tr], z_or)[1]) == oracle_class))
+        out["oracle_latent_subject_1nn_accuracy"] = float(np.mean(
+            subject_1nn(z[tr], expr[tr], subj[tr], z_or, oracle_subject) == oracle_class))
     return out
+
+
+def oracle_faces(data_config, pool: str, data: dict, frames: tuple[int, ...] | None = None) -> np.ndarray:
+    """uint8 [n_sources, 6, H, W, 1]: every source of `evaluate` (held-out frames, `frames`)
+    drawn with each class as CLIFER's oracle imagination draws it — its subject at its own
+    expressive intensity for the class, under the frame's viewing conditions
+    (`imagination.oracle_images`). data: `generate(data_config, pool)`."""
+    src = _sources(data, frames)
+    column = lambda key: np.asarray(data[key])[src][:, None, None]  # noqa: E731  [n, 1, 1]
+    faces = oracle_images(data_config, np.asarray(data["subject"])[src], column("expression"), column("clip"),
+                          column("frame"), np.ones((int(src.sum()), 1, 1), bool), pool=pool)
+    return faces[:, 0, 0]
+
+
+def _sources(data: dict, frames: tuple[int, ...] | None) -> np.ndarray:
+    """[N] bool: the frames of held-out clips that serve as sources (`frames`: their indices; None: all)."""
+    te = np.asarray(data["split"]) == 1
+    return te if frames is None else te & np.isin(np.asarray(data["frame"]), frames)
+
+
+def subject_1nn(z_ref: np.ndarray, y_ref: np.ndarray, s_ref: np.ndarray, z: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """[M] int: for each latent z[m], the label of its nearest reference latent of the same
+    subject s[m] (Euclidean, after standardising by the references).
+
+    z_ref [R, D], y_ref [R], s_ref [R]: reference latents, labels, subjects; z [M, D], s [M].
+    Every subject of s must have a reference.
+    """
+    ref, query = _standardise(z_ref, z)
+    pred = np.empty(len(z), np.int64)
+    for subject in np.unique(s):  # a loop over subjects (24), each a vectorised distance matrix
+        r, q = s_ref == subject, s == subject
+        if not r.any():
+            raise ValueError(f"subject {subject} has no reference latent")
+        d = ((query[q, None, :] - ref[None, r, :]) ** 2).sum(-1)
+        pred[q] = y_ref[r][np.argmin(d, axis=1)]
+    return pred
 
 
 def identity_diagnosis(
@@ -304,7 +369,7 @@ def identity_diagnosis(
     expr, subj, split = (np.asarray(data[k]) for k in ("expression", "subject", "split"))
     n_subj = int(subj.max()) + 1
     tr, te = split == 0, split == 1
-    src = te if frames is None else te & np.isin(np.asarray(data["frame"]), frames)
+    src = _sources(data, frames)
     subj_clf = fit_classifier(SmallCNN(n_subj), x01[tr], subj[tr], k_subj, steps=classifier_steps)
     xs, ys = x01[src], subj[src]
     out: dict = {"n_sources": int(src.sum()), "real_subject_accuracy": float(np.mean(subj_clf(xs) == ys))}

@@ -97,6 +97,11 @@ def generate_train_pool(image_size: int, seed: int = 0, identities: int = PoolCo
     return {k: v[keep] for k, v in full.items()}
 
 
+def held_out_config(config: CAAEConfig, seed: int = 0, preset: str = "posed") -> SyntheticConfig:
+    """The `SyntheticConfig` of the held-out subjects ("dev", "eval") at the CAAE's image size."""
+    return SyntheticConfig(image_size=config.image_size, seed=seed, preset=preset)
+
+
 def synthetic_pool(config: CAAEConfig, pool: str = "train", seed: int = 0,
                    identities: int = PoolConfig.identities, frames: int = PoolConfig.frames, preset: str = "posed",
                    sampling: str = PoolConfig.sampling) -> dict:
@@ -104,7 +109,7 @@ def synthetic_pool(config: CAAEConfig, pool: str = "train", seed: int = 0,
     CAAE's training pool (`generate_train_pool`) or the evaluation pool of held-out
     identities ("eval")."""
     if pool != "train":
-        return generate(SyntheticConfig(image_size=config.image_size, seed=seed, preset=preset), pool)
+        return generate(held_out_config(config, seed, preset), pool)
     return generate_train_pool(config.image_size, seed, identities, frames, preset, sampling)
 
 
