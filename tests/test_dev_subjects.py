@@ -154,6 +154,7 @@ def test_train_caae_screens_on_development_subjects(tmp_path, monkeypatch):
     monkeypatch.setattr(train_caae, "save_grid", lambda *a, **k: None)
     monkeypatch.setattr(train_caae, "evaluate", lambda *a, **k: {})
     monkeypatch.setattr(train_caae, "identity_diagnosis", lambda *a, **k: {})
+    monkeypatch.setattr(train_caae, "oracle_faces", lambda config, pool, data: seen.append(("oracle", pool)))
     monkeypatch.setattr(train_caae, "sample_identities", lambda seed, n, pool: seen.append(("ids", pool)))
     monkeypatch.setattr(train_caae, "feature_1nn", lambda *a, pool, **k: seen.append(("1nn", pool)) or
                         {"mean": 0.5, "min": 0.5})
@@ -163,5 +164,5 @@ def test_train_caae_screens_on_development_subjects(tmp_path, monkeypatch):
         report = train_caae.main(flags + extra)
         held = [p for kind, p in seen if not (kind == "pool" and p == "train")]
         assert held and set(held) == {pool}, seen
-        assert {kind for kind, _ in seen} == {"pool", "ids", "1nn"}
+        assert {kind for kind, _ in seen} == {"pool", "ids", "1nn", "oracle"}
         assert report["subject_set"] == ("dev" if pool == "dev" else "test")
