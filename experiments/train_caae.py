@@ -29,6 +29,7 @@ vgg-face PATH` with 0.5 (SPEC's), unless `--identity-weight` or `--set` says oth
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import time
 from pathlib import Path
@@ -187,13 +188,18 @@ def main(argv=None) -> dict:
         curves.epoch(r)
         print(" ".join(f"{k}={v:.4g}" for k, v in r.items()), flush=True)
 
-    def held_out_figures(params) -> dict:
+    @functools.cache
+    def held_out_data():    # rendered once, whatever the number of curve points
         ev = synthetic_pool(cfg, held_pool, args.data_seed, preset=args.synthetic)
         ids = sample_identities(args.data_seed, int(ev["subject"].max()) + 1, held_pool)
+        oracle = oracle_faces(held_out_config(cfg, args.data_seed, args.synthetic), held_pool, ev)
+        return ev, ids, oracle
+
+    def held_out_figures(params) -> dict:
+        ev, ids, oracle = held_out_data()
         # The judges (classifiers, probe) depend on the data, not on the training seed, so
         # that runs of several training seeds are scored by the same classifiers.
         clf_seed = args.data_seed if args.classifier_seed is None else args.classifier_seed
-        oracle = oracle_faces(held_out_config(cfg, args.data_seed, args.synthetic), held_pool, ev)
         return evaluate(params, ev, ids, seed=clf_seed, oracle_faces=oracle)
 
     curve, trained = [], 0.0

@@ -5,6 +5,7 @@ the renderer's ground truth on held-out identities. Bounds are looser than the i
 
 import dataclasses
 
+import jax
 import numpy as np
 import pytest
 
@@ -153,3 +154,16 @@ def test_subject_1nn_against_a_brute_force_loop():
     np.testing.assert_array_equal(EV.subject_1nn(z_ref, y_ref, s_ref, z, s), want)
     with pytest.raises(ValueError, match="subject 7"):
         EV.subject_1nn(z_ref, y_ref, s_ref, z[:1], np.array([7]))
+    with pytest.raises(ValueError, match=r"\[R, D\] and \[M, D\]"):
+        EV.subject_1nn(z_ref, y_ref, s_ref, z[:, :2], s)
+    with pytest.raises(ValueError, match="s_ref must be"):
+        EV.subject_1nn(z_ref, y_ref, s_ref[:-1], z, s)
+
+
+def test_evaluate_refuses_oracle_faces_of_another_shape():
+    config = dataclasses.replace(DATA, n_subjects=2)
+    ev = S.generate(config, "eval")
+    params = T.CAAEState.create(SMALL, jax.random.key(0), 1).inference_params(SMALL)  # untrained: refused first
+    faces = EV.oracle_faces(config, "eval", ev)
+    with pytest.raises(ValueError, match="oracle_faces must be"):
+        EV.evaluate(params, ev, S.sample_identities(config.seed, 2, "eval"), oracle_faces=faces[:-1])

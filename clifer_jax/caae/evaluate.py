@@ -208,6 +208,11 @@ def evaluate(
     n_subj = int(subj.max()) + 1
     tr, te = split == 0, split == 1
     src = _sources(data, frames)
+    if oracle_faces is not None:
+        oracle_faces = np.asarray(oracle_faces)
+        if oracle_faces.ndim != 5 or oracle_faces.shape[:2] != (int(src.sum()), NUM_CLASSES):
+            raise ValueError(f"oracle_faces must be [{int(src.sum())} sources, {NUM_CLASSES}, H, W, C], "
+                             f"got shape {oracle_faces.shape}")
 
     # classifiers on real rendered faces (train clips of the held-out identities)
     expr_clf = fit_classifier(SmallCNN(NUM_CLASSES), x01[tr], expr[tr], k_expr, steps=classifier_steps)
@@ -260,8 +265,7 @@ def evaluate(
         out[f"transfer_accuracy_robust_{c}"] = float(np.mean(hit_r[-1]))
     if oracle_faces is not None:
         # what a G that drew exactly the oracle's faces would score (the judges read them)
-        oracle_x = np.asarray(images_to_model(np.asarray(oracle_faces).reshape(-1, *np.shape(oracle_faces)[2:]), cfg))
-        oracle_x = (oracle_x + 1.0) * 0.5                                  # [n_sources * 6, H, W, C]
+        oracle_x = (images_to_model(oracle_faces.reshape(-1, *oracle_faces.shape[2:]), cfg) + 1.0) * 0.5
         oracle_class = np.tile(np.arange(NUM_CLASSES), len(xs))
         oracle_subject = np.repeat(subj[src], NUM_CLASSES)
         out["oracle_transfer_accuracy"] = float(np.mean(expr_clf(oracle_x) == oracle_class))
@@ -337,6 +341,12 @@ def subject_1nn(z_ref: np.ndarray, y_ref: np.ndarray, s_ref: np.ndarray, z: np.n
     z_ref [R, D], y_ref [R], s_ref [R]: reference latents, labels, subjects; z [M, D], s [M].
     Every subject of s must have a reference.
     """
+    z_ref, y_ref, s_ref, z, s = (np.asarray(a) for a in (z_ref, y_ref, s_ref, z, s))
+    if z_ref.ndim != 2 or z.ndim != 2 or z.shape[1] != z_ref.shape[1]:
+        raise ValueError(f"z_ref and z must be [R, D] and [M, D], got {z_ref.shape} and {z.shape}")
+    if y_ref.shape != (len(z_ref),) or s_ref.shape != (len(z_ref),) or s.shape != (len(z),):
+        raise ValueError(f"y_ref and s_ref must be [{len(z_ref)}] and s [{len(z)}], got "
+                         f"{y_ref.shape}, {s_ref.shape}, {s.shape}")
     ref, query = _standardise(z_ref, z)
     pred = np.empty(len(z), np.int64)
     for subject in np.unique(s):  # a loop over subjects (24), each a vectorised distance matrix
